@@ -1,0 +1,24 @@
+//! Monstrum's file formats and their validation.
+//!
+//! Pure: no I/O, no async, so the visual editor can build it for the browser too. A file is
+//! loaded with [`load_workflow`] (or [`load_bot`]), which returns the typed value together with
+//! every problem found, each with a stable code and a line and column in the source.
+
+mod bot;
+mod diagnostic;
+mod duration;
+mod locate;
+mod parse;
+mod template;
+mod validate;
+mod workflow;
+
+pub use bot::{Bot, ModelRef};
+pub use diagnostic::{Diagnostic, Location, PathSeg};
+pub use duration::Duration;
+pub use parse::{load_bot, load_workflow, Loaded};
+pub use template::{expression_env, is_template, template_references};
+pub use workflow::{
+    ApprovalStep, DelegateStep, InputSpec, InputType, LlmOutput, LlmStep, OnError, Retry, Step,
+    StepKind, Workflow, CORE_TOOLS,
+};

@@ -1,0 +1,43 @@
+//! `{{ }}` templates and `if`/`for_each` expressions: MiniJinja, configured once here so the
+//! validator and the engine agree on the language.
+
+use minijinja::{Environment, UndefinedBehavior};
+use std::collections::HashSet;
+
+/// The environment templates and expressions are compiled in: strict about undefined values,
+/// so a typo in a reference fails the step instead of rendering an empty string.
+pub fn expression_env() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_keep_trailing_newline(true);
+    env
+}
+
+/// Whether a string holds template syntax and must be rendered.
+pub fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
+}
+
+/// The variables a template (or, with `expression`, an expression) reads, as dotted paths
+/// (`steps.logs.output.stdout`); an error names the syntax problem.
+pub fn template_references(
+    env: &Environment<'_>,
+    text: &str,
+    expression: bool,
+) -> Result<HashSet<String>, String> {
+    if expression {
+        let expr = env.compile_expression(text).map_err(describe)?;
+        Ok(expr.undeclared_variables(true))
+    } else {
+        let tmpl = env.template_from_str(text).map_err(describe)?;
+        Ok(tmpl.undeclared_variables(true))
+    }
+}
+
+fn describe(e: minijinja::Error) -> String {
+    match e.detail() {
+        Some(detail) => format!("{detail}"),
+        None => e.kind().to_string(),
+    }
+}
