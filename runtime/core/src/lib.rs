@@ -1,0 +1,4 @@
+//! The Monstrum runtime: the workflow engine, the gate every tool call passes, the durable
+//! store, model providers and the `monstrum` command line.
+
+pub mod llm;
