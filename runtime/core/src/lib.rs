@@ -2,3 +2,4 @@
 //! store, model providers and the `monstrum` command line.
 
 pub mod llm;
+pub mod store;

@@ -1,0 +1,377 @@
+//! The durable store: runs, steps, approval gates and model requests, through sqlx.
+//!
+//! SQLite in `<workspace>/.monstrum/monstrum.db` by default (WAL mode); the same schema on
+//! PostgreSQL with `--db postgres://…`. Step completions go through one writer task that commits
+//! whatever is queued in a single transaction (group commit), so a wide DAG does not pay one
+//! commit per step, while each completion is still on disk before its dependants start.
+
+mod records;
+mod writer;
+
+pub use records::{ApprovalRecord, LlmRecord, RunRecord, StepRecord};
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::path::Path;
+use std::sync::Once;
+use writer::{WriteOp, Writer};
+
+/// A store failure, with what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("store: {context}: {source}")]
+pub struct StoreError {
+    context: String,
+    #[source]
+    source: sqlx::Error,
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+trait Context<T> {
+    fn context(self, what: impl Into<String>) -> StoreResult<T>;
+}
+
+impl<T> Context<T> for Result<T, sqlx::Error> {
+    fn context(self, what: impl Into<String>) -> StoreResult<T> {
+        self.map_err(|source| StoreError { context: what.into(), source })
+    }
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A handle on the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    writer: Writer,
+}
+
+static DRIVERS: Once = Once::new();
+
+impl Store {
+    /// The URL of the embedded SQLite store of a workspace.
+    pub fn sqlite_url(db_file: &Path) -> String {
+        format!("sqlite://{}?mode=rwc", db_file.display())
+    }
+
+    /// Opens (creating if needed) the store at `url` and brings its schema up to date.
+    pub async fn open(url: &str) -> StoreResult<Store> {
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // WAL: readers never block the writer; NORMAL: commits survive a killed
+                        // process (not a power cut), which is the durability a run needs.
+                        sqlx::raw_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;")
+                            .execute(conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
+            .context(format!("cannot open {}", redact_url(url)))?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError { context: "cannot migrate the schema".into(), source: e.into() })?;
+        let writer = Writer::spawn(pool.clone());
+        Ok(Store { pool, writer })
+    }
+
+    // ---- runs
+
+    /// Records a new run.
+    pub async fn create_run(&self, run: &RunRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO runs (id, workflow, file, source, inputs, status, started_by, parent_run, parent_step, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&run.id)
+        .bind(&run.workflow)
+        .bind(&run.file)
+        .bind(&run.source)
+        .bind(run.inputs.to_string())
+        .bind(&run.status)
+        .bind(&run.started_by)
+        .bind(run.parent_run.clone())
+        .bind(run.parent_step.clone())
+        .bind(run.created_at)
+        .bind(run.updated_at)
+        .execute(&self.pool)
+        .await
+        .context("cannot record the run")?;
+        Ok(())
+    }
+
+    /// A run by id (a unique prefix of at least 6 characters also finds it).
+    pub async fn load_run(&self, id: &str) -> StoreResult<Option<RunRecord>> {
+        let rows = sqlx::query("SELECT * FROM runs WHERE id = $1 OR id LIKE $2 ORDER BY created_at LIMIT 2")
+            .bind(id)
+            .bind(if id.len() >= 6 { format!("{id}%") } else { id.to_string() })
+            .fetch_all(&self.pool)
+            .await
+            .context("cannot read the run")?;
+        if let Some(exact) = rows.iter().find(|r| r.get::<String, _>("id") == id) {
+            return RunRecord::from_row(exact).map(Some).context("bad run row");
+        }
+        match rows.as_slice() {
+            [one] => RunRecord::from_row(one).map(Some).context("bad run row"),
+            _ => Ok(None),
+        }
+    }
+
+    /// The newest runs first.
+    pub async fn list_runs(&self, limit: i64) -> StoreResult<Vec<RunRecord>> {
+        let rows = sqlx::query("SELECT * FROM runs ORDER BY created_at DESC LIMIT $1")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .context("cannot list runs")?;
+        rows.iter().map(RunRecord::from_row).collect::<Result<_, _>>().context("bad run row")
+    }
+
+    /// The child run a sub-workflow step started, if any.
+    pub async fn child_run(&self, parent: &str, step: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT id FROM runs WHERE parent_run = $1 AND parent_step = $2")
+            .bind(parent)
+            .bind(step)
+            .fetch_optional(&self.pool)
+            .await
+            .context("cannot read child run")?;
+        Ok(row.map(|r| r.get("id")))
+    }
+
+    /// Sets a run's status, and its outputs and error when it ends.
+    pub async fn set_run_status(
+        &self,
+        id: &str,
+        status: &str,
+        outputs: Option<&serde_json::Value>,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
+        let now = now_ms();
+        let finished = matches!(status, "succeeded" | "failed").then_some(now);
+        sqlx::query("UPDATE runs SET status = $1, outputs = $2, error = $3, updated_at = $4, finished_at = $5 WHERE id = $6")
+            .bind(status)
+            .bind(outputs.map(|o| o.to_string()))
+            .bind(error.map(str::to_string))
+            .bind(now)
+            .bind(finished)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .context("cannot update the run")?;
+        Ok(())
+    }
+
+    /// Takes the run for this process: succeeds if nobody holds it, the lease ran out, or
+    /// `stale_owner` says the holder is gone.
+    pub async fn claim_run(&self, id: &str, owner: &str, lease_ms: i64, stale_owner: Option<&str>) -> StoreResult<bool> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE runs SET owner = $1, lease_until = $2
+             WHERE id = $3 AND (owner IS NULL OR owner = $4 OR lease_until < $5 OR owner = $6)",
+        )
+        .bind(owner)
+        .bind(now + lease_ms)
+        .bind(id)
+        .bind(owner)
+        .bind(now)
+        .bind(stale_owner.unwrap_or(owner).to_string())
+        .execute(&self.pool)
+        .await
+        .context("cannot claim the run")?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives the run up.
+    pub async fn release_run(&self, id: &str, owner: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE runs SET owner = NULL, lease_until = NULL WHERE id = $1 AND owner = $2")
+            .bind(id)
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .context("cannot release the run")?;
+        Ok(())
+    }
+
+    // ---- steps
+
+    /// Every step record of a run.
+    pub async fn load_steps(&self, run: &str) -> StoreResult<Vec<StepRecord>> {
+        let rows = sqlx::query("SELECT * FROM steps WHERE run_id = $1 ORDER BY started_at, step_key")
+            .bind(run)
+            .fetch_all(&self.pool)
+            .await
+            .context("cannot read steps")?;
+        rows.iter().map(StepRecord::from_row).collect::<Result<_, _>>().context("bad step row")
+    }
+
+    /// Notes that an attempt started; queued behind earlier writes, not awaited.
+    pub fn step_started(&self, run: &str, key: &str, step: &str, attempt: u32) {
+        self.writer.send(WriteOp::Started {
+            run: run.into(),
+            key: key.into(),
+            step: step.into(),
+            attempt,
+            at: now_ms(),
+        });
+    }
+
+    /// Records how a step (or item) ended; returns once it is committed.
+    pub async fn step_finished(&self, record: StepRecord) -> StoreResult<()> {
+        self.writer.commit(WriteOp::Finished(record)).await
+    }
+
+    /// Forgets steps so that a resume runs them again (`resume --from`).
+    pub async fn delete_steps(&self, run: &str, step_ids: &[String]) -> StoreResult<()> {
+        for id in step_ids {
+            sqlx::query("DELETE FROM steps WHERE run_id = $1 AND step_id = $2")
+                .bind(run)
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .context("cannot reset steps")?;
+            sqlx::query("DELETE FROM approvals WHERE run_id = $1 AND step_id = $2")
+                .bind(run)
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .context("cannot reset approvals")?;
+        }
+        Ok(())
+    }
+
+    // ---- approvals
+
+    /// Opens a gate unless it is already open; returns the gate as recorded.
+    pub async fn request_approval(&self, gate: &ApprovalRecord) -> StoreResult<ApprovalRecord> {
+        sqlx::query(
+            "INSERT INTO approvals (run_id, step_id, message, approvers, self_approval, requested_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, step_id) DO NOTHING",
+        )
+        .bind(&gate.run_id)
+        .bind(&gate.step_id)
+        .bind(&gate.message)
+        .bind(serde_json::to_string(&gate.approvers).unwrap_or_default())
+        .bind(gate.self_approval as i64)
+        .bind(gate.requested_at)
+        .bind(gate.expires_at)
+        .execute(&self.pool)
+        .await
+        .context("cannot open the approval gate")?;
+        self.load_approval(&gate.run_id, &gate.step_id)
+            .await?
+            .ok_or_else(|| StoreError { context: "approval gate vanished".into(), source: sqlx::Error::RowNotFound })
+    }
+
+    /// A gate of a run.
+    pub async fn load_approval(&self, run: &str, step: &str) -> StoreResult<Option<ApprovalRecord>> {
+        let row = sqlx::query("SELECT * FROM approvals WHERE run_id = $1 AND step_id = $2")
+            .bind(run)
+            .bind(step)
+            .fetch_optional(&self.pool)
+            .await
+            .context("cannot read the approval gate")?;
+        row.as_ref().map(ApprovalRecord::from_row).transpose().context("bad approval row")
+    }
+
+    /// Gates of a run that wait for a decision.
+    pub async fn open_approvals(&self, run: &str) -> StoreResult<Vec<ApprovalRecord>> {
+        let rows = sqlx::query("SELECT * FROM approvals WHERE run_id = $1 AND decision IS NULL ORDER BY requested_at")
+            .bind(run)
+            .fetch_all(&self.pool)
+            .await
+            .context("cannot read approval gates")?;
+        rows.iter().map(ApprovalRecord::from_row).collect::<Result<_, _>>().context("bad approval row")
+    }
+
+    /// Records a decision (`approved`, `rejected` or `expired`) on an undecided gate; false if
+    /// it was already decided.
+    pub async fn decide_approval(
+        &self,
+        run: &str,
+        step: &str,
+        decision: &str,
+        by: &str,
+        comment: Option<&str>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE approvals SET decision = $1, decided_by = $2, comment = $3, decided_at = $4
+             WHERE run_id = $5 AND step_id = $6 AND decision IS NULL",
+        )
+        .bind(decision)
+        .bind(by)
+        .bind(comment.map(str::to_string))
+        .bind(now_ms())
+        .bind(run)
+        .bind(step)
+        .execute(&self.pool)
+        .await
+        .context("cannot record the decision")?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ---- model requests
+
+    /// Records one model request.
+    pub async fn record_llm_request(&self, r: &LlmRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO llm_requests (id, run_id, step_key, provider, model, script, tools, input_tokens, output_tokens, error, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(&r.run_id)
+        .bind(&r.step_key)
+        .bind(&r.provider)
+        .bind(&r.model)
+        .bind(r.script.clone())
+        .bind(serde_json::to_string(&r.tools).unwrap_or_default())
+        .bind(r.input_tokens as i64)
+        .bind(r.output_tokens as i64)
+        .bind(r.error.clone())
+        .bind(r.at)
+        .execute(&self.pool)
+        .await
+        .context("cannot record the model request")?;
+        Ok(())
+    }
+
+    /// The model requests of a run, oldest first.
+    pub async fn llm_requests(&self, run: &str) -> StoreResult<Vec<LlmRecord>> {
+        let rows = sqlx::query("SELECT * FROM llm_requests WHERE run_id = $1 ORDER BY at, id")
+            .bind(run)
+            .fetch_all(&self.pool)
+            .await
+            .context("cannot read model requests")?;
+        rows.iter().map(LlmRecord::from_row).collect::<Result<_, _>>().context("bad model request row")
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    // postgres://user:password@host/db: never print the password.
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn json_column(row: &AnyRow, name: &str) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    let text: Option<String> = row.try_get(name)?;
+    text.map(|t| serde_json::from_str(&t).map_err(|e| sqlx::Error::Decode(Box::new(e)))).transpose()
+}
