@@ -16,7 +16,7 @@ mod workflow;
 pub use bot::{Bot, ModelRef};
 pub use diagnostic::{Diagnostic, Location, PathSeg};
 pub use duration::Duration;
-pub use parse::{load_bot, load_workflow, Loaded};
+pub use parse::{load_bot, load_workflow, locate, Loaded};
 pub use template::{expression_env, is_template, template_references};
 pub use workflow::{
     ApprovalStep, DelegateStep, InputSpec, InputType, LlmOutput, LlmStep, OnError, Retry, Step,

@@ -66,6 +66,11 @@ pub fn load_workflow(text: &str) -> Loaded<Workflow> {
     finish(workflow, diagnostics, &locator)
 }
 
+/// Where `path` points in `text`, for problems found outside this crate (a missing file).
+pub fn locate(text: &str, path: &[PathSeg]) -> Option<crate::Location> {
+    Locator::new(text).locate(path)
+}
+
 /// Reads a bot file's text.
 pub fn load_bot(text: &str) -> Loaded<Bot> {
     let locator = Locator::new(text);

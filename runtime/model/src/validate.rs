@@ -2,7 +2,7 @@
 
 use crate::diagnostic::{Diagnostic, PathSeg};
 use crate::path;
-use crate::template::{expression_env, is_template, template_references};
+use crate::template::{expression_env, template_references};
 use crate::workflow::{InputType, Step, StepKind, Workflow, CORE_TOOLS};
 use petgraph::graph::DiGraph;
 use serde_json::Value;
@@ -59,6 +59,9 @@ pub(crate) fn validate_workflow(
         if step.retry.as_ref().is_some_and(|r| r.attempts == 0) {
             out.push(Diagnostic::new("E009", path!["steps", *i, "retry", "attempts"], "retry attempts must be at least 1"));
         }
+        if step.for_each.is_some() && step.approval.is_some() {
+            out.push(Diagnostic::new("E009", path!["steps", *i, "for_each"], "an approval step cannot use for_each"));
+        }
         if let Some(0) = step.max_parallel {
             out.push(Diagnostic::new("E009", path!["steps", *i, "max_parallel"], "max_parallel must be at least 1"));
         }
@@ -75,8 +78,10 @@ pub(crate) fn validate_workflow(
             ancestors: ancestors.get(step.id.as_str()),
             for_each: step.for_each.is_some(),
         };
-        for (path, text, expression) in step_texts(*i, step) {
-            check_text(&env, &scope, path, &text, expression, &mut out);
+        for (rel, text, expression) in step.templates() {
+            let mut path = path!["steps", *i];
+            path.extend(rel);
+            check_text(&env, &scope, path, text, expression, &mut out);
         }
     }
     let scope = Scope { workflow, steps: &ids, unreadable, ancestors: None, for_each: false };
@@ -205,56 +210,6 @@ fn ancestors<'a>(steps: &'a [(usize, Step)], ids: &HashMap<&str, usize>) -> Hash
         visit(&step.id, &by_id, &mut memo);
     }
     memo
-}
-
-/// Every template (and, flagged, every expression) of a step, with its path.
-fn step_texts(i: usize, step: &Step) -> Vec<(Vec<PathSeg>, String, bool)> {
-    let mut texts = Vec::new();
-    if let Some(c) = &step.condition {
-        texts.push((path!["steps", i, "if"], c.clone(), true));
-    }
-    if let Some(f) = &step.for_each {
-        texts.push((path!["steps", i, "for_each"], f.clone(), true));
-    }
-    if let Some(with) = &step.with {
-        for (k, v) in with {
-            collect_strings(v, path!["steps", i, "with", k], &mut texts);
-        }
-    }
-    if let Some(llm) = &step.llm {
-        texts.push((path!["steps", i, "llm", "prompt"], llm.prompt.clone(), false));
-        if let Some(s) = &llm.system {
-            texts.push((path!["steps", i, "llm", "system"], s.clone(), false));
-        }
-    }
-    if let Some(a) = &step.approval {
-        texts.push((path!["steps", i, "approval", "message"], a.message.clone(), false));
-    }
-    if let Some(d) = &step.delegate {
-        texts.push((path!["steps", i, "delegate", "task"], d.task.clone(), false));
-    }
-    texts
-}
-
-fn collect_strings(value: &Value, path: Vec<PathSeg>, out: &mut Vec<(Vec<PathSeg>, String, bool)>) {
-    match value {
-        Value::String(s) if is_template(s) => out.push((path, s.clone(), false)),
-        Value::Array(items) => {
-            for (n, v) in items.iter().enumerate() {
-                let mut p = path.clone();
-                p.push(PathSeg::Index(n));
-                collect_strings(v, p, out);
-            }
-        }
-        Value::Object(map) => {
-            for (k, v) in map {
-                let mut p = path.clone();
-                p.push(PathSeg::Key(k.clone()));
-                collect_strings(v, p, out);
-            }
-        }
-        _ => {}
-    }
 }
 
 /// What a template may read where it stands.

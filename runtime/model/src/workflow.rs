@@ -1,6 +1,7 @@
 //! The workflow file (DESIGN.md, "Workflow file").
 
 use crate::bot::ModelRef;
+use crate::diagnostic::PathSeg;
 use crate::duration::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -182,6 +183,37 @@ impl Step {
         kinds
     }
 
+    /// Every template of the step, and (flagged `true`) every expression, with its path
+    /// inside the step.
+    pub fn templates(&self) -> Vec<(Vec<PathSeg>, &str, bool)> {
+        let key = |k: &str| PathSeg::Key(k.to_string());
+        let mut texts = Vec::new();
+        if let Some(c) = &self.condition {
+            texts.push((vec![key("if")], c.as_str(), true));
+        }
+        if let Some(f) = &self.for_each {
+            texts.push((vec![key("for_each")], f.as_str(), true));
+        }
+        if let Some(with) = &self.with {
+            for (k, v) in with {
+                collect_strings(v, vec![key("with"), key(k)], &mut texts);
+            }
+        }
+        if let Some(llm) = &self.llm {
+            texts.push((vec![key("llm"), key("prompt")], llm.prompt.as_str(), false));
+            if let Some(s) = &llm.system {
+                texts.push((vec![key("llm"), key("system")], s.as_str(), false));
+            }
+        }
+        if let Some(a) = &self.approval {
+            texts.push((vec![key("approval"), key("message")], a.message.as_str(), false));
+        }
+        if let Some(d) = &self.delegate {
+            texts.push((vec![key("delegate"), key("task")], d.task.as_str(), false));
+        }
+        texts
+    }
+
     /// The step's kind; `None` when zero or several are set (a validation error).
     pub fn kind(&self) -> Option<StepKind<'_>> {
         if self.kind_names().len() != 1 {
@@ -200,6 +232,27 @@ impl Step {
             return Some(StepKind::Delegate(d));
         }
         self.workflow.as_deref().map(StepKind::Workflow)
+    }
+}
+
+fn collect_strings<'a>(value: &'a Value, path: Vec<PathSeg>, out: &mut Vec<(Vec<PathSeg>, &'a str, bool)>) {
+    match value {
+        Value::String(s) if crate::is_template(s) => out.push((path, s.as_str(), false)),
+        Value::Array(items) => {
+            for (n, v) in items.iter().enumerate() {
+                let mut p = path.clone();
+                p.push(PathSeg::Index(n));
+                collect_strings(v, p, out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                let mut p = path.clone();
+                p.push(PathSeg::Key(k.clone()));
+                collect_strings(v, p, out);
+            }
+        }
+        _ => {}
     }
 }
 

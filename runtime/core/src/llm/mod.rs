@@ -7,11 +7,13 @@
 
 mod anthropic;
 mod openai;
+mod providers;
 mod scripted;
-mod wire_names;
+pub mod wire_names;
 
 pub use anthropic::AnthropicProvider;
 pub use openai::OpenAiProvider;
+pub use providers::{Providers, Resolved};
 pub use scripted::ScriptedProvider;
 
 use async_trait::async_trait;

@@ -177,7 +177,11 @@ impl OpenAiProvider {
             }
         }
 
-        let reported = |field: &str| answer.pointer(&format!("/usage/{field}")).and_then(Value::as_u64);
+        let reported = |field: &str| {
+            answer
+                .pointer(&format!("/usage/{field}"))
+                .and_then(Value::as_u64)
+        };
         let estimate = estimate_usage(request, text.as_deref(), &tool_calls);
         let usage = Usage {
             input_tokens: reported("prompt_tokens").unwrap_or(estimate.input_tokens),
@@ -198,7 +202,10 @@ impl LlmProvider for OpenAiProvider {
     }
 
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        let client = self.client.as_ref().map_err(|e| LlmError::Config(e.clone()))?;
+        let client = self
+            .client
+            .as_ref()
+            .map_err(|e| LlmError::Config(e.clone()))?;
         let url = format!("{}/chat/completions", self.base_url);
         let mut builder = client.post(&url).json(&Self::body(request));
         if let Some(key) = &self.api_key {
@@ -261,10 +268,7 @@ pub(super) async fn send(
     serde_json::from_str(&body).map_err(|e| {
         transport(
             provider,
-            scrub(format!(
-                "the answer is not JSON ({e}): {}",
-                truncate(&body)
-            )),
+            scrub(format!("the answer is not JSON ({e}): {}", truncate(&body))),
         )
     })
 }
@@ -371,10 +375,7 @@ mod tests {
 
     #[test]
     fn base_url_loses_its_trailing_slash() {
-        assert_eq!(
-            trim_base_url("http://x/v1/".into()),
-            "http://x/v1"
-        );
+        assert_eq!(trim_base_url("http://x/v1/".into()), "http://x/v1");
     }
 
     #[test]
@@ -384,11 +385,17 @@ mod tests {
             error_message(r#"{"error":{"message":"bad key","type":"x"}}"#, status),
             "bad key"
         );
-        assert_eq!(error_message(r#"{"error":"model not found"}"#, status), "model not found");
+        assert_eq!(
+            error_message(r#"{"error":"model not found"}"#, status),
+            "model not found"
+        );
         assert_eq!(error_message("  oops \n", status), "oops");
         assert_eq!(error_message("", status), "Unauthorized");
         let long = "x".repeat(2000);
-        assert_eq!(error_message(&long, status).chars().count(), MAX_ERROR_CHARS + 3);
+        assert_eq!(
+            error_message(&long, status).chars().count(),
+            MAX_ERROR_CHARS + 3
+        );
     }
 
     #[test]

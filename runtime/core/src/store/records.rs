@@ -24,6 +24,9 @@ pub struct RunRecord {
     pub parent_step: Option<String>,
     pub outputs: Option<Value>,
     pub error: Option<String>,
+    /// The process that drives the run (`host:pid`), while one does.
+    pub owner: Option<String>,
+    pub lease_until: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
     pub finished_at: Option<i64>,
@@ -43,6 +46,8 @@ impl RunRecord {
             parent_step: row.try_get("parent_step")?,
             outputs: json_column(row, "outputs")?,
             error: row.try_get("error")?,
+            owner: row.try_get("owner")?,
+            lease_until: row.try_get("lease_until")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
             finished_at: row.try_get("finished_at")?,

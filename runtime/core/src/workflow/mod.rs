@@ -1,0 +1,18 @@
+//! The workflow engine: a scheduler that runs a DAG of steps, in parallel where it can,
+//! durably when it has a store. One file per step kind under `steps/`.
+
+mod attempt;
+mod context;
+pub mod core_tools;
+pub mod events;
+mod inputs;
+mod plan;
+mod result;
+mod run;
+mod steps;
+
+pub use events::{Decision, Event, EventSink};
+pub use inputs::resolve_inputs;
+pub use plan::Plan;
+pub use result::{StepResult, StepStatus};
+pub use run::{DecideError, Engine, EngineError, RunOutcome, RunStatus, StartRun};

@@ -1,0 +1,6 @@
+//! One file per step kind.
+
+pub mod approval;
+pub mod llm;
+pub mod subworkflow;
+pub mod tool;

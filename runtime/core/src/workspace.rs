@@ -1,0 +1,100 @@
+//! A workspace on disk: `monstrum.yaml`, `bots/`, `workflows/`, and the data in `.monstrum/`.
+
+use anyhow::{bail, Context};
+use monstrum_model::{Bot, ModelRef};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// `monstrum.yaml`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Default model for LLM steps whose bot names none.
+    #[serde(default)]
+    pub model: Option<ModelRef>,
+    /// Store URL (`sqlite://…` or `postgres://…`); default: SQLite in `.monstrum/`.
+    #[serde(default)]
+    pub store: Option<String>,
+    /// Address of `monstrum serve`.
+    #[serde(default)]
+    pub server: Option<String>,
+    /// Steps run at once, unless a workflow says otherwise (default 16).
+    #[serde(default)]
+    pub max_parallel: Option<usize>,
+}
+
+/// A workspace folder and its configuration.
+#[derive(Clone, Debug)]
+pub struct Workspace {
+    /// The folder.
+    pub root: PathBuf,
+    /// Its `monstrum.yaml` (defaults when absent).
+    pub config: Config,
+}
+
+impl Workspace {
+    /// The workspace for `explicit` if given; else the nearest folder upward from `start` that
+    /// holds `monstrum.yaml`, `bots/` or `workflows/`; else the current directory.
+    pub fn discover(explicit: Option<&Path>, start: &Path) -> anyhow::Result<Workspace> {
+        let root = match explicit {
+            Some(dir) => dir.to_path_buf(),
+            None => {
+                let start = std::path::absolute(start).unwrap_or_else(|_| start.to_path_buf());
+                start
+                    .ancestors()
+                    .find(|d| ["monstrum.yaml", "bots", "workflows"].iter().any(|m| d.join(m).exists()))
+                    .map(Path::to_path_buf)
+                    .unwrap_or(std::env::current_dir()?)
+            }
+        };
+        let root = std::path::absolute(&root).unwrap_or(root);
+        if !root.is_dir() {
+            bail!("workspace {} is not a folder", root.display());
+        }
+        let config_file = root.join("monstrum.yaml");
+        let config = if config_file.exists() {
+            let text = std::fs::read_to_string(&config_file).with_context(|| format!("cannot read {}", config_file.display()))?;
+            serde_yaml::from_str(&text).with_context(|| format!("invalid {}", config_file.display()))?
+        } else {
+            Config::default()
+        };
+        Ok(Workspace { root, config })
+    }
+
+    /// `.monstrum/`: the database, the vault key, caches.
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.join(".monstrum")
+    }
+
+    /// The store URL: `--db`, else `store:` in monstrum.yaml, else SQLite in `.monstrum/`.
+    pub fn store_url(&self, cli: Option<&str>) -> anyhow::Result<String> {
+        if let Some(url) = cli.map(str::to_string).or_else(|| self.config.store.clone()) {
+            return Ok(url);
+        }
+        let dir = self.data_dir();
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(crate::store::Store::sqlite_url(&dir.join("monstrum.db")))
+    }
+
+    /// A path relative to the workspace.
+    pub fn resolve(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    /// The bot named `name`, from `bots/<name>.yaml`.
+    pub fn bot(&self, name: &str) -> anyhow::Result<Bot> {
+        let file = ["yaml", "yml"]
+            .iter()
+            .map(|ext| self.root.join("bots").join(format!("{name}.{ext}")))
+            .find(|f| f.exists())
+            .with_context(|| format!("unknown bot `{name}`: no bots/{name}.yaml in {}", self.root.display()))?;
+        let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        match monstrum_model::load_bot(&text).ok() {
+            Ok(bot) => Ok(bot),
+            Err(problems) => {
+                let list: Vec<String> = problems.iter().map(|d| format!("{}:{d}", file.display())).collect();
+                bail!("invalid bot file:\n{}", list.join("\n"))
+            }
+        }
+    }
+}
