@@ -975,3 +975,49 @@ async fn anthropic_json_output_adds_nothing() {
         HashSet::from(["model", "max_tokens", "system", "messages"])
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fake servers' checks are live: a conversation the real APIs would refuse is refused.
+
+#[tokio::test]
+async fn fake_servers_refuse_malformed_conversations() {
+    // A tool result that answers no call.
+    let orphan = ChatRequest {
+        messages: vec![
+            Message::User {
+                content: "hi".into(),
+            },
+            Message::Tool {
+                tool_call_id: "nope".into(),
+                name: "core.echo".into(),
+                content: "x".into(),
+                is_error: false,
+            },
+        ],
+        ..simple_request()
+    };
+
+    let (fake, url) = start(Flavor::OpenAi).await;
+    match OpenAiProvider::new(format!("{url}/v1"), None)
+        .complete(&orphan)
+        .await
+    {
+        Err(LlmError::Api {
+            status: 400,
+            message,
+            ..
+        }) => assert!(message.contains("answers no tool call"), "{message}"),
+        other => panic!("expected a 400, got {other:?}"),
+    }
+    assert_eq!(fake.received().len(), 1);
+
+    let (_fake, url) = start(Flavor::Anthropic).await;
+    match AnthropicProvider::new(url, None).complete(&orphan).await {
+        Err(LlmError::Api {
+            status: 400,
+            message,
+            ..
+        }) => assert!(message.contains("unknown tool_use_id nope"), "{message}"),
+        other => panic!("expected a 400, got {other:?}"),
+    }
+}
