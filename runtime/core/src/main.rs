@@ -1,1 +1,5 @@
-fn main() {}
+//! The `monstrum` binary.
+
+fn main() -> std::process::ExitCode {
+    monstrum::cli::main()
+}

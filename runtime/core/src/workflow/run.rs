@@ -505,7 +505,7 @@ fn announce_local(ctx: &RunCtx, step: &Step, result: &StepResult) {
     }
     if let Some(store) = &ctx.engine.store {
         // Deterministic from recorded results: if this write is lost, a resume decides the same.
-        let rec = record(ctx, &step.id, &step.id, result, None);
+        let rec = record(ctx, &step.id, &step.id, result, Some(now_ms()));
         let store = store.clone();
         tokio::spawn(async move {
             if let Err(e) = store.step_finished(rec).await {
