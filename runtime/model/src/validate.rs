@@ -6,7 +6,7 @@ use crate::template::{expression_env, template_references};
 use crate::workflow::{InputType, Step, StepKind, Workflow, CORE_TOOLS};
 use petgraph::graph::DiGraph;
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 /// Checks `workflow` whose steps are `steps` (with their index in the file); `unreadable` holds
 /// the ids of steps that failed to deserialize, so references to them are not reported twice.
@@ -68,14 +68,14 @@ pub(crate) fn validate_workflow(
     }
 
     let cyclic = check_cycles(steps, &ids, &mut out);
-    let ancestors = if cyclic { HashMap::new() } else { ancestors(steps, &ids) };
+    let by_id: HashMap<&str, &Step> = steps.iter().map(|(_, s)| (s.id.as_str(), s)).collect();
     let env = expression_env();
     for (i, step) in steps {
         let scope = Scope {
             workflow,
             steps: &ids,
             unreadable,
-            ancestors: ancestors.get(step.id.as_str()),
+            order: (!cyclic).then_some((&by_id, step.id.as_str())),
             for_each: step.for_each.is_some(),
         };
         for (rel, text, expression) in step.templates() {
@@ -84,7 +84,7 @@ pub(crate) fn validate_workflow(
             check_text(&env, &scope, path, text, expression, &mut out);
         }
     }
-    let scope = Scope { workflow, steps: &ids, unreadable, ancestors: None, for_each: false };
+    let scope = Scope { workflow, steps: &ids, unreadable, order: None, for_each: false };
     for (name, text) in &workflow.outputs {
         check_text(&env, &scope, path!["outputs", name], text, false, &mut out);
     }
@@ -185,31 +185,23 @@ fn check_cycles(steps: &[(usize, Step)], ids: &HashMap<&str, usize>, out: &mut V
     cyclic
 }
 
-/// Transitive `needs` of every step (the graph is acyclic).
-fn ancestors<'a>(steps: &'a [(usize, Step)], ids: &HashMap<&str, usize>) -> HashMap<&'a str, BTreeSet<&'a str>> {
-    let by_id: HashMap<&str, &Step> = steps.iter().map(|(_, s)| (s.id.as_str(), s)).collect();
-    let mut memo: HashMap<&'a str, BTreeSet<&'a str>> = HashMap::new();
-    fn visit<'a>(id: &'a str, by_id: &HashMap<&str, &'a Step>, memo: &mut HashMap<&'a str, BTreeSet<&'a str>>) {
-        if memo.contains_key(id) {
-            return;
-        }
-        let mut set = BTreeSet::new();
-        if let Some(step) = by_id.get(id) {
-            for need in &step.needs {
-                visit(need, by_id, memo);
-                set.insert(need.as_str());
-                if let Some(more) = memo.get(need.as_str()) {
-                    set.extend(more.iter().copied());
-                }
+/// Whether `step` depends on `target` through `needs`, directly or not. Computed per
+/// reference, so a 10,000-step chain without templates costs nothing here.
+fn depends_on(steps_by_id: &HashMap<&str, &Step>, step: &str, target: &str) -> bool {
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut stack: Vec<&str> = vec![step];
+    while let Some(current) = stack.pop() {
+        let Some(s) = steps_by_id.get(current) else { continue };
+        for need in &s.needs {
+            if need == target {
+                return true;
+            }
+            if seen.insert(need.as_str()) {
+                stack.push(need.as_str());
             }
         }
-        memo.insert(id, set);
     }
-    for (_, step) in steps {
-        let _ = ids;
-        visit(&step.id, &by_id, &mut memo);
-    }
-    memo
+    false
 }
 
 /// What a template may read where it stands.
@@ -217,9 +209,9 @@ struct Scope<'a> {
     workflow: &'a Workflow,
     steps: &'a HashMap<&'a str, usize>,
     unreadable: &'a HashSet<String>,
-    /// The steps that surely finished before this one; `None` outside a step (outputs) or when
-    /// the graph has a cycle.
-    ancestors: Option<&'a BTreeSet<&'a str>>,
+    /// The steps and this step's id, to check that what it reads surely finished before it;
+    /// `None` outside a step (outputs) or when the graph has a cycle.
+    order: Option<(&'a HashMap<&'a str, &'a Step>, &'a str)>,
     for_each: bool,
 }
 
@@ -253,8 +245,8 @@ fn check_text(
             ("steps", Some(id)) if !scope.steps.contains_key(id) && !scope.unreadable.contains(id) => {
                 Some(format!("unknown step `{id}`"))
             }
-            ("steps", Some(id)) => match scope.ancestors {
-                Some(anc) if !anc.contains(id) && scope.steps.contains_key(id) => Some(format!(
+            ("steps", Some(id)) => match scope.order {
+                Some((by_id, me)) if scope.steps.contains_key(id) && !depends_on(by_id, me, id) => Some(format!(
                     "reads steps.{id} but does not need `{id}`, so it may not have run yet"
                 )),
                 _ => None,
