@@ -11,18 +11,26 @@ mod writer;
 pub use records::{ApprovalRecord, LlmRecord, RunRecord, StepRecord};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, Connection, Row};
 use std::path::Path;
 use std::sync::Once;
 use writer::{WriteOp, Writer};
 
 /// A store failure, with what was being done.
 #[derive(Debug, thiserror::Error)]
-#[error("store: {context}: {source}")]
+#[error("store: {context}: {}", root_cause(source))]
 pub struct StoreError {
     context: String,
-    #[source]
+    // Not a `#[source]`: the message already names the cause, and error chains would repeat it.
     source: sqlx::Error,
+}
+
+fn root_cause(e: &sqlx::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// Result of a store operation.
@@ -52,6 +60,10 @@ pub struct Store {
 
 static DRIVERS: Once = Once::new();
 
+/// WAL: readers never block the writer; NORMAL: commits survive a killed process (not a power
+/// cut), which is the durability a run needs; a busy database is waited for, not failed.
+const SQLITE_SETUP: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;";
+
 impl Store {
     /// The URL of the embedded SQLite store of a workspace.
     pub fn sqlite_url(db_file: &Path) -> String {
@@ -62,16 +74,21 @@ impl Store {
     pub async fn open(url: &str) -> StoreResult<Store> {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let sqlite = url.starts_with("sqlite:");
+        // One plain connection first: a pool retries a failing open until its timeout, while a
+        // store that cannot be opened (not a database, unreachable) should fail at once.
+        let mut probe = sqlx::AnyConnection::connect(url).await.context(format!("cannot open {}", redact_url(url)))?;
+        sqlx::raw_sql(if sqlite { SQLITE_SETUP } else { "SELECT 1" })
+            .execute(&mut probe)
+            .await
+            .context(format!("cannot open {}", redact_url(url)))?;
+        probe.close().await.context(format!("cannot open {}", redact_url(url)))?;
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 4 } else { 8 })
+            .acquire_timeout(std::time::Duration::from_secs(10))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if sqlite {
-                        // WAL: readers never block the writer; NORMAL: commits survive a killed
-                        // process (not a power cut), which is the durability a run needs.
-                        sqlx::raw_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;")
-                            .execute(conn)
-                            .await?;
+                        sqlx::raw_sql(SQLITE_SETUP).execute(conn).await?;
                     }
                     Ok(())
                 })

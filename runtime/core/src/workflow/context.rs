@@ -72,6 +72,9 @@ fn render_in(value: &Value, ctx: &minijinja::Value) -> Result<Value, TemplateErr
         Value::String(s) if monstrum_model::is_template(s) => {
             if let Some(expr) = sole_expression(s) {
                 let v = ENV.compile_expression(expr).and_then(|e| e.eval(ctx)).map_err(|e| fail("template", s, e))?;
+                if v.is_undefined() {
+                    return Err(TemplateError { what: "template", text: s.clone(), message: "undefined value".into() });
+                }
                 serde_json::to_value(&v).map_err(|e| TemplateError {
                     what: "template",
                     text: s.clone(),

@@ -305,7 +305,7 @@ async fn drive(ctx: Arc<RunCtx>, prior: HashMap<String, StepRecord>, resumed: bo
                 }
             }
         }
-        if in_flight.is_empty() && (ready.is_empty() || failure.is_some()) {
+        if failure.is_some() || (in_flight.is_empty() && ready.is_empty()) {
             break;
         }
         let Some(joined) = running.join_next().await else { break };
