@@ -18,11 +18,11 @@ use writer::{WriteOp, Writer};
 
 /// A store failure, with what was being done.
 #[derive(Debug, thiserror::Error)]
-#[error("store: {context}: {}", root_cause(source))]
+#[error("store: {context}: {}", root_cause(cause))]
 pub struct StoreError {
     context: String,
     // Not a `#[source]`: the message already names the cause, and error chains would repeat it.
-    source: sqlx::Error,
+    cause: sqlx::Error,
 }
 
 fn root_cause(e: &sqlx::Error) -> String {
@@ -42,7 +42,7 @@ trait Context<T> {
 
 impl<T> Context<T> for Result<T, sqlx::Error> {
     fn context(self, what: impl Into<String>) -> StoreResult<T> {
-        self.map_err(|source| StoreError { context: what.into(), source })
+        self.map_err(|cause| StoreError { context: what.into(), cause })
     }
 }
 
@@ -99,7 +99,7 @@ impl Store {
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
-            .map_err(|e| StoreError { context: "cannot migrate the schema".into(), source: e.into() })?;
+            .map_err(|e| StoreError { context: "cannot migrate the schema".into(), cause: e.into() })?;
         let writer = Writer::spawn(pool.clone());
         Ok(Store { pool, writer })
     }
@@ -288,7 +288,7 @@ impl Store {
         .context("cannot open the approval gate")?;
         self.load_approval(&gate.run_id, &gate.step_id)
             .await?
-            .ok_or_else(|| StoreError { context: "approval gate vanished".into(), source: sqlx::Error::RowNotFound })
+            .ok_or_else(|| StoreError { context: "approval gate vanished".into(), cause: sqlx::Error::RowNotFound })
     }
 
     /// A gate of a run.

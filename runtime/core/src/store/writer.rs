@@ -34,13 +34,13 @@ impl Writer {
     /// Queues an operation and waits until it is committed.
     pub(super) async fn commit(&self, op: WriteOp) -> StoreResult<()> {
         let (tx, rx) = oneshot::channel();
-        let gone = || StoreError { context: "the store writer stopped".into(), source: sqlx::Error::PoolClosed };
+        let gone = || StoreError { context: "the store writer stopped".into(), cause: sqlx::Error::PoolClosed };
         self.queue.send((op, Some(tx))).map_err(|_| gone())?;
         match rx.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(StoreError {
                 context: "cannot record the step".into(),
-                source: sqlx::Error::Protocol(message),
+                cause: sqlx::Error::Protocol(message),
             }),
             Err(_) => Err(gone()),
         }
