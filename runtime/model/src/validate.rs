@@ -254,6 +254,7 @@ fn check_text(
             ("steps", None) => None,
             ("item" | "index", _) if scope.for_each => None,
             ("item" | "index", _) => Some(format!("`{root}` exists only in a step with for_each")),
+            (other, _) if env.globals().any(|(name, _)| name == other) => None,
             (other, _) => Some(format!("unknown variable `{other}`")),
         };
         if let Some(problem) = problem {

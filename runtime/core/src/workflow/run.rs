@@ -204,14 +204,11 @@ impl Engine {
             }
             let records: HashMap<String, StepRecord> =
                 store.load_steps(&run.id).await?.into_iter().map(|r| (r.step_key.clone(), r)).collect();
-            // The scripted model resumes after the turns that finished steps consumed.
+            // Every recorded request consumed a turn of its script, as it would have cost a real
+            // model; the resumed run continues after them.
             let mut script_starts = HashMap::new();
             for request in store.llm_requests(&run.id).await? {
-                let finished = records
-                    .get(&request.step_key)
-                    .and_then(|r| StepStatus::parse(&r.status))
-                    .is_some_and(StepStatus::is_final);
-                if let (true, Some(script)) = (finished, request.script) {
+                if let Some(script) = request.script {
                     *script_starts.entry(script).or_insert(0) += 1;
                 }
             }
