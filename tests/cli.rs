@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{events, finished, of_type, text, Ws};
+use common::{Ws, events, finished, of_type, text};
 use serde_json::json;
 
 #[test]
@@ -13,12 +13,17 @@ fn hello_runs_parallel_steps_a_condition_a_fan_out_and_an_llm_step() {
     let ev = events(&out);
     let end = finished(&ev);
     assert_eq!(end["status"], "succeeded");
-    assert_eq!(end["outputs"], json!({ "greeting": "Hello, world!", "summary": "Greeted world in en, fr and de", "shout": "skipped" }));
+    assert_eq!(
+        end["outputs"],
+        json!({ "greeting": "Hello, world!", "summary": "Greeted world in en, fr and de", "shout": "skipped" })
+    );
     // Every event names the run.
     let run = end["run"].as_str().unwrap();
     assert!(ev.iter().all(|e| e["run"] == run), "{ev:#?}");
     // greet and measure have no needs: both start before either finishes.
-    let pos = |kind: &str, step: &str| ev.iter().position(|e| e["type"] == kind && e["step"] == step).unwrap_or_else(|| panic!("no {kind} {step}"));
+    let pos = |kind: &str, step: &str| {
+        ev.iter().position(|e| e["type"] == kind && e["step"] == step).unwrap_or_else(|| panic!("no {kind} {step}"))
+    };
     assert!(pos("step_started", "measure") < pos("step_finished", "greet"));
     assert!(pos("step_started", "greet") < pos("step_finished", "measure"));
     // The condition skipped shout.
@@ -27,7 +32,8 @@ fn hello_runs_parallel_steps_a_condition_a_fan_out_and_an_llm_step() {
     assert_eq!(skipped[0]["step"], "shout");
     // for_each collected the items' outputs in order.
     let translate = ev.iter().find(|e| e["type"] == "step_finished" && e["step"] == "translate").unwrap();
-    let langs: Vec<&str> = translate["output"].as_array().unwrap().iter().map(|o| o["lang"].as_str().unwrap()).collect();
+    let langs: Vec<&str> =
+        translate["output"].as_array().unwrap().iter().map(|o| o["lang"].as_str().unwrap()).collect();
     assert_eq!(langs, ["en", "fr", "de"]);
     // The model was asked twice and offered exactly the step's tools; its tool call went through the gate.
     let requests = of_type(&ev, "llm_request");

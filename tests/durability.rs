@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{events, finished, of_type, postgres_database, text, Ws};
-use serde_json::{json, Value};
+use common::{Ws, events, finished, of_type, postgres_database, text};
+use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
@@ -39,7 +39,14 @@ fn worker_workspace(script: &str) -> Ws {
 
 /// Starts `monstrum run --json` and SIGKILLs it as soon as `step` has started; returns the run id.
 fn run_and_kill_at(ws: &Ws, file: &str, step: &str, extra: &[&str]) -> String {
-    let mut child = ws.cmd().args(["run", file, "--json"]).args(extra).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn");
+    let mut child = ws
+        .cmd()
+        .args(["run", file, "--json"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
     let mut run = None;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let event: Value = serde_json::from_str(&line.unwrap()).unwrap();
@@ -112,7 +119,8 @@ outputs:
     let asked: Vec<&str> = of_type(&ev, "llm_request").iter().map(|e| e["step"].as_str().unwrap()).collect();
     assert_eq!(asked, ["decide"], "analyse must not be asked again");
     let detail: Value = serde_json::from_slice(&ws.run(&["runs", "show", &run, "--json"]).stdout).unwrap();
-    let per_step: Vec<&str> = detail["llm_requests"].as_array().unwrap().iter().map(|r| r["step_key"].as_str().unwrap()).collect();
+    let per_step: Vec<&str> =
+        detail["llm_requests"].as_array().unwrap().iter().map(|r| r["step_key"].as_str().unwrap()).collect();
     assert_eq!(per_step, ["analyse", "decide", "decide"], "every request is recorded, the failed one too");
 }
 
@@ -137,7 +145,13 @@ outputs:
 "#,
     );
     // Kill while item 3 waits (items 0..2 are recorded by then: max_parallel 1 runs them in order).
-    let mut child = ws.cmd().args(["run", "workflows/items.yaml", "--json"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = ws
+        .cmd()
+        .args(["run", "workflows/items.yaml", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut run = None;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let event: Value = serde_json::from_str(&line.unwrap()).unwrap();
@@ -153,7 +167,8 @@ outputs:
     assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed));
     let ev = events(&resumed);
     assert_eq!(finished(&ev)["outputs"]["n"], 6);
-    let calls = of_type(&ev, "tool_call").into_iter().filter(|c| c["step"].as_str().unwrap().starts_with("each[")).count();
+    let calls =
+        of_type(&ev, "tool_call").into_iter().filter(|c| c["step"].as_str().unwrap().starts_with("each[")).count();
     assert_eq!(calls, 3, "items 0, 1 and 2 were finished before the kill: {ev:#?}");
 }
 
@@ -256,7 +271,8 @@ fn the_same_runs_work_on_postgresql() {
     let run = run_and_kill_at(&ws, "workflows/killable.yaml", "slow", &["--db", &url]);
     let resumed = ws.run(&["resume", &run, "--db", &url, "--json"]);
     assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed));
-    let started: Vec<String> = of_type(&events(&resumed), "step_started").iter().map(|e| e["step"].as_str().unwrap().to_string()).collect();
+    let started: Vec<String> =
+        of_type(&events(&resumed), "step_started").iter().map(|e| e["step"].as_str().unwrap().to_string()).collect();
     assert_eq!(started, ["slow", "last"]);
 
     let ws = Ws::example("approval");

@@ -90,7 +90,11 @@ pub fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
 
 /// The `run_finished` event.
 pub fn finished(events: &[Value]) -> &Value {
-    events.iter().rev().find(|e| e["type"] == "run_finished").unwrap_or_else(|| panic!("no run_finished in {events:#?}"))
+    events
+        .iter()
+        .rev()
+        .find(|e| e["type"] == "run_finished")
+        .unwrap_or_else(|| panic!("no run_finished in {events:#?}"))
 }
 
 /// Text of stdout and stderr, for assertion messages.
@@ -114,7 +118,8 @@ pub fn skip(reason: &str) {
 /// A fresh, empty PostgreSQL database for one test, or `None` (after `skip`) when the server
 /// at MONSTRUM_TEST_POSTGRES (default postgres://postgres@127.0.0.1:5432/test) is unreachable.
 pub fn postgres_database() -> Option<String> {
-    let base = std::env::var("MONSTRUM_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let base =
+        std::env::var("MONSTRUM_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let name = format!("monstrum_{}", uuid::Uuid::new_v4().simple());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let created = rt.block_on(async {

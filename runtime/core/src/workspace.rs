@@ -1,6 +1,6 @@
 //! A workspace on disk: `monstrum.yaml`, `bots/`, `workflows/`, and the data in `.monstrum/`.
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use monstrum_model::{Bot, ModelRef};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -53,7 +53,8 @@ impl Workspace {
         }
         let config_file = root.join("monstrum.yaml");
         let config = if config_file.exists() {
-            let text = std::fs::read_to_string(&config_file).with_context(|| format!("cannot read {}", config_file.display()))?;
+            let text = std::fs::read_to_string(&config_file)
+                .with_context(|| format!("cannot read {}", config_file.display()))?;
             serde_yaml::from_str(&text).with_context(|| format!("invalid {}", config_file.display()))?
         } else {
             Config::default()

@@ -9,8 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use monstrum::llm::{
-    AnthropicProvider, ChatRequest, LlmError, LlmProvider, Message, OpenAiProvider, ToolCall,
-    ToolSpec,
+    AnthropicProvider, ChatRequest, LlmError, LlmProvider, Message, OpenAiProvider, ToolCall, ToolSpec,
 };
 use serde_json::{Value, json};
 use std::collections::{HashSet, VecDeque};
@@ -40,10 +39,7 @@ impl Fake {
     }
 
     fn answer(&self, status: u16, body: impl Into<String>) {
-        self.answers
-            .lock()
-            .unwrap()
-            .push_back((status, body.into()));
+        self.answers.lock().unwrap().push_back((status, body.into()));
     }
 
     fn answer_json(&self, body: Value) {
@@ -53,11 +49,7 @@ impl Fake {
 
 /// Starts a server for `flavor` on 127.0.0.1:0 and returns it with its `http://addr`.
 async fn start(flavor: Flavor) -> (Fake, String) {
-    let fake = Fake {
-        flavor,
-        received: Arc::default(),
-        answers: Arc::default(),
-    };
+    let fake = Fake { flavor, received: Arc::default(), answers: Arc::default() };
     let app = Router::new().fallback(handle).with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -70,12 +62,7 @@ async fn start(flavor: Flavor) -> (Fake, String) {
 async fn handle(State(fake): State<Fake>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let header_map: serde_json::Map<String, Value> = headers
         .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                Value::String(v.to_str().unwrap_or("?").to_owned()),
-            )
-        })
+        .map(|(k, v)| (k.as_str().to_owned(), Value::String(v.to_str().unwrap_or("?").to_owned())))
         .collect();
     let parsed: Result<Value, _> = serde_json::from_slice(&body);
     fake.received.lock().unwrap().push(json!({
@@ -108,47 +95,23 @@ async fn handle(State(fake): State<Fake>, uri: Uri, headers: HeaderMap, body: By
                 json!({ "type": "error", "error": { "type": "invalid_request_error", "message": message } })
             }
         };
-        return (
-            StatusCode::from_u16(status).unwrap(),
-            [("content-type", "application/json")],
-            error.to_string(),
-        )
+        return (StatusCode::from_u16(status).unwrap(), [("content-type", "application/json")], error.to_string())
             .into_response();
     }
 
-    let (status, body) = fake
-        .answers
-        .lock()
-        .unwrap()
-        .pop_front()
-        .unwrap_or((500, "the fake server has no answer left".into()));
-    let content_type = if serde_json::from_str::<Value>(&body).is_ok() {
-        "application/json"
-    } else {
-        "text/plain"
-    };
-    (
-        StatusCode::from_u16(status).unwrap(),
-        [("content-type", content_type)],
-        body,
-    )
-        .into_response()
+    let (status, body) =
+        fake.answers.lock().unwrap().pop_front().unwrap_or((500, "the fake server has no answer left".into()));
+    let content_type = if serde_json::from_str::<Value>(&body).is_ok() { "application/json" } else { "text/plain" };
+    (StatusCode::from_u16(status).unwrap(), [("content-type", content_type)], body).into_response()
 }
 
 /// Tool names the real APIs accept.
 fn valid_wire_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"))
+    headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"))
 }
 
 /// What the chat-completions API checks, roughly.
@@ -162,9 +125,7 @@ fn check_openai(headers: &HeaderMap, body: &Value) -> Result<(), String> {
     for (i, m) in messages.iter().enumerate() {
         match m["role"].as_str() {
             Some("system") | Some("user") => {
-                m["content"]
-                    .as_str()
-                    .ok_or(format!("messages[{i}].content must be a string"))?;
+                m["content"].as_str().ok_or(format!("messages[{i}].content must be a string"))?;
             }
             Some("assistant") => {
                 if !(m["content"].is_string() || m["content"].is_null()) {
@@ -184,29 +145,19 @@ fn check_openai(headers: &HeaderMap, body: &Value) -> Result<(), String> {
                         if !valid_wire_name(name) {
                             return Err(format!("invalid tool call name {name:?}"));
                         }
-                        call["function"]["arguments"]
-                            .as_str()
-                            .ok_or("arguments must be a string")?;
+                        call["function"]["arguments"].as_str().ok_or("arguments must be a string")?;
                         open_calls.insert(id.to_owned());
                     }
                 } else if m["content"].is_null() {
-                    return Err(format!(
-                        "messages[{i}]: content is required without tool_calls"
-                    ));
+                    return Err(format!("messages[{i}]: content is required without tool_calls"));
                 }
             }
             Some("tool") => {
-                let id = m["tool_call_id"]
-                    .as_str()
-                    .ok_or(format!("messages[{i}].tool_call_id is required"))?;
+                let id = m["tool_call_id"].as_str().ok_or(format!("messages[{i}].tool_call_id is required"))?;
                 if !open_calls.remove(id) {
-                    return Err(format!(
-                        "messages[{i}]: tool_call_id {id} answers no tool call"
-                    ));
+                    return Err(format!("messages[{i}]: tool_call_id {id} answers no tool call"));
                 }
-                m["content"]
-                    .as_str()
-                    .ok_or(format!("messages[{i}].content must be a string"))?;
+                m["content"].as_str().ok_or(format!("messages[{i}].content must be a string"))?;
             }
             other => return Err(format!("messages[{i}]: invalid role {other:?}")),
         }
@@ -236,36 +187,24 @@ fn check_anthropic(headers: &HeaderMap, body: &Value) -> Result<(), (u16, String
     if !is_json(headers) {
         return Err(bad("content-type must be application/json".into()));
     }
-    body["model"]
-        .as_str()
-        .ok_or(bad("model: Field required".into()))?;
-    body["max_tokens"]
-        .as_u64()
-        .ok_or(bad("max_tokens: Field required".into()))?;
+    body["model"].as_str().ok_or(bad("model: Field required".into()))?;
+    body["max_tokens"].as_u64().ok_or(bad("max_tokens: Field required".into()))?;
     if let Some(system) = body.get("system") {
-        system
-            .as_str()
-            .ok_or(bad("system must be a string".into()))?;
+        system.as_str().ok_or(bad("system must be a string".into()))?;
     }
-    let messages = body["messages"]
-        .as_array()
-        .ok_or(bad("messages: Field required".into()))?;
+    let messages = body["messages"].as_array().ok_or(bad("messages: Field required".into()))?;
     let mut pending_tool_uses: Vec<String> = Vec::new();
     for (i, m) in messages.iter().enumerate() {
         let role = m["role"].as_str().unwrap_or("");
         let expected = if i % 2 == 0 { "user" } else { "assistant" };
         if role != expected {
-            return Err(bad(format!(
-                "messages: roles must alternate, messages[{i}] is {role:?}"
-            )));
+            return Err(bad(format!("messages: roles must alternate, messages[{i}] is {role:?}")));
         }
         let blocks: Vec<Value> = match &m["content"] {
             Value::String(s) => vec![json!({ "type": "text", "text": s })],
             Value::Array(blocks) if !blocks.is_empty() => blocks.clone(),
             _ => {
-                return Err(bad(format!(
-                    "messages[{i}].content must be a string or blocks"
-                )));
+                return Err(bad(format!("messages[{i}].content must be a string or blocks")));
             }
         };
         let mut answered: Vec<String> = Vec::new();
@@ -285,40 +224,25 @@ fn check_anthropic(headers: &HeaderMap, body: &Value) -> Result<(), (u16, String
                     if !block["input"].is_object() {
                         return Err(bad("tool_use.input must be an object".into()));
                     }
-                    tool_uses.push(
-                        block["id"]
-                            .as_str()
-                            .ok_or(bad("tool_use.id is required".into()))?
-                            .to_owned(),
-                    );
+                    tool_uses.push(block["id"].as_str().ok_or(bad("tool_use.id is required".into()))?.to_owned());
                 }
                 ("user", Some("tool_result")) => {
-                    answered.push(
-                        block["tool_use_id"]
-                            .as_str()
-                            .ok_or(bad("tool_use_id is required".into()))?
-                            .to_owned(),
-                    );
+                    answered
+                        .push(block["tool_use_id"].as_str().ok_or(bad("tool_use_id is required".into()))?.to_owned());
                 }
                 (role, kind) => {
-                    return Err(bad(format!(
-                        "messages[{i}]: block {kind:?} not allowed in a {role} message"
-                    )));
+                    return Err(bad(format!("messages[{i}]: block {kind:?} not allowed in a {role} message")));
                 }
             }
         }
         if role == "user" {
             for id in &answered {
                 if !pending_tool_uses.contains(id) {
-                    return Err(bad(format!(
-                        "tool_result block(s) provided for unknown tool_use_id {id}"
-                    )));
+                    return Err(bad(format!("tool_result block(s) provided for unknown tool_use_id {id}")));
                 }
             }
             if let Some(missing) = pending_tool_uses.iter().find(|id| !answered.contains(id)) {
-                return Err(bad(format!(
-                    "tool_use ids were found without tool_result blocks: {missing}"
-                )));
+                return Err(bad(format!("tool_use ids were found without tool_result blocks: {missing}")));
             }
             pending_tool_uses.clear();
         } else {
@@ -326,20 +250,13 @@ fn check_anthropic(headers: &HeaderMap, body: &Value) -> Result<(), (u16, String
         }
     }
     if let Some(tools) = body.get("tools") {
-        for tool in tools
-            .as_array()
-            .ok_or(bad("tools must be an array".into()))?
-        {
+        for tool in tools.as_array().ok_or(bad("tools must be an array".into()))? {
             let name = tool["name"].as_str().unwrap_or("");
             if !valid_wire_name(name) {
-                return Err(bad(format!(
-                    "tools.0.custom.name: String should match pattern, got {name:?}"
-                )));
+                return Err(bad(format!("tools.0.custom.name: String should match pattern, got {name:?}")));
             }
             if tool["input_schema"]["type"] != "object" {
-                return Err(bad(
-                    "tools.0.custom.input_schema.type: Field required".into()
-                ));
+                return Err(bad("tools.0.custom.input_schema.type: Field required".into()));
             }
         }
     }
@@ -365,9 +282,7 @@ fn simple_request() -> ChatRequest {
     ChatRequest {
         model: "test-model".into(),
         system: Some("You are terse.".into()),
-        messages: vec![Message::User {
-            content: "Say hello.".into(),
-        }],
+        messages: vec![Message::User { content: "Say hello.".into() }],
         ..Default::default()
     }
 }
@@ -376,9 +291,7 @@ fn tool_request() -> ChatRequest {
     ChatRequest {
         model: "test-model".into(),
         system: Some("Use the tools.".into()),
-        messages: vec![Message::User {
-            content: "Echo 'hi'.".into(),
-        }],
+        messages: vec![Message::User { content: "Echo 'hi'.".into() }],
         tools: vec![echo_tool()],
         max_tokens: Some(256),
         temperature: Some(0.2),
@@ -429,13 +342,7 @@ async fn openai_plain_text_with_usage() {
         ])
     );
     // Nothing that was not asked for.
-    for absent in [
-        "tools",
-        "tool_choice",
-        "max_tokens",
-        "temperature",
-        "response_format",
-    ] {
+    for absent in ["tools", "tool_choice", "max_tokens", "temperature", "response_format"] {
         assert!(body.get(absent).is_none(), "{absent} was sent: {body}");
     }
 }
@@ -470,18 +377,11 @@ async fn openai_tool_call_round_trip() {
     assert_eq!(first.text, None);
     assert_eq!(
         first.tool_calls,
-        vec![ToolCall {
-            id: "call_abc".into(),
-            name: "core.echo".into(),
-            arguments: json!({ "text": "hi" }),
-        }]
+        vec![ToolCall { id: "call_abc".into(), name: "core.echo".into(), arguments: json!({ "text": "hi" }) }]
     );
     assert!(first.tool_calls[0].arguments.is_object());
 
-    request.messages.push(Message::Assistant {
-        content: None,
-        tool_calls: first.tool_calls.clone(),
-    });
+    request.messages.push(Message::Assistant { content: None, tool_calls: first.tool_calls.clone() });
     request.messages.push(Message::Tool {
         tool_call_id: "call_abc".into(),
         name: "core.echo".into(),
@@ -526,10 +426,7 @@ async fn openai_tool_call_round_trip() {
             }],
         })
     );
-    assert_eq!(
-        messages[3],
-        json!({ "role": "tool", "tool_call_id": "call_abc", "content": "{\"text\":\"hi\"}" })
-    );
+    assert_eq!(messages[3], json!({ "role": "tool", "tool_call_id": "call_abc", "content": "{\"text\":\"hi\"}" }));
 }
 
 #[tokio::test]
@@ -565,16 +462,10 @@ async fn openai_json_output_asks_for_a_json_object() {
         "usage": { "prompt_tokens": 5, "completion_tokens": 5 },
     }));
     let provider = OpenAiProvider::new(format!("{url}/v1"), None);
-    let request = ChatRequest {
-        json_output: true,
-        ..simple_request()
-    };
+    let request = ChatRequest { json_output: true, ..simple_request() };
     let response = provider.complete(&request).await.unwrap();
     assert_eq!(response.text.as_deref(), Some("{\"ok\":true}"));
-    assert_eq!(
-        fake.received()[0]["body"]["response_format"],
-        json!({ "type": "json_object" })
-    );
+    assert_eq!(fake.received()[0]["body"]["response_format"], json!({ "type": "json_object" }));
 }
 
 #[tokio::test]
@@ -589,11 +480,7 @@ async fn openai_errors_become_api_errors() {
     let provider = OpenAiProvider::new(format!("{url}/v1"), Some("sk-wrong".into()));
 
     match provider.complete(&simple_request()).await {
-        Err(LlmError::Api {
-            provider,
-            status,
-            message,
-        }) => {
+        Err(LlmError::Api { provider, status, message }) => {
             assert_eq!(provider, "openai");
             assert_eq!(status, 401);
             assert_eq!(message, "Incorrect API key provided.");
@@ -601,9 +488,7 @@ async fn openai_errors_become_api_errors() {
         other => panic!("expected an API error, got {other:?}"),
     }
     match provider.complete(&simple_request()).await {
-        Err(LlmError::Api {
-            status, message, ..
-        }) => {
+        Err(LlmError::Api { status, message, .. }) => {
             assert_eq!(status, 500);
             assert_eq!(message, "upstream exploded");
         }
@@ -617,16 +502,10 @@ async fn openai_long_plain_error_bodies_are_truncated() {
     fake.answer(502, "é".repeat(5000));
     let provider = OpenAiProvider::new(format!("{url}/v1"), None);
     match provider.complete(&simple_request()).await {
-        Err(LlmError::Api {
-            status, message, ..
-        }) => {
+        Err(LlmError::Api { status, message, .. }) => {
             assert_eq!(status, 502);
             assert!(message.starts_with("ééé"));
-            assert!(
-                message.chars().count() <= 510,
-                "{} chars",
-                message.chars().count()
-            );
+            assert!(message.chars().count() <= 510, "{} chars", message.chars().count());
         }
         other => panic!("expected an API error, got {other:?}"),
     }
@@ -641,27 +520,14 @@ async fn openai_bearer_header_only_with_a_key() {
             "usage": { "prompt_tokens": 1, "completion_tokens": 1 },
         }));
     }
-    OpenAiProvider::new(format!("{url}/v1"), Some("sk-secret-123".into()))
-        .complete(&simple_request())
-        .await
-        .unwrap();
-    OpenAiProvider::new(format!("{url}/v1"), None)
-        .complete(&simple_request())
-        .await
-        .unwrap();
+    OpenAiProvider::new(format!("{url}/v1"), Some("sk-secret-123".into())).complete(&simple_request()).await.unwrap();
+    OpenAiProvider::new(format!("{url}/v1"), None).complete(&simple_request()).await.unwrap();
 
     let received = fake.received();
-    assert_eq!(
-        header(&received[0], "authorization"),
-        Some("Bearer sk-secret-123")
-    );
+    assert_eq!(header(&received[0], "authorization"), Some("Bearer sk-secret-123"));
     assert_eq!(header(&received[1], "authorization"), None);
     for r in &received {
-        assert!(
-            header(r, "content-type")
-                .unwrap()
-                .starts_with("application/json")
-        );
+        assert!(header(r, "content-type").unwrap().starts_with("application/json"));
         assert!(header(r, "x-api-key").is_none());
     }
 }
@@ -736,15 +602,9 @@ async fn anthropic_plain_text_with_usage() {
     assert_eq!(received[0]["path"], "/v1/messages");
     let body = &received[0]["body"];
     assert_eq!(body["model"], "test-model");
-    assert_eq!(
-        body["max_tokens"], 4096,
-        "max_tokens is required: a default is sent"
-    );
+    assert_eq!(body["max_tokens"], 4096, "max_tokens is required: a default is sent");
     assert_eq!(body["system"], "You are terse.");
-    assert_eq!(
-        body["messages"],
-        json!([{ "role": "user", "content": [{ "type": "text", "text": "Say hello." }] }])
-    );
+    assert_eq!(body["messages"], json!([{ "role": "user", "content": [{ "type": "text", "text": "Say hello." }] }]));
     for absent in ["tools", "temperature", "response_format", "tool_choice"] {
         assert!(body.get(absent).is_none(), "{absent} was sent: {body}");
     }
@@ -782,25 +642,14 @@ async fn anthropic_tool_call_round_trip() {
     assert_eq!(
         first.tool_calls,
         vec![
-            ToolCall {
-                id: "toolu_1".into(),
-                name: "core.echo".into(),
-                arguments: json!({ "text": "hi" }),
-            },
-            ToolCall {
-                id: "toolu_2".into(),
-                name: "core.echo".into(),
-                arguments: json!({ "text": "ho" }),
-            },
+            ToolCall { id: "toolu_1".into(), name: "core.echo".into(), arguments: json!({ "text": "hi" }) },
+            ToolCall { id: "toolu_2".into(), name: "core.echo".into(), arguments: json!({ "text": "ho" }) },
         ]
     );
     assert_eq!(first.usage.input_tokens, 60);
     assert_eq!(first.usage.output_tokens, 30);
 
-    request.messages.push(Message::Assistant {
-        content: first.text.clone(),
-        tool_calls: first.tool_calls.clone(),
-    });
+    request.messages.push(Message::Assistant { content: first.text.clone(), tool_calls: first.tool_calls.clone() });
     request.messages.push(Message::Tool {
         tool_call_id: "toolu_1".into(),
         name: "core.echo".into(),
@@ -815,10 +664,7 @@ async fn anthropic_tool_call_round_trip() {
     });
     let second = provider.complete(&request).await.unwrap();
     assert_eq!(second.text.as_deref(), Some("Done."));
-    assert_eq!(
-        second.usage.input_tokens, 100,
-        "cached prompt tokens count as input"
-    );
+    assert_eq!(second.usage.input_tokens, 100, "cached prompt tokens count as input");
 
     let received = fake.received();
     assert_eq!(received.len(), 2);
@@ -858,7 +704,8 @@ async fn anthropic_errors_become_api_errors() {
     let (fake, url) = start(Flavor::Anthropic).await;
     fake.answer(
         401,
-        json!({ "type": "error", "error": { "type": "authentication_error", "message": "invalid x-api-key" } }).to_string(),
+        json!({ "type": "error", "error": { "type": "authentication_error", "message": "invalid x-api-key" } })
+            .to_string(),
     );
     fake.answer(500, "upstream exploded");
     // A server that echoes the key back: it must not reach the error message.
@@ -870,11 +717,7 @@ async fn anthropic_errors_become_api_errors() {
     let provider = AnthropicProvider::new(url, Some("sk-ant-secret-9".into()));
 
     match provider.complete(&simple_request()).await {
-        Err(LlmError::Api {
-            provider,
-            status,
-            message,
-        }) => {
+        Err(LlmError::Api { provider, status, message }) => {
             assert_eq!(provider, "anthropic");
             assert_eq!(status, 401);
             assert_eq!(message, "invalid x-api-key");
@@ -882,9 +725,7 @@ async fn anthropic_errors_become_api_errors() {
         other => panic!("expected an API error, got {other:?}"),
     }
     match provider.complete(&simple_request()).await {
-        Err(LlmError::Api {
-            status, message, ..
-        }) => {
+        Err(LlmError::Api { status, message, .. }) => {
             assert_eq!(status, 500);
             assert_eq!(message, "upstream exploded");
         }
@@ -909,29 +750,16 @@ async fn anthropic_headers() {
             "usage": { "input_tokens": 1, "output_tokens": 1 },
         }));
     }
-    AnthropicProvider::new(url.clone(), Some("sk-ant-secret-123".into()))
-        .complete(&simple_request())
-        .await
-        .unwrap();
-    AnthropicProvider::new(url, None)
-        .complete(&simple_request())
-        .await
-        .unwrap();
+    AnthropicProvider::new(url.clone(), Some("sk-ant-secret-123".into())).complete(&simple_request()).await.unwrap();
+    AnthropicProvider::new(url, None).complete(&simple_request()).await.unwrap();
 
     let received = fake.received();
     assert_eq!(header(&received[0], "x-api-key"), Some("sk-ant-secret-123"));
     assert_eq!(header(&received[1], "x-api-key"), None);
     for r in &received {
         assert_eq!(header(r, "anthropic-version"), Some("2023-06-01"));
-        assert!(
-            header(r, "content-type")
-                .unwrap()
-                .starts_with("application/json")
-        );
-        assert!(
-            header(r, "authorization").is_none(),
-            "no bearer token for Anthropic"
-        );
+        assert!(header(r, "content-type").unwrap().starts_with("application/json"));
+        assert!(header(r, "authorization").is_none(), "no bearer token for Anthropic");
     }
 }
 
@@ -958,22 +786,11 @@ async fn anthropic_json_output_adds_nothing() {
         "usage": { "input_tokens": 3, "output_tokens": 3 },
     }));
     let provider = AnthropicProvider::new(url, None);
-    let request = ChatRequest {
-        json_output: true,
-        ..simple_request()
-    };
+    let request = ChatRequest { json_output: true, ..simple_request() };
     provider.complete(&request).await.unwrap();
     let body = &fake.received()[0]["body"];
-    let keys: HashSet<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(
-        keys,
-        HashSet::from(["model", "max_tokens", "system", "messages"])
-    );
+    let keys: HashSet<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, HashSet::from(["model", "max_tokens", "system", "messages"]));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -984,9 +801,7 @@ async fn fake_servers_refuse_malformed_conversations() {
     // A tool result that answers no call.
     let orphan = ChatRequest {
         messages: vec![
-            Message::User {
-                content: "hi".into(),
-            },
+            Message::User { content: "hi".into() },
             Message::Tool {
                 tool_call_id: "nope".into(),
                 name: "core.echo".into(),
@@ -998,26 +813,19 @@ async fn fake_servers_refuse_malformed_conversations() {
     };
 
     let (fake, url) = start(Flavor::OpenAi).await;
-    match OpenAiProvider::new(format!("{url}/v1"), None)
-        .complete(&orphan)
-        .await
-    {
-        Err(LlmError::Api {
-            status: 400,
-            message,
-            ..
-        }) => assert!(message.contains("answers no tool call"), "{message}"),
+    match OpenAiProvider::new(format!("{url}/v1"), None).complete(&orphan).await {
+        Err(LlmError::Api { status: 400, message, .. }) => {
+            assert!(message.contains("answers no tool call"), "{message}")
+        }
         other => panic!("expected a 400, got {other:?}"),
     }
     assert_eq!(fake.received().len(), 1);
 
     let (_fake, url) = start(Flavor::Anthropic).await;
     match AnthropicProvider::new(url, None).complete(&orphan).await {
-        Err(LlmError::Api {
-            status: 400,
-            message,
-            ..
-        }) => assert!(message.contains("unknown tool_use_id nope"), "{message}"),
+        Err(LlmError::Api { status: 400, message, .. }) => {
+            assert!(message.contains("unknown tool_use_id nope"), "{message}")
+        }
         other => panic!("expected a 400, got {other:?}"),
     }
 }

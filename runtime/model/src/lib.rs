@@ -16,9 +16,9 @@ mod workflow;
 pub use bot::{Bot, ModelRef};
 pub use diagnostic::{Diagnostic, Location, PathSeg};
 pub use duration::Duration;
-pub use parse::{load_bot, load_workflow, locate, Loaded};
+pub use parse::{Loaded, load_bot, load_workflow, locate};
 pub use template::{expression_env, is_template, template_references};
 pub use workflow::{
-    ApprovalStep, DelegateStep, InputSpec, InputType, LlmOutput, LlmStep, OnError, Retry, Step,
-    StepKind, Workflow, CORE_TOOLS,
+    ApprovalStep, CORE_TOOLS, DelegateStep, InputSpec, InputType, LlmOutput, LlmStep, OnError, Retry, Step, StepKind,
+    Workflow,
 };

@@ -28,8 +28,7 @@ impl<'a> Locator<'a> {
         for seg in path {
             match (seg, node) {
                 (PathSeg::Key(k), Node::Mapping(map)) => {
-                    let Some((key, value)) = map.iter().find(|(key, _)| key.as_str() == k.as_str())
-                    else {
+                    let Some((key, value)) = map.iter().find(|(key, _)| key.as_str() == k.as_str()) else {
                         break;
                     };
                     node = value;

@@ -75,8 +75,8 @@ pub fn locate(text: &str, path: &[PathSeg]) -> Option<crate::Location> {
 pub fn load_bot(text: &str) -> Loaded<Bot> {
     let locator = Locator::new(text);
     let mut diagnostics = Vec::new();
-    let bot = yaml_root(text, &locator, &mut diagnostics)
-        .and_then(|root| typed::<Bot>(root, Vec::new(), &mut diagnostics));
+    let bot =
+        yaml_root(text, &locator, &mut diagnostics).and_then(|root| typed::<Bot>(root, Vec::new(), &mut diagnostics));
     finish(bot, diagnostics, &locator)
 }
 
@@ -103,7 +103,8 @@ fn yaml_root(text: &str, locator: &Locator<'_>, out: &mut Vec<Diagnostic>) -> Op
             None
         }
         Err(e) => {
-            let mut d = Diagnostic::new("E001", Vec::new(), format!("invalid YAML: {}", strip_location(&e.to_string())));
+            let mut d =
+                Diagnostic::new("E001", Vec::new(), format!("invalid YAML: {}", strip_location(&e.to_string())));
             d.location = e.location().map(|l| locator.at(l.line(), l.column()));
             out.push(d);
             None
@@ -129,7 +130,8 @@ fn typed<T: DeserializeOwned>(value: serde_yaml::Value, prefix: Vec<PathSeg>, ou
             let unknown = message.starts_with("unknown field");
             let mut d = Diagnostic::new(if unknown { UNKNOWN_KEY } else { "E002" }, path, message.clone());
             if unknown {
-                d.help = Some(message.split_once(", expected").map_or(String::new(), |(_, rest)| format!("expected{rest}")));
+                d.help =
+                    Some(message.split_once(", expected").map_or(String::new(), |(_, rest)| format!("expected{rest}")));
                 d.message = message.split_once(", expected").map_or(message.clone(), |(m, _)| m.to_string());
             }
             out.push(d);

@@ -21,11 +21,7 @@ pub fn is_template(text: &str) -> bool {
 
 /// The variables a template (or, with `expression`, an expression) reads, as dotted paths
 /// (`steps.logs.output.stdout`); an error names the syntax problem.
-pub fn template_references(
-    env: &Environment<'_>,
-    text: &str,
-    expression: bool,
-) -> Result<HashSet<String>, String> {
+pub fn template_references(env: &Environment<'_>, text: &str, expression: bool) -> Result<HashSet<String>, String> {
     if expression {
         let expr = env.compile_expression(text).map_err(describe)?;
         Ok(expr.undeclared_variables(true))

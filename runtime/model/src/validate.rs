@@ -3,7 +3,7 @@
 use crate::diagnostic::{Diagnostic, PathSeg};
 use crate::path;
 use crate::template::{expression_env, template_references};
-use crate::workflow::{InputType, Step, StepKind, Workflow, CORE_TOOLS};
+use crate::workflow::{CORE_TOOLS, InputType, Step, StepKind, Workflow};
 use petgraph::graph::DiGraph;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -51,13 +51,21 @@ pub(crate) fn validate_workflow(
                 let mut names: Vec<&str> = ids.keys().copied().filter(|k| *k != step.id).collect();
                 names.sort();
                 out.push(
-                    Diagnostic::new("E004", path!["steps", *i, "needs", n], format!("step `{}` needs unknown step `{need}`", step.id))
-                        .with_help(format!("known steps: {}", names.join(", "))),
+                    Diagnostic::new(
+                        "E004",
+                        path!["steps", *i, "needs", n],
+                        format!("step `{}` needs unknown step `{need}`", step.id),
+                    )
+                    .with_help(format!("known steps: {}", names.join(", "))),
                 );
             }
         }
         if step.retry.as_ref().is_some_and(|r| r.attempts == 0) {
-            out.push(Diagnostic::new("E009", path!["steps", *i, "retry", "attempts"], "retry attempts must be at least 1"));
+            out.push(Diagnostic::new(
+                "E009",
+                path!["steps", *i, "retry", "attempts"],
+                "retry attempts must be at least 1",
+            ));
         }
         if step.for_each.is_some() && step.approval.is_some() {
             out.push(Diagnostic::new("E009", path!["steps", *i, "for_each"], "an approval step cannot use for_each"));
@@ -104,16 +112,24 @@ fn check_kind(i: usize, step: &Step, out: &mut Vec<Diagnostic>) {
         ),
         1 => {}
         _ => out.push(
-            Diagnostic::new("E007", path!["steps", i, kinds[1]], format!("step `{}` has {} kinds: {}", step.id, kinds.len(), kinds.join(", ")))
-                .with_help("a step does exactly one thing; split it into several steps"),
+            Diagnostic::new(
+                "E007",
+                path!["steps", i, kinds[1]],
+                format!("step `{}` has {} kinds: {}", step.id, kinds.len(), kinds.join(", ")),
+            )
+            .with_help("a step does exactly one thing; split it into several steps"),
         ),
     }
     match step.kind() {
         Some(StepKind::Tool(tool)) => {
             if !tool.contains('.') || tool.starts_with('.') || tool.ends_with('.') {
                 out.push(
-                    Diagnostic::new("E010", path!["steps", i, "tool"], format!("tool `{tool}` is not of the form <instance>.<tool>"))
-                        .with_help(format!("built-in tools: {}", CORE_TOOLS.join(", "))),
+                    Diagnostic::new(
+                        "E010",
+                        path!["steps", i, "tool"],
+                        format!("tool `{tool}` is not of the form <instance>.<tool>"),
+                    )
+                    .with_help(format!("built-in tools: {}", CORE_TOOLS.join(", "))),
                 );
             } else if tool.starts_with("core.") && !CORE_TOOLS.contains(&tool) {
                 out.push(
@@ -246,9 +262,9 @@ fn check_text(
                 Some(format!("unknown step `{id}`"))
             }
             ("steps", Some(id)) => match scope.order {
-                Some((by_id, me)) if scope.steps.contains_key(id) && !depends_on(by_id, me, id) => Some(format!(
-                    "reads steps.{id} but does not need `{id}`, so it may not have run yet"
-                )),
+                Some((by_id, me)) if scope.steps.contains_key(id) && !depends_on(by_id, me, id) => {
+                    Some(format!("reads steps.{id} but does not need `{id}`, so it may not have run yet"))
+                }
                 _ => None,
             },
             ("steps", None) => None,

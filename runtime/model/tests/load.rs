@@ -1,6 +1,6 @@
 //! Loading workflow files: every problem at once, each with a code and a place.
 
-use monstrum_model::{load_workflow, Diagnostic};
+use monstrum_model::{Diagnostic, load_workflow};
 
 fn problems(text: &str) -> Vec<Diagnostic> {
     load_workflow(text).diagnostics
@@ -80,13 +80,13 @@ steps:
     assert_eq!(
         found,
         vec![
-            ("E004".into(), 6, 16),  // unknown need `nope`
-            ("E003".into(), 8, 9),   // duplicate id `a`
-            ("E007".into(), 12, 5),  // two kinds
-            ("E005".into(), 14, 5),  // cycle d -> e -> d
-            ("E006".into(), 18, 9),  // bad expression
-            ("E007".into(), 20, 5),  // no kind
-            ("E012".into(), 23, 5),  // unknown key `colour`
+            ("E004".into(), 6, 16), // unknown need `nope`
+            ("E003".into(), 8, 9),  // duplicate id `a`
+            ("E007".into(), 12, 5), // two kinds
+            ("E005".into(), 14, 5), // cycle d -> e -> d
+            ("E006".into(), 18, 9), // bad expression
+            ("E007".into(), 20, 5), // no kind
+            ("E012".into(), 23, 5), // unknown key `colour`
         ],
         "{:#?}",
         problems(text)
@@ -133,5 +133,10 @@ outputs:
 fn bad_values_are_reported_where_they_are() {
     let text = "name: v\nsteps:\n  - id: a\n    tool: core.echo\n    timeout: soon\n  - id: b\n    tool: core.nope\n  - id: c\n    tool: core.echo\n    retry: { attempts: 0 }\n";
     let found = codes_at(text);
-    assert_eq!(found, vec![("E002".into(), 5, 14), ("E010".into(), 7, 11), ("E009".into(), 10, 24)], "{:#?}", problems(text));
+    assert_eq!(
+        found,
+        vec![("E002".into(), 5, 14), ("E010".into(), 7, 11), ("E009".into(), 10, 24)],
+        "{:#?}",
+        problems(text)
+    );
 }

@@ -1,7 +1,7 @@
 //! `monstrum validate`, and the problems of a file shown the way miette shows them: the line,
 //! the offending text underlined, a code, a reason and a hint.
 
-use super::{Global, EXIT_DONE, EXIT_INVALID};
+use super::{EXIT_DONE, EXIT_INVALID, Global};
 use crate::workspace::Workspace;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
 use monstrum_model::{Diagnostic, PathSeg, StepKind, Workflow};
@@ -72,7 +72,11 @@ fn workspace_problems(wf: &Workflow, file: &Path, workspace: &Workspace, text: &
         Ok(bot) => {
             if let Some(script) = bot.model.as_ref().and_then(|m| m.script.as_ref()) {
                 if !workspace.resolve(script).exists() {
-                    out.push(Diagnostic::new("E013", path, format!("bot `{name}` uses script {script}, which does not exist")));
+                    out.push(Diagnostic::new(
+                        "E013",
+                        path,
+                        format!("bot `{name}` uses script {script}, which does not exist"),
+                    ));
                 }
             }
         }
@@ -90,13 +94,21 @@ fn workspace_problems(wf: &Workflow, file: &Path, workspace: &Workspace, text: &
             Some(StepKind::Workflow(sub)) => {
                 let path = file.parent().unwrap_or(Path::new(".")).join(sub);
                 if !path.is_file() {
-                    out.push(Diagnostic::new("E013", at("workflow"), format!("sub-workflow {} does not exist", path.display())));
+                    out.push(Diagnostic::new(
+                        "E013",
+                        at("workflow"),
+                        format!("sub-workflow {} does not exist", path.display()),
+                    ));
                 }
             }
             Some(StepKind::Llm(llm)) => {
                 if let Some(script) = llm.model.as_ref().and_then(|m| m.script.as_ref()) {
                     if !workspace.resolve(script).exists() {
-                        out.push(Diagnostic::new("E013", at("llm"), format!("script {script} does not exist in the workspace")));
+                        out.push(Diagnostic::new(
+                            "E013",
+                            at("llm"),
+                            format!("script {script} does not exist in the workspace"),
+                        ));
                     }
                 }
             }
@@ -131,7 +143,8 @@ pub fn print_problems(global: &Global, file: &Path, text: &str, problems: Vec<Di
         }
         let where_ = d.location.map(|l| format!("{name}:{}:{}", l.line, l.column)).unwrap_or_else(|| name.clone());
         let problem = FileProblem { source: NamedSource::new(where_.clone(), text.to_string()), diagnostic: d };
-        let theme = if std::io::stderr().is_terminal() { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+        let theme =
+            if std::io::stderr().is_terminal() { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
         let mut rendered = String::new();
         match GraphicalReportHandler::new_themed(theme).render_report(&mut rendered, &problem) {
             Ok(()) => eprint!("{where_}: {rendered}"),
@@ -145,7 +158,8 @@ pub fn validate(global: &Global, files: &[std::path::PathBuf]) -> u8 {
     let mut code = EXIT_DONE;
     for file in files {
         let is_bot = file.parent().and_then(|p| p.file_name()).is_some_and(|n| n == "bots");
-        let workspace = match Workspace::discover(global.workspace.as_deref(), file.parent().unwrap_or(Path::new("."))) {
+        let workspace = match Workspace::discover(global.workspace.as_deref(), file.parent().unwrap_or(Path::new(".")))
+        {
             Ok(w) => w,
             Err(e) => {
                 super::report_error(global, &e);

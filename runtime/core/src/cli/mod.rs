@@ -125,7 +125,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MONSTRUM_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("MONSTRUM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -145,7 +146,9 @@ pub fn main() -> ExitCode {
                 RunsAction::List { limit } => runs::list(&global, limit).await,
                 RunsAction::Show { run } => runs::show(&global, &run).await,
             },
-            Command::Approve { run, step, reject, comment } => run::approve(&global, &run, &step, !reject, comment.as_deref()).await,
+            Command::Approve { run, step, reject, comment } => {
+                run::approve(&global, &run, &step, !reject, comment.as_deref()).await
+            }
             Command::Resume { run, from } => run::resume(&global, &run, from.as_deref()).await,
         };
         result.unwrap_or_else(|e| {

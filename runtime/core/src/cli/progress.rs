@@ -17,7 +17,8 @@ pub struct Progress {
 impl Progress {
     /// A view on stderr; live only on a terminal.
     pub fn new() -> Self {
-        let multi = std::io::stderr().is_terminal().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        let multi =
+            std::io::stderr().is_terminal().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
         Progress { multi, lines: Mutex::new(HashMap::new()) }
     }
 
@@ -104,9 +105,11 @@ impl Progress {
                 self.end_line(step);
                 self.say(format!("  ⏸ {step} waits for approval: {message}"));
             }
-            Event::ApprovalDecided { step, approved, by, .. } => {
-                self.say(format!("  {} {step} {} by {by}", if *approved { "✓" } else { "✗" }, if *approved { "approved" } else { "rejected" }))
-            }
+            Event::ApprovalDecided { step, approved, by, .. } => self.say(format!(
+                "  {} {step} {} by {by}",
+                if *approved { "✓" } else { "✗" },
+                if *approved { "approved" } else { "rejected" }
+            )),
             Event::LlmRequest { step, model, input_tokens, output_tokens, .. } => {
                 self.say(format!("    {step}: asked {model} ({input_tokens} + {output_tokens} tokens)"))
             }

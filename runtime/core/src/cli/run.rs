@@ -2,10 +2,10 @@
 
 use super::diagnostics::load_checked;
 use super::progress::Progress;
-use super::{Global, EXIT_DONE, EXIT_FAILED, EXIT_INVALID, EXIT_WAITING};
+use super::{EXIT_DONE, EXIT_FAILED, EXIT_INVALID, EXIT_WAITING, Global};
 use crate::governance::Gate;
 use crate::store::Store;
-use crate::workflow::{resolve_inputs, DecideError, Engine, EventSink, Plan, RunOutcome, RunStatus, StartRun};
+use crate::workflow::{DecideError, Engine, EventSink, Plan, RunOutcome, RunStatus, StartRun, resolve_inputs};
 use crate::workspace::Workspace;
 use anyhow::Context;
 use serde_json::{Map, Value};
@@ -74,7 +74,13 @@ pub async fn run(global: &Global, file: &Path, inputs: &[String]) -> anyhow::Res
 }
 
 /// `monstrum approve RUN STEP [--reject] [--comment TEXT]`
-pub async fn approve(global: &Global, run: &str, step: &str, approved: bool, comment: Option<&str>) -> anyhow::Result<u8> {
+pub async fn approve(
+    global: &Global,
+    run: &str,
+    step: &str,
+    approved: bool,
+    comment: Option<&str>,
+) -> anyhow::Result<u8> {
     let workspace = Workspace::discover(global.workspace.as_deref(), Path::new("."))?;
     let (engine, progress) = engine(global, workspace).await?;
     let run_id = match engine.decide(run, step, approved, &global.who(), comment).await {

@@ -1,7 +1,7 @@
 //! `monstrum runs list` and `monstrum runs show RUN`.
 
-use super::{Global, EXIT_DONE, EXIT_FAILED};
-use crate::store::{Store, StepRecord};
+use super::{EXIT_DONE, EXIT_FAILED, Global};
+use crate::store::{StepRecord, Store};
 use crate::workspace::Workspace;
 use serde_json::json;
 use std::path::Path;
@@ -29,7 +29,10 @@ pub async fn list(global: &Global, limit: i64) -> anyhow::Result<u8> {
     let runs = store(global).await?.list_runs(limit).await?;
     if global.json {
         for r in &runs {
-            println!("{}", json!({ "type": "run", "run": r.id, "workflow": r.workflow, "status": r.status, "started_by": r.started_by, "created_at": r.created_at, "finished_at": r.finished_at, "error": r.error }));
+            println!(
+                "{}",
+                json!({ "type": "run", "run": r.id, "workflow": r.workflow, "status": r.status, "started_by": r.started_by, "created_at": r.created_at, "finished_at": r.finished_at, "error": r.error })
+            );
         }
         return Ok(EXIT_DONE);
     }
@@ -62,7 +65,10 @@ pub async fn show(global: &Global, id: &str) -> anyhow::Result<u8> {
     let gates = store.open_approvals(&run.id).await?;
     let requests = store.llm_requests(&run.id).await?;
     if global.json {
-        println!("{}", json!({ "type": "run", "run": run.id, "details": run, "steps": steps, "waiting": gates, "llm_requests": requests }));
+        println!(
+            "{}",
+            json!({ "type": "run", "run": run.id, "details": run, "steps": steps, "waiting": gates, "llm_requests": requests })
+        );
         return Ok(EXIT_DONE);
     }
     println!("run       {}", run.id);
@@ -93,7 +99,16 @@ pub async fn show(global: &Global, id: &str) -> anyhow::Result<u8> {
         let (i, o) = requests.iter().fold((0, 0), |(i, o), r| (i + r.input_tokens, o + r.output_tokens));
         println!("\nmodel requests: {} ({i} input + {o} output tokens)", requests.len());
         for r in &requests {
-            println!("  {:<16} {}/{} tools [{}] {} + {} tokens{}", r.step_key, r.provider, r.model, r.tools.join(", "), r.input_tokens, r.output_tokens, r.error.as_ref().map(|e| format!(" error: {e}")).unwrap_or_default());
+            println!(
+                "  {:<16} {}/{} tools [{}] {} + {} tokens{}",
+                r.step_key,
+                r.provider,
+                r.model,
+                r.tools.join(", "),
+                r.input_tokens,
+                r.output_tokens,
+                r.error.as_ref().map(|e| format!(" error: {e}")).unwrap_or_default()
+            );
         }
     }
     Ok(EXIT_DONE)
@@ -108,5 +123,12 @@ fn print_step(s: &StepRecord) {
         }
         _ => String::new(),
     };
-    println!("  {:<20} {:<10} attempts {:<2} {:>9}  {}", s.step_key, s.status, s.attempts, took(s.started_at, s.finished_at), detail);
+    println!(
+        "  {:<20} {:<10} attempts {:<2} {:>9}  {}",
+        s.step_key,
+        s.status,
+        s.attempts,
+        took(s.started_at, s.finished_at),
+        detail
+    );
 }

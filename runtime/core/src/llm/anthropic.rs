@@ -1,9 +1,9 @@
 //! The `anthropic` provider: the Messages API. `base_url` is the API root
 //! (`https://api.anthropic.com`); requests go to `{base_url}/v1/messages`.
 
-use super::openai::{estimate_usage, http_client, send, transport, trim_base_url, truncate};
+use super::http::{http_client, send, transport, trim_base_url, truncate};
 use super::wire_names::{from_wire, to_wire};
-use super::{ChatRequest, ChatResponse, LlmError, LlmProvider, Message, ToolCall, Usage};
+use super::{ChatRequest, ChatResponse, LlmError, LlmProvider, Message, ToolCall, Usage, estimate_usage};
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
@@ -25,11 +25,7 @@ impl AnthropicProvider {
     /// A provider talking to `base_url` (the API root, e.g. `https://api.anthropic.com`) with
     /// `api_key`, sent as `x-api-key` when given.
     pub fn new(base_url: impl Into<String>, api_key: Option<String>) -> Self {
-        AnthropicProvider {
-            base_url: trim_base_url(base_url.into()),
-            api_key,
-            client: http_client(),
-        }
+        AnthropicProvider { base_url: trim_base_url(base_url.into()), api_key, client: http_client() }
     }
 
     /// The JSON body sent for `request`.
@@ -40,23 +36,12 @@ impl AnthropicProvider {
         for message in &request.messages {
             let (role, blocks) = match message {
                 Message::User { content } => ("user", text_block(content).into_iter().collect()),
-                Message::Assistant {
-                    content,
-                    tool_calls,
-                } => {
-                    let mut blocks: Vec<Value> = content
-                        .as_deref()
-                        .and_then(text_block)
-                        .into_iter()
-                        .collect();
+                Message::Assistant { content, tool_calls } => {
+                    let mut blocks: Vec<Value> = content.as_deref().and_then(text_block).into_iter().collect();
                     for call in tool_calls {
                         // `input` must be an object; arguments that were not (a malformed call,
                         // denied by the gate) go back empty.
-                        let input = if call.arguments.is_object() {
-                            call.arguments.clone()
-                        } else {
-                            json!({})
-                        };
+                        let input = if call.arguments.is_object() { call.arguments.clone() } else { json!({}) };
                         blocks.push(json!({
                             "type": "tool_use",
                             "id": call.id,
@@ -66,12 +51,7 @@ impl AnthropicProvider {
                     }
                     ("assistant", blocks)
                 }
-                Message::Tool {
-                    tool_call_id,
-                    content,
-                    is_error,
-                    ..
-                } => {
+                Message::Tool { tool_call_id, content, is_error, .. } => {
                     let mut block = json!({
                         "type": "tool_result",
                         "tool_use_id": tool_call_id,
@@ -91,17 +71,12 @@ impl AnthropicProvider {
                 _ => messages.push((role, blocks)),
             }
         }
-        let messages: Vec<Value> = messages
-            .into_iter()
-            .map(|(role, content)| json!({ "role": role, "content": content }))
-            .collect();
+        let messages: Vec<Value> =
+            messages.into_iter().map(|(role, content)| json!({ "role": role, "content": content })).collect();
 
         let mut body = Map::new();
         body.insert("model".into(), request.model.clone().into());
-        body.insert(
-            "max_tokens".into(),
-            request.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS).into(),
-        );
+        body.insert("max_tokens".into(), request.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS).into());
         if let Some(system) = request.system.as_deref().filter(|s| !s.is_empty()) {
             body.insert("system".into(), system.into());
         }
@@ -137,19 +112,14 @@ impl AnthropicProvider {
         let Some(blocks) = answer.get("content").and_then(Value::as_array) else {
             return Err(transport(
                 PROVIDER,
-                format!(
-                    "the answer has no content array: {}",
-                    truncate(&answer.to_string())
-                ),
+                format!("the answer has no content array: {}", truncate(&answer.to_string())),
             ));
         };
         let mut text = String::new();
         let mut tool_calls = Vec::new();
         for (i, block) in blocks.iter().enumerate() {
             match block.get("type").and_then(Value::as_str) {
-                Some("text") => {
-                    text.push_str(block.get("text").and_then(Value::as_str).unwrap_or(""))
-                }
+                Some("text") => text.push_str(block.get("text").and_then(Value::as_str).unwrap_or("")),
                 Some("tool_use") => tool_calls.push(ToolCall {
                     id: block
                         .get("id")
@@ -176,15 +146,8 @@ impl AnthropicProvider {
             }
             None => estimate.input_tokens,
         };
-        let usage = Usage {
-            input_tokens,
-            output_tokens: reported("output_tokens").unwrap_or(estimate.output_tokens),
-        };
-        Ok(ChatResponse {
-            text,
-            tool_calls,
-            usage,
-        })
+        let usage = Usage { input_tokens, output_tokens: reported("output_tokens").unwrap_or(estimate.output_tokens) };
+        Ok(ChatResponse { text, tool_calls, usage })
     }
 }
 
@@ -200,20 +163,12 @@ impl LlmProvider for AnthropicProvider {
     }
 
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        let client = self
-            .client
-            .as_ref()
-            .map_err(|e| LlmError::Config(e.clone()))?;
+        let client = self.client.as_ref().map_err(|e| LlmError::Config(e.clone()))?;
         let url = format!("{}/v1/messages", self.base_url);
-        let mut builder = client
-            .post(&url)
-            .header("anthropic-version", API_VERSION)
-            .json(&Self::body(request));
+        let mut builder = client.post(&url).header("anthropic-version", API_VERSION).json(&Self::body(request));
         if let Some(key) = &self.api_key {
             let mut value = reqwest::header::HeaderValue::from_str(key).map_err(|_| {
-                LlmError::Config(
-                    "the Anthropic API key contains characters not allowed in a header".into(),
-                )
+                LlmError::Config("the Anthropic API key contains characters not allowed in a header".into())
             })?;
             value.set_sensitive(true);
             builder = builder.header("x-api-key", value);
@@ -234,22 +189,12 @@ mod tests {
         let request = ChatRequest {
             model: "m".into(),
             messages: vec![
-                Message::User {
-                    content: "go".into(),
-                },
+                Message::User { content: "go".into() },
                 Message::Assistant {
                     content: None,
                     tool_calls: vec![
-                        ToolCall {
-                            id: "a".into(),
-                            name: "core.echo".into(),
-                            arguments: json!({ "x": 1 }),
-                        },
-                        ToolCall {
-                            id: "b".into(),
-                            name: "core.wait".into(),
-                            arguments: json!("{bad"),
-                        },
+                        ToolCall { id: "a".into(), name: "core.echo".into(), arguments: json!({ "x": 1 }) },
+                        ToolCall { id: "b".into(), name: "core.wait".into(), arguments: json!("{bad") },
                     ],
                 },
                 Message::Tool {
@@ -264,15 +209,9 @@ mod tests {
                     content: "denied".into(),
                     is_error: true,
                 },
-                Message::User {
-                    content: "and now?".into(),
-                },
+                Message::User { content: "and now?".into() },
             ],
-            tools: vec![ToolSpec {
-                name: "core.echo".into(),
-                description: "echo".into(),
-                parameters: Value::Null,
-            }],
+            tools: vec![ToolSpec { name: "core.echo".into(), description: "echo".into(), parameters: Value::Null }],
             ..Default::default()
         };
         let body = AnthropicProvider::body(&request);

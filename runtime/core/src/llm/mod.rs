@@ -6,6 +6,7 @@
 //! OpenAI, DeepSeek, vLLM, Ollama) and `anthropic` (the Messages API).
 
 mod anthropic;
+mod http;
 mod openai;
 mod providers;
 mod scripted;
@@ -129,6 +130,22 @@ pub trait LlmProvider: Send + Sync {
     fn name(&self) -> &'static str;
     /// Sends one request.
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError>;
+}
+
+/// Usage estimated from the request and the answer, for servers that report none.
+pub fn estimate_usage(request: &ChatRequest, text: Option<&str>, tool_calls: &[ToolCall]) -> Usage {
+    let mut prompt = request.system.clone().unwrap_or_default();
+    for message in &request.messages {
+        prompt.push_str(&serde_json::to_string(message).unwrap_or_default());
+    }
+    for tool in &request.tools {
+        prompt.push_str(&format!("{} {} {}", tool.name, tool.description, tool.parameters));
+    }
+    let mut answer = text.unwrap_or_default().to_owned();
+    for call in tool_calls {
+        answer.push_str(&format!("{} {}", call.name, call.arguments));
+    }
+    Usage { input_tokens: estimate_tokens(&prompt), output_tokens: estimate_tokens(&answer) }
 }
 
 /// Rough token count of a text (about four characters a token), used where a provider gives

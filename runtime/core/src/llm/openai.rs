@@ -1,26 +1,14 @@
 //! The `openai` provider: any server speaking the OpenAI chat-completions format (OpenAI,
 //! DeepSeek, vLLM, Ollama, ...). `base_url` is the API root (`https://api.openai.com/v1`,
 //! `http://localhost:11434/v1`); requests go to `{base_url}/chat/completions`.
-//!
-//! This file also holds the HTTP helpers the `anthropic` provider shares (client, error
-//! mapping, usage estimate).
 
+use super::http::{http_client, send, transport, trim_base_url, truncate};
 use super::wire_names::{from_wire, to_wire};
-use super::{
-    ChatRequest, ChatResponse, LlmError, LlmProvider, Message, ToolCall, Usage, estimate_tokens,
-};
+use super::{ChatRequest, ChatResponse, LlmError, LlmProvider, Message, ToolCall, Usage, estimate_usage};
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
-use std::time::Duration;
 
 const PROVIDER: &str = "openai";
-
-/// Whole-request timeout: a long answer from a slow model still fits.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
-/// Time allowed to open the connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest error text kept from a body that is not the usual error JSON.
-const MAX_ERROR_CHARS: usize = 500;
 
 /// An OpenAI-compatible chat-completions server.
 pub struct OpenAiProvider {
@@ -33,11 +21,7 @@ impl OpenAiProvider {
     /// A provider talking to `base_url` (the API root, e.g. `https://api.openai.com/v1`) with
     /// `api_key`, sent as a bearer token when given (local servers need none).
     pub fn new(base_url: impl Into<String>, api_key: Option<String>) -> Self {
-        OpenAiProvider {
-            base_url: trim_base_url(base_url.into()),
-            api_key,
-            client: http_client(),
-        }
+        OpenAiProvider { base_url: trim_base_url(base_url.into()), api_key, client: http_client() }
     }
 
     /// The JSON body sent for `request`.
@@ -49,10 +33,7 @@ impl OpenAiProvider {
         for message in &request.messages {
             messages.push(match message {
                 Message::User { content } => json!({ "role": "user", "content": content }),
-                Message::Assistant {
-                    content,
-                    tool_calls,
-                } => {
+                Message::Assistant { content, tool_calls } => {
                     let mut m = Map::new();
                     m.insert("role".into(), "assistant".into());
                     // `null` content is allowed only next to tool calls.
@@ -80,11 +61,9 @@ impl OpenAiProvider {
                     }
                     Value::Object(m)
                 }
-                Message::Tool {
-                    tool_call_id,
-                    content,
-                    ..
-                } => json!({ "role": "tool", "tool_call_id": tool_call_id, "content": content }),
+                Message::Tool { tool_call_id, content, .. } => {
+                    json!({ "role": "tool", "tool_call_id": tool_call_id, "content": content })
+                }
             });
         }
 
@@ -125,32 +104,20 @@ impl OpenAiProvider {
         let Some(message) = answer.pointer("/choices/0/message") else {
             return Err(transport(
                 PROVIDER,
-                format!(
-                    "the answer has no choices[0].message: {}",
-                    truncate(&answer.to_string())
-                ),
+                format!("the answer has no choices[0].message: {}", truncate(&answer.to_string())),
             ));
         };
 
         let text = match message.get("content") {
             Some(Value::String(s)) => Some(s.clone()),
             // Some servers answer with content parts.
-            Some(Value::Array(parts)) => Some(
-                parts
-                    .iter()
-                    .filter_map(|p| p.get("text").and_then(Value::as_str))
-                    .collect::<String>(),
-            ),
+            Some(Value::Array(parts)) => {
+                Some(parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<String>())
+            }
             _ => None,
         }
         .filter(|s| !s.is_empty())
-        .or_else(|| {
-            message
-                .get("refusal")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        });
+        .or_else(|| message.get("refusal").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned));
 
         let mut tool_calls = Vec::new();
         if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
@@ -169,29 +136,17 @@ impl OpenAiProvider {
                     Some(other) => other.clone(),
                     None => json!({}),
                 };
-                tool_calls.push(ToolCall {
-                    id,
-                    name: from_wire(name),
-                    arguments,
-                });
+                tool_calls.push(ToolCall { id, name: from_wire(name), arguments });
             }
         }
 
-        let reported = |field: &str| {
-            answer
-                .pointer(&format!("/usage/{field}"))
-                .and_then(Value::as_u64)
-        };
+        let reported = |field: &str| answer.pointer(&format!("/usage/{field}")).and_then(Value::as_u64);
         let estimate = estimate_usage(request, text.as_deref(), &tool_calls);
         let usage = Usage {
             input_tokens: reported("prompt_tokens").unwrap_or(estimate.input_tokens),
             output_tokens: reported("completion_tokens").unwrap_or(estimate.output_tokens),
         };
-        Ok(ChatResponse {
-            text,
-            tool_calls,
-            usage,
-        })
+        Ok(ChatResponse { text, tool_calls, usage })
     }
 }
 
@@ -202,10 +157,7 @@ impl LlmProvider for OpenAiProvider {
     }
 
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        let client = self
-            .client
-            .as_ref()
-            .map_err(|e| LlmError::Config(e.clone()))?;
+        let client = self.client.as_ref().map_err(|e| LlmError::Config(e.clone()))?;
         let url = format!("{}/chat/completions", self.base_url);
         let mut builder = client.post(&url).json(&Self::body(request));
         if let Some(key) = &self.api_key {
@@ -216,112 +168,6 @@ impl LlmProvider for OpenAiProvider {
         let answer = send(PROVIDER, builder, self.api_key.as_deref()).await?;
         Self::parse(request, &answer)
     }
-}
-
-/// The API root without a trailing slash.
-pub(super) fn trim_base_url(base_url: String) -> String {
-    base_url.trim_end_matches('/').to_owned()
-}
-
-/// The HTTP client a provider keeps; an error (no TLS backend, ...) is reported on first use.
-pub(super) fn http_client() -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .user_agent(concat!("monstrum/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| format!("cannot create the HTTP client: {}", error_chain(&e)))
-}
-
-/// Sends a request and returns the JSON of a 2xx answer; a non-2xx answer becomes
-/// [`LlmError::Api`], a failure to connect or to read the answer [`LlmError::Transport`].
-/// `api_key` is scrubbed from every message.
-pub(super) async fn send(
-    provider: &'static str,
-    builder: reqwest::RequestBuilder,
-    api_key: Option<&str>,
-) -> Result<Value, LlmError> {
-    let scrub = |text: String| match api_key {
-        Some(key) if !key.is_empty() => text.replace(key, "[redacted]"),
-        _ => text,
-    };
-    let response = builder
-        .send()
-        .await
-        .map_err(|e| transport(provider, scrub(error_chain(&e))))?;
-    let status = response.status();
-    let body = response.text().await.map_err(|e| {
-        transport(
-            provider,
-            scrub(format!("cannot read the answer: {}", error_chain(&e))),
-        )
-    })?;
-    if !status.is_success() {
-        let message = scrub(error_message(&body, status));
-        tracing::debug!(provider, status = status.as_u16(), %message, "model request failed");
-        return Err(LlmError::Api {
-            provider,
-            status: status.as_u16(),
-            message,
-        });
-    }
-    serde_json::from_str(&body).map_err(|e| {
-        transport(
-            provider,
-            scrub(format!("the answer is not JSON ({e}): {}", truncate(&body))),
-        )
-    })
-}
-
-/// The message of an error answer: `error.message` (OpenAI, Anthropic), `error` when it is a
-/// string (Ollama), `message`, else the body itself, truncated.
-fn error_message(body: &str, status: reqwest::StatusCode) -> String {
-    if let Ok(json) = serde_json::from_str::<Value>(body) {
-        let found = json
-            .pointer("/error/message")
-            .or_else(|| json.get("error").filter(|e| e.is_string()))
-            .or_else(|| json.get("message"))
-            .and_then(Value::as_str);
-        if let Some(message) = found {
-            return truncate(message);
-        }
-    }
-    let body = body.trim();
-    if body.is_empty() {
-        status
-            .canonical_reason()
-            .unwrap_or("empty error answer")
-            .to_owned()
-    } else {
-        truncate(body)
-    }
-}
-
-/// At most [`MAX_ERROR_CHARS`] characters of `text`.
-pub(super) fn truncate(text: &str) -> String {
-    match text.char_indices().nth(MAX_ERROR_CHARS) {
-        Some((end, _)) => format!("{}...", &text[..end]),
-        None => text.to_owned(),
-    }
-}
-
-pub(super) fn transport(provider: &'static str, message: String) -> LlmError {
-    LlmError::Transport { provider, message }
-}
-
-/// An error with its causes (`error sending request: connection refused`).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Arguments of a call made earlier, as the JSON string OpenAI expects. Arguments kept as a
@@ -343,32 +189,6 @@ fn parse_arguments(raw: &str) -> Value {
     serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()))
 }
 
-/// Usage estimated from the request and the answer, for servers that report none.
-pub(super) fn estimate_usage(
-    request: &ChatRequest,
-    text: Option<&str>,
-    tool_calls: &[ToolCall],
-) -> Usage {
-    let mut prompt = request.system.clone().unwrap_or_default();
-    for message in &request.messages {
-        prompt.push_str(&serde_json::to_string(message).unwrap_or_default());
-    }
-    for tool in &request.tools {
-        prompt.push_str(&format!(
-            "{} {} {}",
-            tool.name, tool.description, tool.parameters
-        ));
-    }
-    let mut answer = text.unwrap_or_default().to_owned();
-    for call in tool_calls {
-        answer.push_str(&format!("{} {}", call.name, call.arguments));
-    }
-    Usage {
-        input_tokens: estimate_tokens(&prompt),
-        output_tokens: estimate_tokens(&answer),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,21 +201,12 @@ mod tests {
     #[test]
     fn error_message_prefers_the_error_json() {
         let status = reqwest::StatusCode::UNAUTHORIZED;
-        assert_eq!(
-            error_message(r#"{"error":{"message":"bad key","type":"x"}}"#, status),
-            "bad key"
-        );
-        assert_eq!(
-            error_message(r#"{"error":"model not found"}"#, status),
-            "model not found"
-        );
+        assert_eq!(error_message(r#"{"error":{"message":"bad key","type":"x"}}"#, status), "bad key");
+        assert_eq!(error_message(r#"{"error":"model not found"}"#, status), "model not found");
         assert_eq!(error_message("  oops \n", status), "oops");
         assert_eq!(error_message("", status), "Unauthorized");
         let long = "x".repeat(2000);
-        assert_eq!(
-            error_message(&long, status).chars().count(),
-            MAX_ERROR_CHARS + 3
-        );
+        assert_eq!(error_message(&long, status).chars().count(), MAX_ERROR_CHARS + 3);
     }
 
     #[test]

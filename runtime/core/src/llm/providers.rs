@@ -40,7 +40,10 @@ impl Providers {
         }
         let env = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
         let name = || {
-            model.name.clone().ok_or_else(|| LlmError::Config(format!("model of provider `{}` needs a name", model.provider)))
+            model
+                .name
+                .clone()
+                .ok_or_else(|| LlmError::Config(format!("model of provider `{}` needs a name", model.provider)))
         };
         let resolved = match model.provider.as_str() {
             "scripted" => {
@@ -50,20 +53,37 @@ impl Providers {
                     .ok_or_else(|| LlmError::Config("the scripted model needs `script:` (a file of turns)".into()))?;
                 let start = self.script_starts.get(&script).copied().unwrap_or(0);
                 let provider = ScriptedProvider::load(&self.workspace.resolve(&script), start)?;
-                Resolved { provider: Arc::new(provider), model: model.name.clone().unwrap_or_else(|| "scripted".into()), script: Some(script) }
+                Resolved {
+                    provider: Arc::new(provider),
+                    model: model.name.clone().unwrap_or_else(|| "scripted".into()),
+                    script: Some(script),
+                }
             }
             "openai" => {
-                let base = model.base_url.clone().or_else(|| env("OPENAI_BASE_URL")).unwrap_or_else(|| "https://api.openai.com/v1".into());
+                let base = model
+                    .base_url
+                    .clone()
+                    .or_else(|| env("OPENAI_BASE_URL"))
+                    .unwrap_or_else(|| "https://api.openai.com/v1".into());
                 let key = env(model.api_key_env.as_deref().unwrap_or("OPENAI_API_KEY"));
                 Resolved { provider: Arc::new(OpenAiProvider::new(base, key)), model: name()?, script: None }
             }
             "anthropic" => {
-                let base = model.base_url.clone().or_else(|| env("ANTHROPIC_BASE_URL")).unwrap_or_else(|| "https://api.anthropic.com".into());
+                let base = model
+                    .base_url
+                    .clone()
+                    .or_else(|| env("ANTHROPIC_BASE_URL"))
+                    .unwrap_or_else(|| "https://api.anthropic.com".into());
                 let var = model.api_key_env.as_deref().unwrap_or("ANTHROPIC_API_KEY");
-                let key = env(var).ok_or_else(|| LlmError::Config(format!("the anthropic provider needs an API key in ${var}")))?;
+                let key = env(var)
+                    .ok_or_else(|| LlmError::Config(format!("the anthropic provider needs an API key in ${var}")))?;
                 Resolved { provider: Arc::new(AnthropicProvider::new(base, Some(key))), model: name()?, script: None }
             }
-            other => return Err(LlmError::Config(format!("unknown model provider `{other}` (openai, anthropic or scripted)"))),
+            other => {
+                return Err(LlmError::Config(format!(
+                    "unknown model provider `{other}` (openai, anthropic or scripted)"
+                )));
+            }
         };
         cache.insert(key, resolved.clone());
         Ok(resolved)

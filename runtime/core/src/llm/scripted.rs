@@ -1,7 +1,7 @@
 //! The `scripted` provider: answers from a YAML file of turns, consumed in order across a run,
 //! so workflows, demos and tests run offline and repeatably.
 
-use super::{estimate_tokens, ChatRequest, ChatResponse, LlmError, LlmProvider, ToolCall, Usage};
+use super::{ChatRequest, ChatResponse, LlmError, LlmProvider, ToolCall, Usage, estimate_usage};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::Value;
@@ -73,20 +73,13 @@ impl LlmProvider for ScriptedProvider {
             .tool_calls
             .iter()
             .enumerate()
-            .map(|(i, c)| ToolCall { id: format!("call_{n}_{i}"), name: c.name.clone(), arguments: c.arguments.clone() })
+            .map(|(i, c)| ToolCall {
+                id: format!("call_{n}_{i}"),
+                name: c.name.clone(),
+                arguments: c.arguments.clone(),
+            })
             .collect();
-        let usage = turn.usage.unwrap_or_else(|| {
-            let prompt: String = request
-                .system
-                .iter()
-                .cloned()
-                .chain(request.messages.iter().map(|m| serde_json::to_string(m).unwrap_or_default()))
-                .chain(request.tools.iter().map(|t| format!("{} {} {}", t.name, t.description, t.parameters)))
-                .collect();
-            let answer = turn.text.clone().unwrap_or_default()
-                + &tool_calls.iter().map(|c| format!("{} {}", c.name, c.arguments)).collect::<String>();
-            Usage { input_tokens: estimate_tokens(&prompt), output_tokens: estimate_tokens(&answer) }
-        });
+        let usage = turn.usage.unwrap_or_else(|| estimate_usage(request, turn.text.as_deref(), &tool_calls));
         Ok(ChatResponse { text: turn.text.clone(), tool_calls, usage })
     }
 }

@@ -177,22 +177,30 @@ impl Store {
     ) -> StoreResult<()> {
         let now = now_ms();
         let finished = matches!(status, "succeeded" | "failed").then_some(now);
-        sqlx::query("UPDATE runs SET status = $1, outputs = $2, error = $3, updated_at = $4, finished_at = $5 WHERE id = $6")
-            .bind(status)
-            .bind(outputs.map(|o| o.to_string()))
-            .bind(error.map(str::to_string))
-            .bind(now)
-            .bind(finished)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .context("cannot update the run")?;
+        sqlx::query(
+            "UPDATE runs SET status = $1, outputs = $2, error = $3, updated_at = $4, finished_at = $5 WHERE id = $6",
+        )
+        .bind(status)
+        .bind(outputs.map(|o| o.to_string()))
+        .bind(error.map(str::to_string))
+        .bind(now)
+        .bind(finished)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .context("cannot update the run")?;
         Ok(())
     }
 
     /// Takes the run for this process: succeeds if nobody holds it, the lease ran out, or
     /// `stale_owner` says the holder is gone.
-    pub async fn claim_run(&self, id: &str, owner: &str, lease_ms: i64, stale_owner: Option<&str>) -> StoreResult<bool> {
+    pub async fn claim_run(
+        &self,
+        id: &str,
+        owner: &str,
+        lease_ms: i64,
+        stale_owner: Option<&str>,
+    ) -> StoreResult<bool> {
         let now = now_ms();
         let done = sqlx::query(
             "UPDATE runs SET owner = $1, lease_until = $2

@@ -3,8 +3,8 @@
 use super::json_column;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 /// A run.
 #[derive(Clone, Debug, Serialize)]
@@ -116,9 +116,7 @@ impl ApprovalRecord {
             run_id: row.try_get("run_id")?,
             step_id: row.try_get("step_id")?,
             message: row.try_get("message")?,
-            approvers: json_column(row, "approvers")?
-                .and_then(|v| serde_json::from_value(v).ok())
-                .unwrap_or_default(),
+            approvers: json_column(row, "approvers")?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
             self_approval: row.try_get::<i64, _>("self_approval")? != 0,
             requested_at: row.try_get("requested_at")?,
             expires_at: row.try_get("expires_at")?,

@@ -38,10 +38,9 @@ impl Writer {
         self.queue.send((op, Some(tx))).map_err(|_| gone())?;
         match rx.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(StoreError {
-                context: "cannot record the step".into(),
-                cause: sqlx::Error::Protocol(message),
-            }),
+            Ok(Err(message)) => {
+                Err(StoreError { context: "cannot record the step".into(), cause: sqlx::Error::Protocol(message) })
+            }
             Err(_) => Err(gone()),
         }
     }

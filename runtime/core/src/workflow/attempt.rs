@@ -1,8 +1,8 @@
 //! Running one unit of work (a step, or one item of a for_each step) with its timeout and
 //! retries.
 
-use super::run::RunCtx;
 use super::events::Event;
+use super::run::RunCtx;
 use monstrum_model::Step;
 use serde_json::Value;
 use std::future::Future;
@@ -25,7 +25,13 @@ const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// Runs `work` until it succeeds or the step's attempts are used up; each attempt is cancelled
 /// at the step's timeout. Returns the outcome or the last error, and the attempts made.
-pub async fn with_retries<F, Fut>(ctx: &RunCtx, step: &Step, key: &str, announce: bool, mut work: F) -> (Result<Outcome, String>, u32)
+pub async fn with_retries<F, Fut>(
+    ctx: &RunCtx,
+    step: &Step,
+    key: &str,
+    announce: bool,
+    mut work: F,
+) -> (Result<Outcome, String>, u32)
 where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<Outcome, String>>,

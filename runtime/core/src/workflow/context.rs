@@ -118,7 +118,8 @@ pub fn eval_condition(expr: &str, scope: &Scope<'_>) -> Result<bool, TemplateErr
 
 /// Evaluates a `for_each` expression, which must give a list.
 pub fn eval_items(expr: &str, scope: &Scope<'_>) -> Result<Vec<Value>, TemplateError> {
-    let v = ENV.compile_expression(expr).and_then(|e| e.eval(scope.context())).map_err(|e| fail("for_each", expr, e))?;
+    let v =
+        ENV.compile_expression(expr).and_then(|e| e.eval(scope.context())).map_err(|e| fail("for_each", expr, e))?;
     match serde_json::to_value(&v) {
         Ok(Value::Array(items)) => Ok(items),
         Ok(other) => Err(TemplateError {

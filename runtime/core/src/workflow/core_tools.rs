@@ -2,7 +2,7 @@
 //! binding. They still pass the gate like any other tool.
 
 use crate::llm::ToolSpec;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 /// The specs of the core tools, as offered to models.
@@ -44,11 +44,9 @@ pub async fn call(name: &str, arguments: Value) -> Result<Value, String> {
             tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
             Ok(json!({ "waited": seconds }))
         }
-        "core.fail" => Err(arguments
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("core.fail was called")
-            .to_string()),
+        "core.fail" => {
+            Err(arguments.get("message").and_then(Value::as_str).unwrap_or("core.fail was called").to_string())
+        }
         other => Err(format!("no such tool: {other}")),
     }
 }

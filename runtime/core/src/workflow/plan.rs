@@ -1,7 +1,7 @@
 //! A workflow compiled for running: steps by index, their needs and dependants, and which step
 //! results each step's templates read.
 
-use monstrum_model::{template_references, Step, Workflow};
+use monstrum_model::{Step, Workflow, template_references};
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! How a step ended, and how templates see it.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 /// The state a step ended in (or waits in).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

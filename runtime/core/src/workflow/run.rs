@@ -1,19 +1,19 @@
 //! The scheduler: runs a plan's steps as their needs finish, bounded in parallel, recording
 //! each result before its dependants start, so a killed run resumes where it was.
 
-use super::attempt::{with_retries, Outcome};
-use super::context::{eval_condition, eval_items, render_string, render_value, Scope};
+use super::attempt::{Outcome, with_retries};
+use super::context::{Scope, eval_condition, eval_items, render_string, render_value};
 use super::events::{Event, EventSink};
 use super::plan::{Plan, Reads};
 use super::result::{StepResult, StepStatus};
 use super::steps;
 use crate::governance::Gate;
 use crate::llm::Providers;
-use crate::store::{now_ms, ApprovalRecord, StepRecord, Store, StoreError};
+use crate::store::{ApprovalRecord, StepRecord, Store, StoreError, now_ms};
 use crate::workspace::Workspace;
 use futures::StreamExt;
 use monstrum_model::{Step, StepKind};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::path::PathBuf;
@@ -186,20 +186,18 @@ impl Engine {
     pub fn resume<'a>(self: &'a Arc<Self>, run_id: &'a str, from: Option<&'a str>) -> BoxedRun<'a> {
         Box::pin(async move {
             let store = self.store.as_ref().expect("resume needs a store");
-            let run = store
-                .load_run(run_id)
-                .await?
-                .ok_or_else(|| EngineError::NotFound(format!("no run {run_id}")))?;
-            let workflow = monstrum_model::load_workflow(&run.source)
-                .ok()
-                .map_err(|_| EngineError::NotFound(format!("the recorded workflow of run {} no longer loads", run.id)))?;
+            let run = store.load_run(run_id).await?.ok_or_else(|| EngineError::NotFound(format!("no run {run_id}")))?;
+            let workflow = monstrum_model::load_workflow(&run.source).ok().map_err(|_| {
+                EngineError::NotFound(format!("the recorded workflow of run {} no longer loads", run.id))
+            })?;
             let plan = Plan::new(workflow);
             if let Some(from) = from {
                 let start = *plan
                     .index
                     .get(from)
                     .ok_or_else(|| EngineError::NotFound(format!("run {} has no step `{from}`", run.id)))?;
-                let again: Vec<String> = plan.descendants(start).into_iter().map(|i| plan.steps[i].step.id.clone()).collect();
+                let again: Vec<String> =
+                    plan.descendants(start).into_iter().map(|i| plan.steps[i].step.id.clone()).collect();
                 store.delete_steps(&run.id, &again).await?;
             }
             let records: HashMap<String, StepRecord> =
@@ -228,7 +226,14 @@ impl Engine {
     }
 
     /// Records a decision on a waiting gate, after checking who decides.
-    pub async fn decide(&self, run_id: &str, step: &str, approve: bool, by: &str, comment: Option<&str>) -> Result<String, DecideError> {
+    pub async fn decide(
+        &self,
+        run_id: &str,
+        step: &str,
+        approve: bool,
+        by: &str,
+        comment: Option<&str>,
+    ) -> Result<String, DecideError> {
         let store = self.store.as_ref().expect("decisions need a store");
         let run = store.load_run(run_id).await?.ok_or_else(|| DecideError::NoRun(run_id.into()))?;
         let gate: ApprovalRecord = store
@@ -263,19 +268,14 @@ impl Engine {
     }
 }
 
-
 /// The scheduler loop.
 async fn drive(ctx: Arc<RunCtx>, prior: HashMap<String, StepRecord>, resumed: bool) -> Result<RunOutcome, EngineError> {
     let events = ctx.engine.events.clone();
     events.emit(Event::RunStarted { run: ctx.run_id.clone(), workflow: ctx.plan.workflow.name.clone(), resumed });
     let plan = ctx.plan.clone();
     let n = plan.steps.len();
-    let max_parallel = plan
-        .workflow
-        .max_parallel
-        .or(ctx.engine.workspace.config.max_parallel)
-        .unwrap_or(DEFAULT_MAX_PARALLEL)
-        .max(1);
+    let max_parallel =
+        plan.workflow.max_parallel.or(ctx.engine.workspace.config.max_parallel).unwrap_or(DEFAULT_MAX_PARALLEL).max(1);
     let mut results: Vec<Option<StepResult>> = vec![None; n];
     let mut remaining: Vec<usize> = plan.steps.iter().map(|s| s.needs.len()).collect();
     let mut ready: VecDeque<usize> = (0..n).filter(|i| remaining[*i] == 0).collect();
@@ -327,11 +327,20 @@ async fn drive(ctx: Arc<RunCtx>, prior: HashMap<String, StepRecord>, resumed: bo
         while running.join_next().await.is_some() {}
         for i in in_flight {
             let id = &plan.steps[i].step.id;
-            let result = StepResult { status: StepStatus::Cancelled, output: Value::Null, error: Some("cancelled: the run failed".into()), attempts: 0 };
+            let result = StepResult {
+                status: StepStatus::Cancelled,
+                output: Value::Null,
+                error: Some("cancelled: the run failed".into()),
+                attempts: 0,
+            };
             if let Some(store) = &ctx.engine.store {
                 let _ = store.step_finished(record(&ctx, id, id, &result, None)).await;
             }
-            events.emit(Event::StepSkipped { run: ctx.run_id.clone(), step: id.clone(), reason: "cancelled: the run failed".into() });
+            events.emit(Event::StepSkipped {
+                run: ctx.run_id.clone(),
+                step: id.clone(),
+                reason: "cancelled: the run failed".into(),
+            });
             results[i] = Some(result);
         }
     }
@@ -354,13 +363,20 @@ async fn drive(ctx: Arc<RunCtx>, prior: HashMap<String, StepRecord>, resumed: bo
         },
     };
     if let Some(store) = &ctx.engine.store {
-        let saved = store.set_run_status(&ctx.run_id, status.as_str(), Some(&outputs).filter(|o| !o.is_null()), error.as_deref()).await;
+        let saved = store
+            .set_run_status(&ctx.run_id, status.as_str(), Some(&outputs).filter(|o| !o.is_null()), error.as_deref())
+            .await;
         if let Some(e) = store_failure {
             return Err(e.into());
         }
         saved?;
     }
-    events.emit(Event::RunFinished { run: ctx.run_id.clone(), status: status.as_str().into(), outputs: outputs.clone(), error: error.clone() });
+    events.emit(Event::RunFinished {
+        run: ctx.run_id.clone(),
+        status: status.as_str().into(),
+        outputs: outputs.clone(),
+        error: error.clone(),
+    });
     Ok(RunOutcome { run_id: ctx.run_id.clone(), status, outputs, error, waiting })
 }
 
@@ -408,7 +424,8 @@ fn launch(ctx: &RunCtx, i: usize, results: &[Option<StepResult>], prior: &HashMa
                 .iter()
                 .enumerate()
                 .map(|(index, item)| {
-                    let scope = Scope { item: Some((item, index)), ..scope_for(ctx, planned.reads.clone(), results, None) };
+                    let scope =
+                        Scope { item: Some((item, index)), ..scope_for(ctx, planned.reads.clone(), results, None) };
                     prepare(step, &scope)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -426,7 +443,12 @@ fn launch(ctx: &RunCtx, i: usize, results: &[Option<StepResult>], prior: &HashMa
     }
 }
 
-fn scope_for<'a>(ctx: &'a RunCtx, reads: Reads, results: &[Option<StepResult>], item: Option<(&'a Value, usize)>) -> Scope<'a> {
+fn scope_for<'a>(
+    ctx: &'a RunCtx,
+    reads: Reads,
+    results: &[Option<StepResult>],
+    item: Option<(&'a Value, usize)>,
+) -> Scope<'a> {
     let mut steps = Map::new();
     let mut add = |i: usize| {
         if let Some(r) = &results[i] {
@@ -449,7 +471,9 @@ fn prepare(step: &Step, scope: &Scope<'_>) -> Result<Unit, String> {
             prompt: render_string(&llm.prompt, scope).map_err(|e| e.to_string())?,
             system: llm.system.as_deref().map(|s| render_string(s, scope)).transpose().map_err(|e| e.to_string())?,
         },
-        StepKind::Approval(gate) => Unit::Approval { message: render_string(&gate.message, scope).map_err(|e| e.to_string())? },
+        StepKind::Approval(gate) => {
+            Unit::Approval { message: render_string(&gate.message, scope).map_err(|e| e.to_string())? }
+        }
         StepKind::Delegate(_) => return Err("delegate steps are not available in this version".into()),
     };
     Ok(unit)
@@ -468,7 +492,11 @@ fn complete(
     let step = &ctx.plan.steps[i].step;
     match result.status {
         StepStatus::Failed if step.on_error == monstrum_model::OnError::Fail => {
-            failure.get_or_insert(format!("step `{}` failed: {}", step.id, result.error.as_deref().unwrap_or("unknown error")));
+            failure.get_or_insert(format!(
+                "step `{}` failed: {}",
+                step.id,
+                result.error.as_deref().unwrap_or("unknown error")
+            ));
         }
         StepStatus::Waiting => {}
         _ => {
@@ -554,7 +582,8 @@ async fn run_step(ctx: Arc<RunCtx>, i: usize, prepared: Prepared) -> (usize, Ste
     let mut store_error = None;
     let result = match prepared {
         Prepared::One(unit) => {
-            let (outcome, attempts) = with_retries(&ctx, step, &step.id, true, |_| execute(&ctx, step, &step.id, unit.clone())).await;
+            let (outcome, attempts) =
+                with_retries(&ctx, step, &step.id, true, |_| execute(&ctx, step, &step.id, unit.clone())).await;
             to_result(outcome, attempts)
         }
         Prepared::Each { units, done } => {
@@ -588,7 +617,12 @@ async fn run_step(ctx: Arc<RunCtx>, i: usize, prepared: Prepared) -> (usize, Ste
     (i, result, store_error)
 }
 
-async fn for_each(ctx: &Arc<RunCtx>, step: &Step, units: Vec<Unit>, done: HashMap<usize, Value>) -> (StepResult, Option<StoreError>) {
+async fn for_each(
+    ctx: &Arc<RunCtx>,
+    step: &Step,
+    units: Vec<Unit>,
+    done: HashMap<usize, Value>,
+) -> (StepResult, Option<StoreError>) {
     let total = units.len();
     let limit = step.max_parallel.unwrap_or(DEFAULT_ITEM_PARALLEL).max(1);
     let mut outputs: Vec<Value> = vec![Value::Null; total];
@@ -603,12 +637,14 @@ async fn for_each(ctx: &Arc<RunCtx>, step: &Step, units: Vec<Unit>, done: HashMa
             finished += 1;
         }
     }
-    let pending: Vec<(usize, Unit)> = units.into_iter().enumerate().filter(|(index, _)| !done.contains_key(index)).collect();
+    let pending: Vec<(usize, Unit)> =
+        units.into_iter().enumerate().filter(|(index, _)| !done.contains_key(index)).collect();
     let mut stream = futures::stream::iter(pending)
         .map(|(index, unit)| async move {
             let key = format!("{}[{index}]", step.id);
             let started_at = now_ms();
-            let (outcome, attempts) = with_retries(ctx, step, &key, false, |_| execute(ctx, step, &key, unit.clone())).await;
+            let (outcome, attempts) =
+                with_retries(ctx, step, &key, false, |_| execute(ctx, step, &key, unit.clone())).await;
             let result = to_result(outcome, attempts);
             let saved = match &ctx.engine.store {
                 Some(store) => store.step_finished(record(ctx, &key, &step.id, &result, Some(started_at))).await,
@@ -626,16 +662,38 @@ async fn for_each(ctx: &Arc<RunCtx>, step: &Step, units: Vec<Unit>, done: HashMa
         match result.status {
             StepStatus::Succeeded => outputs[index] = result.output,
             StepStatus::Waiting => waiting = true,
-            _ => errors.push(format!("item {index}: {}", result.error.unwrap_or_else(|| result.status.as_str().into()))),
+            _ => {
+                errors.push(format!("item {index}: {}", result.error.unwrap_or_else(|| result.status.as_str().into())))
+            }
         }
-        ctx.engine.events.emit(Event::StepProgress { run: ctx.run_id.clone(), step: step.id.clone(), done: finished, total });
+        ctx.engine.events.emit(Event::StepProgress {
+            run: ctx.run_id.clone(),
+            step: step.id.clone(),
+            done: finished,
+            total,
+        });
     }
     let result = if !errors.is_empty() {
-        StepResult { status: StepStatus::Failed, output: Value::Array(outputs), error: Some(errors.join("; ")), attempts }
+        StepResult {
+            status: StepStatus::Failed,
+            output: Value::Array(outputs),
+            error: Some(errors.join("; ")),
+            attempts,
+        }
     } else if waiting {
-        StepResult { status: StepStatus::Waiting, output: json!({ "message": "items wait for approval" }), error: None, attempts }
+        StepResult {
+            status: StepStatus::Waiting,
+            output: json!({ "message": "items wait for approval" }),
+            error: None,
+            attempts,
+        }
     } else {
-        StepResult { status: StepStatus::Succeeded, output: Value::Array(outputs), error: None, attempts: attempts.max(1) }
+        StepResult {
+            status: StepStatus::Succeeded,
+            output: Value::Array(outputs),
+            error: None,
+            attempts: attempts.max(1),
+        }
     };
     (result, store_error)
 }
@@ -644,9 +702,15 @@ async fn for_each(ctx: &Arc<RunCtx>, step: &Step, units: Vec<Unit>, done: HashMa
 async fn execute(ctx: &Arc<RunCtx>, step: &Step, key: &str, unit: Unit) -> Result<Outcome, String> {
     match (step.kind(), unit) {
         (Some(StepKind::Tool(tool)), Unit::Tool(args)) => steps::tool::run(ctx, key, tool, args).await,
-        (Some(StepKind::Llm(llm)), Unit::Llm { prompt, system }) => steps::llm::run(ctx, step, llm, key, prompt, system).await,
-        (Some(StepKind::Approval(gate)), Unit::Approval { message }) => steps::approval::run(ctx, step, gate, message).await,
-        (Some(StepKind::Workflow(file)), Unit::Workflow(inputs)) => steps::subworkflow::run(ctx, key, file, inputs).await,
+        (Some(StepKind::Llm(llm)), Unit::Llm { prompt, system }) => {
+            steps::llm::run(ctx, step, llm, key, prompt, system).await
+        }
+        (Some(StepKind::Approval(gate)), Unit::Approval { message }) => {
+            steps::approval::run(ctx, step, gate, message).await
+        }
+        (Some(StepKind::Workflow(file)), Unit::Workflow(inputs)) => {
+            steps::subworkflow::run(ctx, key, file, inputs).await
+        }
         _ => Err("internal error: the prepared work does not match the step".into()),
     }
 }
@@ -656,7 +720,8 @@ fn outputs(ctx: &RunCtx, results: &[Option<StepResult>]) -> Result<Value, String
     let scope = scope_for(ctx, Reads::All, results, None);
     let mut out = Map::new();
     for (name, template) in &ctx.plan.workflow.outputs {
-        let value = render_value(&Value::String(template.clone()), &scope).map_err(|e| format!("output `{name}`: {e}"))?;
+        let value =
+            render_value(&Value::String(template.clone()), &scope).map_err(|e| format!("output `{name}`: {e}"))?;
         out.insert(name.clone(), value);
     }
     Ok(Value::Object(out))

@@ -1,12 +1,12 @@
 //! An `approval:` step: a gate that waits for a person. Its output is `approved`, `by`,
 //! `comment`, `at`; a rejected or expired gate has `approved: false`.
 
-use crate::store::{now_ms, ApprovalRecord};
+use crate::store::{ApprovalRecord, now_ms};
 use crate::workflow::attempt::Outcome;
 use crate::workflow::events::Event;
 use crate::workflow::run::RunCtx;
 use monstrum_model::{ApprovalStep, Step};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Opens the gate (once), or reads its decision.
 pub async fn run(ctx: &RunCtx, step: &Step, gate: &ApprovalStep, message: String) -> Result<Outcome, String> {
@@ -31,7 +31,11 @@ pub async fn run(ctx: &RunCtx, step: &Step, gate: &ApprovalStep, message: String
             .decide_approval(&ctx.run_id, &step.id, "expired", "timeout", Some("expired"))
             .await
             .map_err(|e| e.to_string())?;
-        record = store.load_approval(&ctx.run_id, &step.id).await.map_err(|e| e.to_string())?.ok_or("approval gate vanished")?;
+        record = store
+            .load_approval(&ctx.run_id, &step.id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("approval gate vanished")?;
     }
     let decided = |approved: bool| {
         json!({

@@ -3,7 +3,7 @@
 
 use crate::governance::GateCall;
 use crate::llm::{ChatRequest, ChatResponse, LlmError, Message, Resolved};
-use crate::store::{now_ms, LlmRecord};
+use crate::store::{LlmRecord, now_ms};
 use crate::workflow::attempt::Outcome;
 use crate::workflow::events::Event;
 use crate::workflow::run::RunCtx;
@@ -14,7 +14,14 @@ use serde_json::Value;
 pub const DEFAULT_MAX_TURNS: u32 = 6;
 
 /// Runs the conversation of one LLM step (or item).
-pub async fn run(ctx: &RunCtx, step: &Step, llm: &LlmStep, key: &str, prompt: String, system: Option<String>) -> Result<Outcome, String> {
+pub async fn run(
+    ctx: &RunCtx,
+    step: &Step,
+    llm: &LlmStep,
+    key: &str,
+    prompt: String,
+    system: Option<String>,
+) -> Result<Outcome, String> {
     let workspace = &ctx.engine.workspace;
     let bot = match step.bot.as_ref().or(ctx.plan.workflow.bot.as_ref()) {
         Some(name) => Some(workspace.bot(name).map_err(|e| e.to_string())?),
@@ -29,7 +36,8 @@ pub async fn run(ctx: &RunCtx, step: &Step, llm: &LlmStep, key: &str, prompt: St
     let resolved = ctx.providers.get(&model).map_err(|e| e.to_string())?;
     let tools = ctx.engine.gate.visible_tools(llm.tools.as_deref());
     let offered: Vec<String> = tools.iter().map(|t| t.name.clone()).collect();
-    let system_text: Vec<String> = bot.and_then(|b| b.personality).into_iter().chain(system).filter(|s| !s.trim().is_empty()).collect();
+    let system_text: Vec<String> =
+        bot.and_then(|b| b.personality).into_iter().chain(system).filter(|s| !s.trim().is_empty()).collect();
     let mut request = ChatRequest {
         model: resolved.model.clone(),
         system: (!system_text.is_empty()).then(|| system_text.join("\n\n")),
@@ -47,9 +55,17 @@ pub async fn run(ctx: &RunCtx, step: &Step, llm: &LlmStep, key: &str, prompt: St
         if answer.tool_calls.is_empty() {
             return finish(llm, answer.text.unwrap_or_default()).map(Outcome::Output);
         }
-        request.messages.push(Message::Assistant { content: answer.text.clone(), tool_calls: answer.tool_calls.clone() });
+        request
+            .messages
+            .push(Message::Assistant { content: answer.text.clone(), tool_calls: answer.tool_calls.clone() });
         for call in answer.tool_calls {
-            let gate_call = GateCall { run: &ctx.run_id, step: key, tool: &call.name, arguments: call.arguments.clone(), offered: Some(&offered) };
+            let gate_call = GateCall {
+                run: &ctx.run_id,
+                step: key,
+                tool: &call.name,
+                arguments: call.arguments.clone(),
+                offered: Some(&offered),
+            };
             let result = ctx.engine.gate.call(gate_call, &ctx.engine.events).await;
             let (content, is_error) = match result {
                 Ok(v) => (v.to_string(), false),
@@ -62,7 +78,13 @@ pub async fn run(ctx: &RunCtx, step: &Step, llm: &LlmStep, key: &str, prompt: St
 }
 
 /// Records a model request in the store and the event stream, failed ones included.
-async fn record(ctx: &RunCtx, key: &str, resolved: &Resolved, offered: &[String], answer: &Result<ChatResponse, LlmError>) -> Result<(), String> {
+async fn record(
+    ctx: &RunCtx,
+    key: &str,
+    resolved: &Resolved,
+    offered: &[String],
+    answer: &Result<ChatResponse, LlmError>,
+) -> Result<(), String> {
     let usage = answer.as_ref().map(|a| a.usage).unwrap_or_default();
     ctx.engine.events.emit(Event::LlmRequest {
         run: ctx.run_id.clone(),
@@ -99,7 +121,8 @@ fn finish(llm: &LlmStep, text: String) -> Result<Value, String> {
         return Ok(Value::String(text));
     }
     let body = strip_fence(&text);
-    let value: Value = serde_json::from_str(body).map_err(|e| format!("the model's answer is not JSON ({e}): {}", clip(&text)))?;
+    let value: Value =
+        serde_json::from_str(body).map_err(|e| format!("the model's answer is not JSON ({e}): {}", clip(&text)))?;
     if let Some(schema) = &llm.schema {
         let validator = jsonschema::validator_for(schema).map_err(|e| format!("invalid schema: {e}"))?;
         let problems: Vec<String> = validator.iter_errors(&value).map(|e| e.to_string()).collect();

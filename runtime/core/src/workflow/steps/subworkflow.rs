@@ -6,7 +6,7 @@ use crate::workflow::attempt::Outcome;
 use crate::workflow::inputs::resolve_inputs;
 use crate::workflow::plan::Plan;
 use crate::workflow::run::{RunCtx, RunStatus, StartRun};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// Deepest nesting of sub-workflows (a workflow that includes itself stops here).
@@ -19,7 +19,8 @@ pub async fn run(ctx: &Arc<RunCtx>, key: &str, file: &str, inputs: Value) -> Res
     }
     let base = ctx.file.parent().map(|p| p.to_path_buf()).unwrap_or_default();
     let path = base.join(file);
-    let source = std::fs::read_to_string(&path).map_err(|e| format!("cannot read sub-workflow {}: {e}", path.display()))?;
+    let source =
+        std::fs::read_to_string(&path).map_err(|e| format!("cannot read sub-workflow {}: {e}", path.display()))?;
     let workflow = monstrum_model::load_workflow(&source).ok().map_err(|problems| {
         let list: Vec<String> = problems.iter().map(|d| format!("{}:{d}", path.display())).collect();
         format!("invalid sub-workflow:\n{}", list.join("\n"))
@@ -53,11 +54,9 @@ pub async fn run(ctx: &Arc<RunCtx>, key: &str, file: &str, inputs: Value) -> Res
     .map_err(|e| e.to_string())?;
     match outcome.status {
         RunStatus::Succeeded => Ok(Outcome::Output(outcome.outputs)),
-        RunStatus::Failed => Err(format!(
-            "sub-workflow run {} failed: {}",
-            outcome.run_id,
-            outcome.error.unwrap_or_default()
-        )),
+        RunStatus::Failed => {
+            Err(format!("sub-workflow run {} failed: {}", outcome.run_id, outcome.error.unwrap_or_default()))
+        }
         RunStatus::Waiting => Ok(Outcome::Waiting(json!({
             "run": outcome.run_id,
             "message": format!("sub-workflow run {} waits for approval", outcome.run_id),
