@@ -98,3 +98,24 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_loses_its_trailing_slash() {
+        assert_eq!(trim_base_url("http://x/v1/".into()), "http://x/v1");
+    }
+
+    #[test]
+    fn error_message_prefers_the_error_json() {
+        let status = reqwest::StatusCode::UNAUTHORIZED;
+        assert_eq!(error_message(r#"{"error":{"message":"bad key","type":"x"}}"#, status), "bad key");
+        assert_eq!(error_message(r#"{"error":"model not found"}"#, status), "model not found");
+        assert_eq!(error_message("  oops \n", status), "oops");
+        assert_eq!(error_message("", status), "Unauthorized");
+        let long = "x".repeat(2000);
+        assert_eq!(error_message(&long, status).chars().count(), MAX_ERROR_CHARS + 3);
+    }
+}
