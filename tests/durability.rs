@@ -285,3 +285,52 @@ fn the_same_runs_work_on_postgresql() {
     let listed = events(&ws.run(&["runs", "list", "--db", &url, "--json"]));
     assert_eq!(listed.len(), 3, "{listed:#?}");
 }
+
+#[test]
+fn a_decision_made_while_the_run_is_still_busy_is_picked_up_by_the_process_driving_it() {
+    let ws = Ws::new();
+    ws.write(
+        "workflows/busy.yaml",
+        r#"name: busy
+steps:
+  - id: gate
+    approval: { message: "go?" }
+  - id: slow
+    tool: core.wait
+    with: { seconds: 2 }
+  - id: done
+    needs: [gate, slow]
+    tool: core.echo
+    with: { by: "{{ steps.gate.by }}" }
+outputs:
+  by: "{{ steps.done.output.by }}"
+"#,
+    );
+    let mut child = ws
+        .cmd()
+        .args(["run", "workflows/busy.yaml", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut run = String::new();
+    for line in lines.by_ref() {
+        let event: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if event["type"] == "approval_requested" {
+            run = event["run"].as_str().unwrap().to_string();
+            break;
+        }
+    }
+    // While `slow` runs, nobody else may drive the run, but a decision is recorded.
+    let resume = ws.run(&["resume", &run]);
+    assert_eq!(resume.status.code(), Some(1), "{}", text(&resume));
+    assert!(String::from_utf8_lossy(&resume.stderr).contains("being driven by"), "{}", text(&resume));
+    let approve = ws.run(&["approve", &run, "gate", "--as", "carol"]);
+    assert_eq!(approve.status.code(), Some(0), "{}", text(&approve));
+    assert!(String::from_utf8_lossy(&approve.stdout).contains("decision recorded"), "{}", text(&approve));
+    let rest: Vec<Value> = lines.map(|l| serde_json::from_str(&l.unwrap()).unwrap()).collect();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(finished(&rest)["status"], "succeeded", "{rest:#?}");
+    assert_eq!(finished(&rest)["outputs"]["by"], "carol");
+}

@@ -5,7 +5,7 @@ use super::progress::Progress;
 use super::{EXIT_DONE, EXIT_FAILED, EXIT_INVALID, EXIT_WAITING, Global};
 use crate::governance::Gate;
 use crate::store::Store;
-use crate::workflow::{DecideError, Engine, EventSink, Plan, RunOutcome, RunStatus, StartRun, resolve_inputs};
+use crate::workflow::{DecideError, Engine, EngineError, EventSink, Plan, RunOutcome, RunStatus, StartRun, resolve_inputs};
 use crate::workspace::Workspace;
 use anyhow::Context;
 use serde_json::{Map, Value};
@@ -94,7 +94,16 @@ pub async fn approve(
             return Ok(EXIT_FAILED);
         }
     };
-    let outcome = engine.resume(&run_id, None).await?;
+    let outcome = match engine.resume(&run_id, None).await {
+        Err(EngineError::Busy { owner, .. }) => {
+            // The decision is recorded; the process driving the run continues with it.
+            if !global.json {
+                println!("decision recorded; run {run_id} is being driven by {owner}, which continues with it");
+            }
+            return Ok(EXIT_DONE);
+        }
+        other => other?,
+    };
     let outcome = continue_parents(&engine, outcome).await?;
     Ok(finish(global, progress.as_deref(), &outcome))
 }

@@ -135,6 +135,9 @@ type BoxedRun<'a> = Pin<Box<dyn Future<Output = Result<RunOutcome, EngineError>>
 pub enum EngineError {
     #[error("{0}")]
     NotFound(String),
+    /// Another live process drives the run.
+    #[error("run {run} is being driven by {owner}; it picks up recorded decisions itself")]
+    Busy { run: String, owner: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -268,8 +271,76 @@ impl Engine {
     }
 }
 
-/// The scheduler loop.
+/// How long a run's claim lasts without renewal; renewed every third of it while the run goes.
+const LEASE_MS: i64 = 30_000;
+
+/// This process, as recorded in a run it drives.
+fn process_owner() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    format!("{host}:{}", std::process::id())
+}
+
+/// Whether `owner` is a process of this host that no longer exists (killed), so its claim can
+/// be taken at once instead of after the lease.
+fn is_gone(owner: &str) -> bool {
+    let mine = process_owner();
+    let (host, _) = mine.rsplit_once(':').unwrap_or_default();
+    match owner.rsplit_once(':') {
+        Some((h, pid)) if h == host => !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        _ => false,
+    }
+}
+
+/// Claims the run for this process and keeps the claim alive; the guard releases it.
+async fn claim(ctx: &RunCtx) -> Result<Option<ClaimGuard>, EngineError> {
+    let Some(store) = ctx.engine.store.clone() else { return Ok(None) };
+    let owner = process_owner();
+    let current = store.load_run(&ctx.run_id).await?.and_then(|r| r.owner);
+    let stale = current.as_deref().filter(|o| is_gone(o));
+    if !store.claim_run(&ctx.run_id, &owner, LEASE_MS, stale).await? {
+        return Err(EngineError::Busy { run: ctx.run_id.clone(), owner: current.unwrap_or_default() });
+    }
+    let (run, keeper_owner, keeper_store) = (ctx.run_id.clone(), owner.clone(), store.clone());
+    let keeper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis((LEASE_MS / 3) as u64));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = keeper_store.claim_run(&run, &keeper_owner, LEASE_MS, None).await {
+                tracing::warn!("cannot renew the claim on run {run}: {e}");
+            }
+        }
+    });
+    Ok(Some(ClaimGuard { store, run: ctx.run_id.clone(), owner, keeper }))
+}
+
+struct ClaimGuard {
+    store: Store,
+    run: String,
+    owner: String,
+    keeper: tokio::task::JoinHandle<()>,
+}
+
+impl ClaimGuard {
+    async fn release(self) {
+        self.keeper.abort();
+        if let Err(e) = self.store.release_run(&self.run, &self.owner).await {
+            tracing::warn!("{e}");
+        }
+    }
+}
+
+/// The scheduler loop, under the run's claim.
 async fn drive(ctx: Arc<RunCtx>, prior: HashMap<String, StepRecord>, resumed: bool) -> Result<RunOutcome, EngineError> {
+    let guard = claim(&ctx).await?;
+    let outcome = drive_claimed(ctx, prior, resumed).await;
+    if let Some(guard) = guard {
+        guard.release().await;
+    }
+    outcome
+}
+
+async fn drive_claimed(ctx: Arc<RunCtx>, prior: HashMap<String, StepRecord>, resumed: bool) -> Result<RunOutcome, EngineError> {
     let events = ctx.engine.events.clone();
     events.emit(Event::RunStarted { run: ctx.run_id.clone(), workflow: ctx.plan.workflow.name.clone(), resumed });
     let plan = ctx.plan.clone();
@@ -302,8 +373,20 @@ async fn drive(ctx: Arc<RunCtx>, prior: HashMap<String, StepRecord>, resumed: bo
                 }
             }
         }
-        if failure.is_some() || (in_flight.is_empty() && ready.is_empty()) {
+        if failure.is_some() {
             break;
+        }
+        if in_flight.is_empty() && ready.is_empty() {
+            // A gate decided by another process while this one was busy: go on with it.
+            let decided = decided_gates(&ctx, &results).await;
+            if decided.is_empty() {
+                break;
+            }
+            for i in decided {
+                results[i] = None;
+                ready.push_back(i);
+            }
+            continue;
         }
         let Some(joined) = running.join_next().await else { break };
         let (i, result, store_error) = match joined {
@@ -378,6 +461,24 @@ async fn drive(ctx: Arc<RunCtx>, prior: HashMap<String, StepRecord>, resumed: bo
         error: error.clone(),
     });
     Ok(RunOutcome { run_id: ctx.run_id.clone(), status, outputs, error, waiting })
+}
+
+/// Gates that wait in `results` but have a decision in the store.
+async fn decided_gates(ctx: &RunCtx, results: &[Option<StepResult>]) -> Vec<usize> {
+    let Some(store) = &ctx.engine.store else { return Vec::new() };
+    let mut decided = Vec::new();
+    for (i, r) in results.iter().enumerate() {
+        let step = &ctx.plan.steps[i].step;
+        if step.approval.is_none() || !r.as_ref().is_some_and(|r| r.status == StepStatus::Waiting) {
+            continue;
+        }
+        if let Ok(Some(gate)) = store.load_approval(&ctx.run_id, &step.id).await {
+            if gate.decision.is_some() {
+                decided.push(i);
+            }
+        }
+    }
+    decided
 }
 
 enum Launch {
