@@ -309,3 +309,24 @@ fn sub_workflows_run_as_child_runs() {
     let runs = ws.run(&["runs", "list", "--json"]);
     assert_eq!(events(&runs).len(), 4, "a parent and three child runs");
 }
+
+#[test]
+fn parallelism_is_bounded_by_max_parallel() {
+    let ws = Ws::new();
+    ws.write(
+        "workflows/bounded.yaml",
+        "name: bounded\nmax_parallel: 1\nsteps:\n  - id: a\n    tool: core.wait\n    with: { seconds: 0.05 }\n  - id: b\n    tool: core.wait\n    with: { seconds: 0.05 }\n  - id: c\n    tool: core.wait\n    with: { seconds: 0.05 }\n",
+    );
+    let out = ws.run(&["run", "workflows/bounded.yaml", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // With one slot, each step starts only after the previous one finished.
+    let order: Vec<String> = events(&out)
+        .iter()
+        .filter(|e| e["type"] == "step_started" || e["type"] == "step_finished")
+        .map(|e| format!("{} {}", e["type"].as_str().unwrap(), e["step"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        order,
+        ["step_started a", "step_finished a", "step_started b", "step_finished b", "step_started c", "step_finished c"]
+    );
+}
