@@ -37,8 +37,9 @@ fn worker_workspace(script: &str) -> Ws {
     ws
 }
 
-/// Starts `monstrum run --json` and SIGKILLs it as soon as `step` has started; returns the run id.
-fn run_and_kill_at(ws: &Ws, file: &str, step: &str, extra: &[&str]) -> String {
+/// Starts `monstrum run --json` and SIGKILLs it at the first event for which `now` holds;
+/// returns the run id.
+fn run_and_kill_when(ws: &Ws, file: &str, extra: &[&str], now: impl Fn(&Value) -> bool) -> String {
     let mut child = ws
         .cmd()
         .args(["run", file, "--json"])
@@ -46,18 +47,23 @@ fn run_and_kill_at(ws: &Ws, file: &str, step: &str, extra: &[&str]) -> String {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("spawn");
+        .unwrap();
     let mut run = None;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let event: Value = serde_json::from_str(&line.unwrap()).unwrap();
         run.get_or_insert_with(|| event["run"].as_str().unwrap().to_string());
-        if event["type"] == "step_started" && event["step"] == step {
+        if now(&event) {
             child.kill().expect("SIGKILL");
             break;
         }
     }
     child.wait().unwrap();
     run.expect("the run started")
+}
+
+/// Kills the run as soon as `step` has started.
+fn run_and_kill_at(ws: &Ws, file: &str, step: &str, extra: &[&str]) -> String {
+    run_and_kill_when(ws, file, extra, |e| e["type"] == "step_started" && e["step"] == step)
 }
 
 #[test]
@@ -145,24 +151,7 @@ outputs:
 "#,
     );
     // Kill while item 3 waits (items 0..2 are recorded by then: max_parallel 1 runs them in order).
-    let mut child = ws
-        .cmd()
-        .args(["run", "workflows/items.yaml", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut run = None;
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let event: Value = serde_json::from_str(&line.unwrap()).unwrap();
-        run.get_or_insert_with(|| event["run"].as_str().unwrap().to_string());
-        if event["type"] == "step_progress" && event["done"] == 3 {
-            child.kill().unwrap();
-            break;
-        }
-    }
-    child.wait().unwrap();
-    let run = run.unwrap();
+    let run = run_and_kill_when(&ws, "workflows/items.yaml", &[], |e| e["type"] == "step_progress" && e["done"] == 3);
     let resumed = ws.run(&["resume", &run, "--json"]);
     assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed));
     let ev = events(&resumed);
