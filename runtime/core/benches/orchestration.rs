@@ -36,6 +36,8 @@ const MAX_PARALLEL: usize = 64;
 const GOAL_US_PER_STEP: f64 = 5.0;
 /// Goal of issue 2: durable throughput.
 const GOAL_DURABLE_STEPS_PER_SEC: f64 = 5_000.0;
+/// Stack of the thread that loads workflows (see `main`).
+const LOAD_STACK: usize = 1 << 30;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Shape {
@@ -122,7 +124,12 @@ fn grid(n: usize) -> (usize, usize) {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
+    /// No store; the run is driven by `Runtime::block_on` on the calling thread, as
+    /// `monstrum run` drives it (every step is a task on a worker thread).
     Memory,
+    /// No store; the run is driven from inside a runtime task, as a server or worker would.
+    MemoryTask,
+    /// A fresh SQLite file per run; driven like `Memory`.
     Durable,
 }
 
@@ -130,6 +137,7 @@ impl Mode {
     fn name(self) -> &'static str {
         match self {
             Mode::Memory => "memory",
+            Mode::MemoryTask => "memory/task",
             Mode::Durable => "durable",
         }
     }
@@ -142,20 +150,29 @@ struct Loaded {
     steps: usize,
 }
 
-/// Loads (parse + validation) and plans; returns the times of both.
+/// Loads (parse + validation) and plans; returns the median times of both (of 3 tries, 1 at
+/// 100,000 steps and more).
 fn load(shape: Shape, steps: usize) -> (Loaded, Duration, Duration) {
     let source = shape.yaml(steps);
-    let t = Instant::now();
-    let workflow = match monstrum_model::load_workflow(&source).ok() {
-        Ok(w) => w,
-        Err(problems) => panic!("the generated {} workflow is invalid: {problems:?}", shape.name()),
-    };
-    let parse = t.elapsed();
-    assert_eq!(workflow.steps.len(), steps);
-    let t = Instant::now();
-    let plan = Plan::new(workflow);
-    let planning = t.elapsed();
-    (Loaded { plan, source, steps }, parse, planning)
+    let tries = if steps >= 100_000 { 1 } else { 3 };
+    let (mut parses, mut plans) = (Vec::new(), Vec::new());
+    let mut plan = None;
+    for _ in 0..tries {
+        let t = Instant::now();
+        let workflow = match monstrum_model::load_workflow(&source).ok() {
+            Ok(w) => w,
+            Err(problems) => panic!("the generated {} workflow is invalid: {problems:?}", shape.name()),
+        };
+        parses.push(t.elapsed());
+        assert_eq!(workflow.steps.len(), steps);
+        let t = Instant::now();
+        plan = Some(Plan::new(workflow));
+        plans.push(t.elapsed());
+    }
+    parses.sort();
+    plans.sort();
+    let plan = plan.expect("loaded");
+    (Loaded { plan, source, steps }, parses[tries / 2], plans[tries / 2])
 }
 
 fn runtime() -> Runtime {
@@ -176,7 +193,7 @@ struct Timed {
 async fn run_once(w: &Loaded, mode: Mode, scratch: &Path) -> Timed {
     let dir = tempfile::tempdir_in(scratch).expect("a temporary folder");
     let (store, store_open) = match mode {
-        Mode::Memory => (None, Duration::ZERO),
+        Mode::Memory | Mode::MemoryTask => (None, Duration::ZERO),
         Mode::Durable => {
             let t = Instant::now();
             let store = Store::open(&Store::sqlite_url(&dir.path().join("monstrum.db"))).await.expect("the store opens");
@@ -199,7 +216,13 @@ async fn run_once(w: &Loaded, mode: Mode, scratch: &Path) -> Timed {
         depth: 0,
     };
     let t = Instant::now();
-    let outcome = engine.start(run).await.expect("the run starts");
+    let outcome = if mode == Mode::MemoryTask {
+        let e = engine.clone();
+        tokio::spawn(async move { e.start(run).await }).await.expect("no panic")
+    } else {
+        engine.start(run).await
+    }
+    .expect("the run starts");
     let elapsed = t.elapsed();
     assert_eq!(outcome.status, RunStatus::Succeeded, "the run failed: {:?}", outcome.error);
     drop(engine);
@@ -242,7 +265,7 @@ fn criterion_benches(c: &mut Criterion, rt: &Runtime) {
 
     let mut group = c.benchmark_group("durable");
     group.sample_size(10).sampling_mode(SamplingMode::Flat).warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(5));
+    group.measurement_time(Duration::from_secs(15));
     for (shape, w) in loaded.iter().filter(|(_, w)| w.steps == 10_000) {
         group.throughput(Throughput::Elements(w.steps as u64));
         group.bench_with_input(BenchmarkId::new(shape.name(), w.steps), w, |b, w| {
@@ -261,11 +284,11 @@ fn criterion_benches(c: &mut Criterion, rt: &Runtime) {
 
     let mut group = c.benchmark_group("load");
     group.sample_size(10).sampling_mode(SamplingMode::Flat).warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(3));
+    group.measurement_time(Duration::from_secs(4));
     for (shape, w) in loaded.iter().filter(|(_, w)| w.steps == 10_000) {
         group.throughput(Throughput::Elements(w.steps as u64));
         group.bench_with_input(BenchmarkId::new(format!("{}/parse+validate+plan", shape.name()), w.steps), w, |b, w| {
-            b.iter(|| {
+            b.iter_with_large_drop(|| {
                 let workflow = monstrum_model::load_workflow(&w.source).ok().expect("valid");
                 Plan::new(workflow)
             })
@@ -333,19 +356,29 @@ fn figures(rt: &Runtime) {
     println!("# Monstrum orchestration overhead: core.echo DAGs, max_parallel {MAX_PARALLEL}, {threads} tokio worker threads");
     println!("# engine time only (Engine::start until the run ended; durable: committed to a fresh SQLite file in {})", scratch.display());
     println!("# median of the runs; 'growth' = us/step at this size / us/step at the previous size (1.00 = linear)");
+    println!("# workflows load on a thread with a 1 GiB stack: load_workflow overflows 8 MiB on a ~87,000-step chain");
     println!();
 
+    // MONSTRUM_BENCH_ONLY=chain,fan/durable runs only those shapes (or shape/mode pairs).
+    let only: Option<Vec<String>> =
+        std::env::var("MONSTRUM_BENCH_ONLY").ok().filter(|v| !v.is_empty()).map(|v| v.split(',').map(str::to_string).collect());
     let mut all: Vec<Figure> = Vec::new();
     let mut loads: Vec<(Shape, usize, Duration, Duration)> = Vec::new();
     println!(
-        "{:<8} {:<8} {:>7} {:<18} {:>5} {:>10} {:>10} {:>12} {:>7}  goal",
+        "{:<8} {:<11} {:>7} {:<18} {:>5} {:>10} {:>10} {:>12} {:>7}  goal",
         "shape", "mode", "steps", "form", "runs", "us/step", "min", "steps/s", "growth"
     );
     for shape in SHAPES {
-        for mode in [Mode::Memory, Mode::Durable] {
+        // Each size is loaded once per shape and run in every mode.
+        let mut cache: Vec<Loaded> = Vec::new();
+        for mode in [Mode::Memory, Mode::MemoryTask, Mode::Durable] {
             let mut sizes = vec![1_000, 10_000];
-            if shape == Shape::Chain && mode == Mode::Memory {
+            if shape == Shape::Chain && mode != Mode::Durable {
                 sizes.push(100_000);
+            }
+            let key = format!("{}/{}", shape.name(), mode.name());
+            if only.as_ref().is_some_and(|o| !o.iter().any(|o| key == *o || key.starts_with(&format!("{o}/")))) {
+                continue;
             }
             let mut previous: Option<f64> = None;
             for steps in sizes {
@@ -357,19 +390,21 @@ fn figures(rt: &Runtime) {
                         continue;
                     }
                 }
-                let (w, parse, planning) = load(shape, steps);
-                if mode == Mode::Memory {
+                if !cache.iter().any(|w| w.steps == steps) {
+                    let (w, parse, planning) = load(shape, steps);
                     loads.push((shape, steps, parse, planning));
+                    cache.push(w);
                 }
+                let w = cache.iter().find(|w| w.steps == steps).expect("loaded");
                 let budget = if steps >= 100_000 { Duration::from_secs(3) } else { Duration::from_secs(2) };
-                let f = measure(rt, &w, shape, mode, &scratch, budget);
+                let f = measure(rt, w, shape, mode, &scratch, budget);
                 let growth = previous.map_or(String::from("-"), |p| format!("{:.2}", f.us_per_step / p));
                 let goal = match mode {
-                    Mode::Memory => verdict(f.us_per_step <= GOAL_US_PER_STEP, "<= 5 us/step"),
+                    Mode::Memory | Mode::MemoryTask => verdict(f.us_per_step <= GOAL_US_PER_STEP, "<= 5 us/step"),
                     Mode::Durable => verdict(f.steps_per_sec() >= GOAL_DURABLE_STEPS_PER_SEC, ">= 5,000 steps/s"),
                 };
                 println!(
-                    "{:<8} {:<8} {:>7} {:<18} {:>5} {:>10.2} {:>10.2} {:>12.0} {:>7}  {goal}",
+                    "{:<8} {:<11} {:>7} {:<18} {:>5} {:>10.2} {:>10.2} {:>12.0} {:>7}  {goal}",
                     shape.name(),
                     mode.name(),
                     steps,
@@ -437,13 +472,26 @@ fn verdict(ok: bool, goal: &str) -> String {
 }
 
 fn main() {
-    let rt = runtime();
     let json = std::env::var("MONSTRUM_BENCH_JSON").is_ok_and(|v| !v.is_empty() && v != "0");
-    if json || std::env::args().any(|a| a == "--figures") {
-        figures(&rt);
-        return;
+    let figures_mode = json || std::env::args().any(|a| a == "--figures");
+    // The loading happens on this thread, with a large stack: `load_workflow`'s cycle check
+    // (petgraph's recursive `tarjan_scc`) overflows the default 8 MiB main-thread stack on a
+    // chain of about 87,000 steps (and a 2 MiB tokio worker stack on a far shorter one).
+    let main = std::thread::Builder::new()
+        .name("bench".into())
+        .stack_size(LOAD_STACK)
+        .spawn(move || {
+            let rt = runtime();
+            if figures_mode {
+                figures(&rt);
+            } else {
+                let mut c = Criterion::default().configure_from_args();
+                criterion_benches(&mut c, &rt);
+                c.final_summary();
+            }
+        })
+        .expect("the bench thread starts");
+    if main.join().is_err() {
+        std::process::exit(101);
     }
-    let mut c = Criterion::default().configure_from_args();
-    criterion_benches(&mut c, &rt);
-    c.final_summary();
 }

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Orchestration overhead of Monstrum beside LangGraph on the same three DAG shapes, and the
+# cold start of `monstrum run`. See benches/README.md for what each figure means.
+#
+#   benches/compare.sh
+#
+# Environment:
+#   JOBS=2                     cargo build jobs
+#   LANGGRAPH_SIZES=1000,10000 sizes run in LangGraph (10,000 takes about 2 minutes per mode)
+#   LANGGRAPH_MODES="sync async"   LangGraph's invoke() and/or ainvoke(); the ratio uses the faster
+#   COLD_RUNS=20               runs of `monstrum run examples/hello/workflows/hello.yaml`
+#   PYTHON=python3             the Python that creates the venv (target/bench-venv)
+#   MONSTRUM_BENCH_THREADS     tokio worker threads of the Rust bench (default: the cores)
+# Results are kept in target/bench-results/.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+JOBS=${JOBS:-2}
+LANGGRAPH_SIZES=${LANGGRAPH_SIZES:-1000,10000}
+LANGGRAPH_MODES=${LANGGRAPH_MODES:-sync async}
+COLD_RUNS=${COLD_RUNS:-20}
+PYTHON=${PYTHON:-python3}
+VENV=$ROOT/target/bench-venv
+OUT=$ROOT/target/bench-results
+mkdir -p "$OUT"
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+# ---- LangGraph, installed from PyPI into a venv under target/ (gitignored)
+say "LangGraph venv ($VENV)"
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r benches/langgraph/requirements.txt
+"$VENV/bin/python" -c 'import importlib.metadata as m; print("langgraph", m.version("langgraph"))' >&2
+
+# ---- Monstrum: the figures of runtime/core/benches/orchestration.rs, in release
+say "Monstrum: cargo bench -p monstrum --bench orchestration -- --figures"
+cargo bench -p monstrum --bench orchestration -j"$JOBS" -- --figures | tee "$OUT/monstrum.txt"
+
+# ---- LangGraph
+: > "$OUT/langgraph.jsonl"
+for mode in $LANGGRAPH_MODES; do
+    flag=""
+    [ "$mode" = async ] && flag="--async"
+    say "LangGraph ($mode): benches/langgraph/bench.py --sizes $LANGGRAPH_SIZES $flag"
+    "$VENV/bin/python" benches/langgraph/bench.py --sizes "$LANGGRAPH_SIZES" $flag | tee -a "$OUT/langgraph.jsonl"
+done
+
+# ---- Cold `monstrum run` of the hello example, each in a fresh copy (no .monstrum: the SQLite
+# store is created, migrated and used by that run)
+say "Cold run: cargo build --release -p monstrum"
+cargo build --release -p monstrum -j"$JOBS"
+BIN=$ROOT/target/release/monstrum
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cp -r examples/hello "$WORK/hello"
+rm -rf "$WORK/hello/.monstrum"
+say "Cold run: $COLD_RUNS x monstrum run examples/hello/workflows/hello.yaml (fresh workspace each)"
+: > "$OUT/cold.txt"
+if command -v hyperfine > /dev/null; then
+    hyperfine --style basic -N --warmup 2 --runs "$COLD_RUNS" \
+        --prepare "rm -rf $WORK/hello/.monstrum" \
+        --export-json "$OUT/cold.json" \
+        "$BIN run $WORK/hello/workflows/hello.yaml" >&2
+    "$VENV/bin/python" -c '
+import json, sys
+times = json.load(open(sys.argv[1]))["results"][0]["times"]
+for t in times: print(f"{t * 1e3:.3f}")' "$OUT/cold.json" > "$OUT/cold.txt"
+    COLD_TOOL=hyperfine
+else
+    for i in $(seq 1 $((COLD_RUNS + 2))); do
+        rm -rf "$WORK/hello/.monstrum"
+        t0=$(date +%s%N)
+        "$BIN" run "$WORK/hello/workflows/hello.yaml" > /dev/null 2>&1
+        t1=$(date +%s%N)
+        # the first two are warm-up (page cache, binary)
+        [ "$i" -gt 2 ] && echo "$(( (t1 - t0) / 1000 ))" | awk '{ printf "%.3f\n", $1 / 1000 }' >> "$OUT/cold.txt"
+    done
+    COLD_TOOL="a date +%s%N loop"
+fi
+
+# ---- Side by side
+say "Summary"
+"$VENV/bin/python" - "$OUT/monstrum.txt" "$OUT/langgraph.jsonl" "$OUT/cold.txt" "$COLD_TOOL" "$(nproc)" <<'PY'
+import json, statistics, sys
+
+monstrum_file, langgraph_file, cold_file, cold_tool, cores = sys.argv[1:6]
+
+def lines(path):
+    out = []
+    for line in open(path):
+        line = line.strip()
+        if line.startswith("{"):
+            out.append(json.loads(line))
+    return out
+
+m = {(r["shape"], r["mode"], r["steps"]): r for r in lines(monstrum_file) if "shape" in r}
+lg = {}
+lg_version = "?"
+for r in lines(langgraph_file):
+    lg_version = r.get("langgraph", lg_version)
+    key = (r["shape"], r["steps"])
+    lg.setdefault(key, {})[r["mode"]] = r["us_per_step"]
+
+def us(shape, mode, steps):
+    r = m.get((shape, mode, steps))
+    return r["us_per_step"] if r else None
+
+def f(v, fmt="{:.2f}"):
+    return fmt.format(v) if v is not None else "-"
+
+print()
+print(f"Orchestration overhead per step, core.echo DAGs (us/step, median; {cores} cores; LangGraph {lg_version}, no checkpointer)")
+print("ratio = LangGraph (faster of invoke/ainvoke) us/step / Monstrum us/step, at the same size")
+print()
+hdr = (f"{'shape':<8} {'steps':>6} | {'memory':>7} {'mem/task':>8} {'durable':>8} | {'LG sync':>8} {'LG async':>8} | "
+       f"{'ratio mem':>9} {'mem/task':>8} {'durable':>8} | goal 50x")
+print(hdr)
+print("-" * len(hdr))
+misses = []
+for shape in ["chain", "fan", "lattice"]:
+    sizes = sorted({k[2] for k in m if k[0] == shape} | {k[1] for k in lg if k[0] == shape})
+    for steps in sizes:
+        mem, task, dur = us(shape, "memory", steps), us(shape, "memory/task", steps), us(shape, "durable", steps)
+        modes = lg.get((shape, steps), {})
+        sync, asyn = modes.get("memory"), modes.get("memory/async")
+        best = min([v for v in (sync, asyn) if v is not None], default=None)
+        ratio = lambda x: (best / x) if (best is not None and x) else None
+        r_mem, r_task, r_dur = ratio(mem), ratio(task), ratio(dur)
+        goal = "-" if r_mem is None else ("ok" if r_mem >= 50 else f"MISS ({r_mem:.0f}x)")
+        if r_mem is not None and r_mem < 50:
+            misses.append(f"{shape} {steps}")
+        print(f"{shape:<8} {steps:>6} | {f(mem):>7} {f(task):>8} {f(dur):>8} | {f(sync):>8} {f(asyn):>8} | "
+              f"{f(r_mem, '{:.0f}x'):>9} {f(r_task, '{:.0f}x'):>8} {f(r_dur, '{:.1f}x'):>8} | {goal}")
+
+print()
+print("Issue 2 goals (Monstrum, 10,000 steps):")
+for shape in ["chain", "fan", "lattice"]:
+    mem, dur = us(shape, "memory", 10000), us(shape, "durable", 10000)
+    task = us(shape, "memory/task", 10000)
+    g_mem = "ok" if mem is not None and mem <= 5 else "MISS"
+    g_dur = "ok" if dur is not None and 1e6 / dur >= 5000 else "MISS"
+    grow = [us(shape, "memory", n) for n in (1000, 10000, 100000)]
+    grow = [g for g in grow if g is not None]
+    growth = " -> ".join(f"{g:.2f}" for g in grow)
+    print(f"  {shape:<8} in memory {f(mem)} us/step [{g_mem} <= 5] (in a task: {f(task)})   "
+          f"durable {f(dur and 1e6 / dur, '{:.0f}')} steps/s [{g_dur} >= 5,000]   "
+          f"growth us/step 1k -> 10k{' -> 100k' if len(grow) > 2 else ''}: {growth}")
+loads = [r for r in lines(monstrum_file) if r.get("mode") in ("load", "plan") and r["steps"] == 10000]
+if loads:
+    print("Cold-run fixed costs at 10,000 steps (not in the figures):")
+    for shape in ["chain", "fan", "lattice"]:
+        parts = [f"{r['mode']} {r['us_per_step'] * r['steps'] / 1e3:.1f} ms ({r['us_per_step']:.2f} us/step)"
+                 for r in loads if r["shape"] == shape]
+        print(f"  {shape:<8} " + ", ".join(parts))
+opens = [r for r in lines(monstrum_file) if r.get("mode") == "store_open"]
+if opens:
+    print(f"  Store::open of a fresh SQLite file: {opens[0]['ms']:.2f} ms")
+
+cold = [float(x) for x in open(cold_file) if x.strip()]
+if cold:
+    print()
+    print(f"Cold `monstrum run examples/hello/workflows/hello.yaml` (release, fresh workspace copy, SQLite created), "
+          f"{len(cold)} runs with {cold_tool}: median {statistics.median(cold):.1f} ms, min {min(cold):.1f} ms")
+if misses:
+    print()
+    print("Below 50x: " + ", ".join(misses))
+PY
