@@ -164,7 +164,8 @@ fn check_cycles(steps: &[(usize, Step)], ids: &HashMap<&str, usize>, out: &mut V
         }
     }
     let mut cyclic = false;
-    for scc in petgraph::algo::tarjan_scc(&graph) {
+    // Kosaraju's walk is iterative: a 100,000-step chain must not overflow the stack.
+    for scc in petgraph::algo::kosaraju_scc(&graph) {
         let self_loop = scc.len() == 1 && graph.contains_edge(scc[0], scc[0]);
         if scc.len() < 2 && !self_loop {
             continue;

@@ -29,6 +29,8 @@ pub struct Plan {
     pub workflow: Workflow,
     pub steps: Vec<PlannedStep>,
     pub index: HashMap<String, usize>,
+    /// The step results the workflow's `outputs` read.
+    pub output_reads: Reads,
 }
 
 impl Plan {
@@ -43,7 +45,7 @@ impl Plan {
                 step: step.clone(),
                 needs: step.needs.iter().filter_map(|n| index.get(n).copied()).collect(),
                 dependants: Vec::new(),
-                reads: reads_of(step, &env, &index),
+                reads: reads_of(step.templates().into_iter().map(|(_, text, expr)| (text, expr)), &env, &index),
             })
             .collect();
         for i in 0..steps.len() {
@@ -51,7 +53,9 @@ impl Plan {
                 steps[n].dependants.push(i);
             }
         }
-        Arc::new(Plan { workflow, steps, index })
+        let output_texts = workflow.outputs.values().map(|t| (t.as_str(), false));
+        let output_reads = reads_of(output_texts, &env, &index);
+        Arc::new(Plan { workflow, steps, index, output_reads })
     }
 
     /// The step and every step that depends on it, directly or not.
@@ -70,9 +74,14 @@ impl Plan {
     }
 }
 
-fn reads_of(step: &Step, env: &minijinja::Environment<'_>, index: &HashMap<String, usize>) -> Reads {
+/// The step results that `texts` (templates, or expressions when flagged) read.
+fn reads_of<'a>(
+    texts: impl Iterator<Item = (&'a str, bool)>,
+    env: &minijinja::Environment<'_>,
+    index: &HashMap<String, usize>,
+) -> Reads {
     let mut reads = Vec::new();
-    for (_, text, expression) in step.templates() {
+    for (text, expression) in texts {
         let Ok(refs) = template_references(env, text, expression) else { return Reads::All };
         for r in refs {
             let mut parts = r.split('.');

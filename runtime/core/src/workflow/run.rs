@@ -135,6 +135,9 @@ type BoxedRun<'a> = Pin<Box<dyn Future<Output = Result<RunOutcome, EngineError>>
 pub enum EngineError {
     #[error("{0}")]
     NotFound(String),
+    /// The scheduler itself panicked (a bug); the run's recorded state is intact.
+    #[error("the scheduler crashed: {0}")]
+    Crashed(String),
     /// Another live process drives the run.
     #[error("run {run} is being driven by {owner}; it picks up recorded decisions itself")]
     Busy { run: String, owner: String },
@@ -180,7 +183,7 @@ impl Engine {
                 file: run.file,
                 depth: run.depth,
             };
-            drive(Arc::new(ctx), HashMap::new(), false).await
+            drive_in_task(Arc::new(ctx), HashMap::new(), false).await
         })
     }
 
@@ -224,7 +227,7 @@ impl Engine {
                 file: PathBuf::from(run.file),
                 depth: 0,
             };
-            drive(Arc::new(ctx), records, true).await
+            drive_in_task(Arc::new(ctx), records, true).await
         })
     }
 
@@ -328,6 +331,12 @@ impl ClaimGuard {
             tracing::warn!("{e}");
         }
     }
+}
+
+/// Drives the run on a runtime worker: steps spawned from there start on the same thread, where
+/// driving from `block_on` would hand every step to another thread and back.
+async fn drive_in_task(ctx: Arc<RunCtx>, prior: HashMap<String, StepRecord>, resumed: bool) -> Result<RunOutcome, EngineError> {
+    tokio::spawn(drive(ctx, prior, resumed)).await.map_err(|e| EngineError::Crashed(e.to_string()))?
 }
 
 /// The scheduler loop, under the run's claim.
@@ -818,7 +827,10 @@ async fn execute(ctx: &Arc<RunCtx>, step: &Step, key: &str, unit: Unit) -> Resul
 
 /// Renders the workflow's `outputs` once every step has finished.
 fn outputs(ctx: &RunCtx, results: &[Option<StepResult>]) -> Result<Value, String> {
-    let scope = scope_for(ctx, Reads::All, results, None);
+    if ctx.plan.workflow.outputs.is_empty() {
+        return Ok(Value::Object(Map::new()));
+    }
+    let scope = scope_for(ctx, ctx.plan.output_reads.clone(), results, None);
     let mut out = Map::new();
     for (name, template) in &ctx.plan.workflow.outputs {
         let value =
