@@ -67,17 +67,24 @@ impl Shape {
             Shape::Chain => {
                 writeln!(y, "  - {{ id: s0, tool: core.echo, with: {{ i: 0 }} }}").unwrap();
                 for i in 1..steps {
-                    writeln!(y, "  - {{ id: s{i}, needs: [s{}], tool: core.echo, with: {{ i: {i} }} }}", i - 1).unwrap();
+                    writeln!(y, "  - {{ id: s{i}, needs: [s{}], tool: core.echo, with: {{ i: {i} }} }}", i - 1)
+                        .unwrap();
                 }
             }
             Shape::Fan => {
                 writeln!(y, "  - {{ id: root, tool: core.echo, with: {{ i: 0 }} }}").unwrap();
                 for i in 0..steps - 2 {
-                    writeln!(y, "  - {{ id: m{i}, needs: [root], tool: core.echo, with: {{ i: {} }} }}", i + 1).unwrap();
+                    writeln!(y, "  - {{ id: m{i}, needs: [root], tool: core.echo, with: {{ i: {} }} }}", i + 1)
+                        .unwrap();
                 }
                 let needs: Vec<String> = (0..steps - 2).map(|i| format!("m{i}")).collect();
-                writeln!(y, "  - {{ id: sink, needs: [{}], tool: core.echo, with: {{ i: {} }} }}", needs.join(", "), steps - 1)
-                    .unwrap();
+                writeln!(
+                    y,
+                    "  - {{ id: sink, needs: [{}], tool: core.echo, with: {{ i: {} }} }}",
+                    needs.join(", "),
+                    steps - 1
+                )
+                .unwrap();
             }
             Shape::Lattice => {
                 let (rows, cols) = grid(steps);
@@ -196,7 +203,8 @@ async fn run_once(w: &Loaded, mode: Mode, scratch: &Path) -> Timed {
         Mode::Memory | Mode::MemoryTask => (None, Duration::ZERO),
         Mode::Durable => {
             let t = Instant::now();
-            let store = Store::open(&Store::sqlite_url(&dir.path().join("monstrum.db"))).await.expect("the store opens");
+            let store =
+                Store::open(&Store::sqlite_url(&dir.path().join("monstrum.db"))).await.expect("the store opens");
             (Some(store), t.elapsed())
         }
     };
@@ -287,12 +295,16 @@ fn criterion_benches(c: &mut Criterion, rt: &Runtime) {
     group.measurement_time(Duration::from_secs(4));
     for (shape, w) in loaded.iter().filter(|(_, w)| w.steps == 10_000) {
         group.throughput(Throughput::Elements(w.steps as u64));
-        group.bench_with_input(BenchmarkId::new(format!("{}/parse+validate+plan", shape.name()), w.steps), w, |b, w| {
-            b.iter_with_large_drop(|| {
-                let workflow = monstrum_model::load_workflow(&w.source).ok().expect("valid");
-                Plan::new(workflow)
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new(format!("{}/parse+validate+plan", shape.name()), w.steps),
+            w,
+            |b, w| {
+                b.iter_with_large_drop(|| {
+                    let workflow = monstrum_model::load_workflow(&w.source).ok().expect("valid");
+                    Plan::new(workflow)
+                })
+            },
+        );
     }
     group.finish();
 }
@@ -350,18 +362,23 @@ fn measure(rt: &Runtime, w: &Loaded, shape: Shape, mode: Mode, scratch: &Path, b
 
 fn figures(rt: &Runtime) {
     let scratch = scratch_dir();
-    let threads = std::env::var("MONSTRUM_BENCH_THREADS").unwrap_or_else(|_| {
-        std::thread::available_parallelism().map_or("?".into(), |n| n.to_string())
-    });
-    println!("# Monstrum orchestration overhead: core.echo DAGs, max_parallel {MAX_PARALLEL}, {threads} tokio worker threads");
-    println!("# engine time only (Engine::start until the run ended; durable: committed to a fresh SQLite file in {})", scratch.display());
+    let threads = std::env::var("MONSTRUM_BENCH_THREADS")
+        .unwrap_or_else(|_| std::thread::available_parallelism().map_or("?".into(), |n| n.to_string()));
+    println!(
+        "# Monstrum orchestration overhead: core.echo DAGs, max_parallel {MAX_PARALLEL}, {threads} tokio worker threads"
+    );
+    println!(
+        "# engine time only (Engine::start until the run ended; durable: committed to a fresh SQLite file in {})",
+        scratch.display()
+    );
     println!("# median of the runs; 'growth' = us/step at this size / us/step at the previous size (1.00 = linear)");
-    println!("# workflows load on a thread with a 1 GiB stack: load_workflow overflows 8 MiB on a ~87,000-step chain");
     println!();
 
     // MONSTRUM_BENCH_ONLY=chain,fan/durable runs only those shapes (or shape/mode pairs).
-    let only: Option<Vec<String>> =
-        std::env::var("MONSTRUM_BENCH_ONLY").ok().filter(|v| !v.is_empty()).map(|v| v.split(',').map(str::to_string).collect());
+    let only: Option<Vec<String>> = std::env::var("MONSTRUM_BENCH_ONLY")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(|v| v.split(',').map(str::to_string).collect());
     let mut all: Vec<Figure> = Vec::new();
     let mut loads: Vec<(Shape, usize, Duration, Duration)> = Vec::new();
     println!(
@@ -436,7 +453,10 @@ fn figures(rt: &Runtime) {
     }
     let opens: Vec<f64> = all.iter().filter(|f| f.mode == Mode::Durable).map(|f| f.store_open_ms).collect();
     if !opens.is_empty() {
-        println!("store: Store::open of a fresh SQLite file (create + migrate), median {:.2} ms", median(opens.clone()));
+        println!(
+            "store: Store::open of a fresh SQLite file (create + migrate), median {:.2} ms",
+            median(opens.clone())
+        );
     }
 
     println!();
@@ -474,9 +494,9 @@ fn verdict(ok: bool, goal: &str) -> String {
 fn main() {
     let json = std::env::var("MONSTRUM_BENCH_JSON").is_ok_and(|v| !v.is_empty() && v != "0");
     let figures_mode = json || std::env::args().any(|a| a == "--figures");
-    // The loading happens on this thread, with a large stack: `load_workflow`'s cycle check
-    // (petgraph's recursive `tarjan_scc`) overflows the default 8 MiB main-thread stack on a
-    // chain of about 87,000 steps (and a 2 MiB tokio worker stack on a far shorter one).
+    // The loading happens on this thread. Its large stack is a margin only: the cycle check
+    // used to be recursive (petgraph's `tarjan_scc`) and overflowed 8 MiB on a ~87,000-step
+    // chain; it is iterative now.
     let main = std::thread::Builder::new()
         .name("bench".into())
         .stack_size(LOAD_STACK)

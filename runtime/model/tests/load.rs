@@ -140,3 +140,25 @@ fn bad_values_are_reported_where_they_are() {
         problems(text)
     );
 }
+
+#[test]
+fn a_long_chain_loads_without_exhausting_the_stack() {
+    // A recursive cycle check overflowed a 2 MiB test-thread stack at about 22,000 steps.
+    let mut text = String::from("name: long\nsteps:\n  - { id: s0, tool: core.echo }\n");
+    for i in 1..30_000 {
+        text.push_str(&format!("  - {{ id: s{i}, needs: [s{}], tool: core.echo }}\n", i - 1));
+    }
+    text.push_str("  - { id: back, needs: [s29999], tool: core.echo }\n");
+    let loaded = load_workflow(&text);
+    assert_eq!(loaded.diagnostics, vec![]);
+    assert_eq!(loaded.value.unwrap().steps.len(), 30_001);
+    // And a cycle through all of it is found and named.
+    let cyclic = text.replacen("{ id: s0, tool: core.echo }", "{ id: s0, needs: [back], tool: core.echo }", 1);
+    let found = problems(&cyclic);
+    assert_eq!(found.len(), 1, "{:?}", found.iter().map(|d| &d.message).collect::<Vec<_>>());
+    assert!(
+        found[0].message.starts_with("cycle in needs: s0 -> back -> s29999 -> s29998"),
+        "{}",
+        &found[0].message[..60]
+    );
+}

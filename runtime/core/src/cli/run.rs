@@ -5,7 +5,9 @@ use super::progress::Progress;
 use super::{EXIT_DONE, EXIT_FAILED, EXIT_INVALID, EXIT_WAITING, Global};
 use crate::governance::Gate;
 use crate::store::Store;
-use crate::workflow::{DecideError, Engine, EngineError, EventSink, Plan, RunOutcome, RunStatus, StartRun, resolve_inputs};
+use crate::workflow::{
+    DecideError, Engine, EngineError, EventSink, Plan, RunOutcome, RunStatus, StartRun, resolve_inputs,
+};
 use crate::workspace::Workspace;
 use anyhow::Context;
 use serde_json::{Map, Value};

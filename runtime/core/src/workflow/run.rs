@@ -335,7 +335,11 @@ impl ClaimGuard {
 
 /// Drives the run on a runtime worker: steps spawned from there start on the same thread, where
 /// driving from `block_on` would hand every step to another thread and back.
-async fn drive_in_task(ctx: Arc<RunCtx>, prior: HashMap<String, StepRecord>, resumed: bool) -> Result<RunOutcome, EngineError> {
+async fn drive_in_task(
+    ctx: Arc<RunCtx>,
+    prior: HashMap<String, StepRecord>,
+    resumed: bool,
+) -> Result<RunOutcome, EngineError> {
     tokio::spawn(drive(ctx, prior, resumed)).await.map_err(|e| EngineError::Crashed(e.to_string()))?
 }
 
@@ -349,7 +353,11 @@ async fn drive(ctx: Arc<RunCtx>, prior: HashMap<String, StepRecord>, resumed: bo
     outcome
 }
 
-async fn drive_claimed(ctx: Arc<RunCtx>, prior: HashMap<String, StepRecord>, resumed: bool) -> Result<RunOutcome, EngineError> {
+async fn drive_claimed(
+    ctx: Arc<RunCtx>,
+    prior: HashMap<String, StepRecord>,
+    resumed: bool,
+) -> Result<RunOutcome, EngineError> {
     let events = ctx.engine.events.clone();
     events.emit(Event::RunStarted { run: ctx.run_id.clone(), workflow: ctx.plan.workflow.name.clone(), resumed });
     let plan = ctx.plan.clone();
