@@ -2,6 +2,7 @@
 //! durably when it has a store. One file per step kind under `steps/`.
 
 mod attempt;
+mod claim;
 mod context;
 pub mod core_tools;
 pub mod events;
@@ -9,6 +10,8 @@ mod inputs;
 mod plan;
 mod result;
 mod run;
+mod scheduler;
+mod step_task;
 mod steps;
 
 pub use events::{Decision, Event, EventSink};
