@@ -141,3 +141,45 @@ fn kind_of(v: &Value) -> &'static str {
         Value::Object(_) => "a mapping",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn scope(inputs: &Value) -> Scope<'_> {
+        let mut steps = Map::new();
+        steps.insert("a".into(), json!({ "status": "succeeded", "output": { "n": 2, "tags": ["x", "y"] } }));
+        Scope { inputs, steps, item: None }
+    }
+
+    #[test]
+    fn a_sole_expression_keeps_its_type_and_text_stays_text() {
+        let inputs = json!({ "who": "Ada" });
+        let s = scope(&inputs);
+        let value = json!({
+            "n": "{{ steps.a.output.n + 1 }}",
+            "tags": "{{ steps.a.output.tags }}",
+            "text": "Hi {{ inputs.who }}, n={{ steps.a.output.n }}",
+            "plain": "no template",
+            "nested": ["{{ inputs.who | upper }}"],
+        });
+        assert_eq!(
+            render_value(&value, &s).unwrap(),
+            json!({ "n": 3, "tags": ["x", "y"], "text": "Hi Ada, n=2", "plain": "no template", "nested": ["ADA"] })
+        );
+    }
+
+    #[test]
+    fn undefined_values_and_non_lists_are_errors() {
+        let inputs = json!({});
+        let s = scope(&inputs);
+        assert!(render_value(&json!("{{ steps.a.output.missing }}"), &s).is_err());
+        assert!(render_string("{{ inputs.nope }}", &s).is_err());
+        let e = eval_items("steps.a.output.n", &s).unwrap_err();
+        assert!(e.to_string().contains("not a list"), "{e}");
+        assert_eq!(eval_items("steps.a.output.tags", &s).unwrap(), vec![json!("x"), json!("y")]);
+        assert!(eval_condition("steps.a.status == 'succeeded'", &s).unwrap());
+        assert!(!eval_condition("steps.a.output.n > 5", &s).unwrap());
+    }
+}

@@ -55,3 +55,47 @@ fn want(kind: InputType) -> &'static str {
         InputType::Object => "a mapping (JSON)",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn workflow() -> Workflow {
+        monstrum_model::load_workflow(
+            "name: w\ninputs:\n  n: { type: integer }\n  ok: { type: boolean, default: false }\n  tags: { type: array, default: [] }\n  name: { type: string, default: x }\nsteps: []\n",
+        )
+        .ok()
+        .unwrap()
+    }
+
+    fn given(pairs: &[(&str, Value)]) -> Map<String, Value> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    }
+
+    #[test]
+    fn command_line_strings_become_the_declared_types() {
+        let got = resolve_inputs(
+            &workflow(),
+            given(&[("n", json!("42")), ("ok", json!("true")), ("tags", json!("[1, 2]")), ("name", json!("7"))]),
+        )
+        .unwrap();
+        assert_eq!(got, json!({ "n": 42, "ok": true, "tags": [1, 2], "name": "7" }));
+    }
+
+    #[test]
+    fn missing_unknown_and_mistyped_inputs_are_refused() {
+        assert!(resolve_inputs(&workflow(), Map::new()).unwrap_err().contains("missing input `n`"));
+        assert!(
+            resolve_inputs(&workflow(), given(&[("n", json!(1)), ("x", json!(1))]))
+                .unwrap_err()
+                .contains("unknown input `x`")
+        );
+        assert!(resolve_inputs(&workflow(), given(&[("n", json!("1.5"))])).unwrap_err().contains("must be an integer"));
+        assert!(
+            resolve_inputs(&workflow(), given(&[("n", json!(1)), ("ok", json!("yes"))]))
+                .unwrap_err()
+                .contains("true or false")
+        );
+    }
+}
