@@ -243,6 +243,36 @@ fn scratch_dir() -> PathBuf {
 
 // ---------------------------------------------------------------- criterion
 
+/// One criterion group timing the engine on `workflows` in `mode`.
+fn engine_group(
+    c: &mut Criterion,
+    rt: &Runtime,
+    scratch: &Path,
+    mode: Mode,
+    name: &str,
+    seconds: u64,
+    workflows: &[&(Shape, Loaded)],
+) {
+    let mut group = c.benchmark_group(name);
+    group.sample_size(10).sampling_mode(SamplingMode::Flat).warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(seconds));
+    for (shape, w) in workflows {
+        group.throughput(Throughput::Elements(w.steps as u64));
+        group.bench_with_input(BenchmarkId::new(shape.name(), w.steps), w, |b, w| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        total += run_once(w, mode, scratch).await.engine;
+                    }
+                    total
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
 fn criterion_benches(c: &mut Criterion, rt: &Runtime) {
     let scratch = scratch_dir();
     let mut loaded = Vec::new();
@@ -252,43 +282,10 @@ fn criterion_benches(c: &mut Criterion, rt: &Runtime) {
         }
     }
 
-    let mut group = c.benchmark_group("memory");
-    group.sample_size(10).sampling_mode(SamplingMode::Flat).warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(3));
-    for (shape, w) in &loaded {
-        group.throughput(Throughput::Elements(w.steps as u64));
-        group.bench_with_input(BenchmarkId::new(shape.name(), w.steps), w, |b, w| {
-            b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        total += run_once(w, Mode::Memory, &scratch).await.engine;
-                    }
-                    total
-                })
-            })
-        });
-    }
-    group.finish();
-
-    let mut group = c.benchmark_group("durable");
-    group.sample_size(10).sampling_mode(SamplingMode::Flat).warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(15));
-    for (shape, w) in loaded.iter().filter(|(_, w)| w.steps == 10_000) {
-        group.throughput(Throughput::Elements(w.steps as u64));
-        group.bench_with_input(BenchmarkId::new(shape.name(), w.steps), w, |b, w| {
-            b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        total += run_once(w, Mode::Durable, &scratch).await.engine;
-                    }
-                    total
-                })
-            })
-        });
-    }
-    group.finish();
+    let all: Vec<_> = loaded.iter().collect();
+    let big: Vec<_> = loaded.iter().filter(|(_, w)| w.steps == 10_000).collect();
+    engine_group(c, rt, &scratch, Mode::Memory, "memory", 3, &all);
+    engine_group(c, rt, &scratch, Mode::Durable, "durable", 15, &big);
 
     let mut group = c.benchmark_group("load");
     group.sample_size(10).sampling_mode(SamplingMode::Flat).warm_up_time(Duration::from_secs(1));
