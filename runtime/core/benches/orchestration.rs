@@ -125,7 +125,7 @@ impl Shape {
 
 /// The most square rows x cols == n (rows <= cols).
 fn grid(n: usize) -> (usize, usize) {
-    let rows = (1..=n.isqrt()).rev().find(|r| n % r == 0).unwrap_or(1);
+    let rows = (1..=n.isqrt()).rev().find(|r| n.is_multiple_of(*r)).unwrap_or(1);
     (rows, n / rows)
 }
 

@@ -82,10 +82,11 @@ pub fn load_bot(text: &str) -> Loaded<Bot> {
 
 fn finish<T>(value: Option<T>, mut diagnostics: Vec<Diagnostic>, locator: &Locator<'_>) -> Loaded<T> {
     for d in &mut diagnostics {
-        if d.location.is_none() && d.code == UNKNOWN_KEY {
-            if let Some((PathSeg::Key(key), parent)) = d.path.split_last() {
-                d.location = locator.locate_key(parent, key);
-            }
+        if d.location.is_none()
+            && d.code == UNKNOWN_KEY
+            && let Some((PathSeg::Key(key), parent)) = d.path.split_last()
+        {
+            d.location = locator.locate_key(parent, key);
         }
         if d.location.is_none() {
             d.location = locator.locate(&d.path);

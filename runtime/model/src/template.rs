@@ -33,7 +33,7 @@ pub fn template_references(env: &Environment<'_>, text: &str, expression: bool) 
 
 fn describe(e: minijinja::Error) -> String {
     match e.detail() {
-        Some(detail) => format!("{detail}"),
+        Some(detail) => detail.to_string(),
         None => e.kind().to_string(),
     }
 }

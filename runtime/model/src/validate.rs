@@ -29,14 +29,14 @@ pub(crate) fn validate_workflow(
         }
     }
     for (name, spec) in &workflow.inputs {
-        if let (Some(kind), Some(default)) = (spec.kind, &spec.default) {
-            if !type_matches(kind, default) {
-                out.push(Diagnostic::new(
-                    "E009",
-                    path!["inputs", name, "default"],
-                    format!("default of input `{name}` is not of type {}", type_name(kind)),
-                ));
-            }
+        if let (Some(kind), Some(default)) = (spec.kind, &spec.default)
+            && !type_matches(kind, default)
+        {
+            out.push(Diagnostic::new(
+                "E009",
+                path!["inputs", name, "default"],
+                format!("default of input `{name}` is not of type {}", type_name(kind)),
+            ));
         }
     }
     if let Some(0) = workflow.max_parallel {

@@ -56,10 +56,10 @@ pub fn load_checked(global: &Global, file: &Path, workspace: &Workspace) -> Resu
     if let Some(wf) = &loaded.value {
         problems.extend(workspace_problems(wf, file, workspace, &text));
     }
-    if problems.is_empty() {
-        if let Some(wf) = loaded.value {
-            return Ok((wf, text));
-        }
+    if problems.is_empty()
+        && let Some(wf) = loaded.value
+    {
+        return Ok((wf, text));
     }
     print_problems(global, file, &text, problems);
     Err(EXIT_INVALID)
@@ -70,14 +70,14 @@ fn workspace_problems(wf: &Workflow, file: &Path, workspace: &Workspace, text: &
     let mut out = Vec::new();
     let check_bot = |name: &str, path: Vec<PathSeg>, out: &mut Vec<Diagnostic>| match workspace.bot(name) {
         Ok(bot) => {
-            if let Some(script) = bot.model.as_ref().and_then(|m| m.script.as_ref()) {
-                if !workspace.resolve(script).exists() {
-                    out.push(Diagnostic::new(
-                        "E013",
-                        path,
-                        format!("bot `{name}` uses script {script}, which does not exist"),
-                    ));
-                }
+            if let Some(script) = bot.model.as_ref().and_then(|m| m.script.as_ref())
+                && !workspace.resolve(script).exists()
+            {
+                out.push(Diagnostic::new(
+                    "E013",
+                    path,
+                    format!("bot `{name}` uses script {script}, which does not exist"),
+                ));
             }
         }
         Err(e) => out.push(Diagnostic::new("E013", path, format!("{e:#}"))),
@@ -102,14 +102,14 @@ fn workspace_problems(wf: &Workflow, file: &Path, workspace: &Workspace, text: &
                 }
             }
             Some(StepKind::Llm(llm)) => {
-                if let Some(script) = llm.model.as_ref().and_then(|m| m.script.as_ref()) {
-                    if !workspace.resolve(script).exists() {
-                        out.push(Diagnostic::new(
-                            "E013",
-                            at("llm"),
-                            format!("script {script} does not exist in the workspace"),
-                        ));
-                    }
+                if let Some(script) = llm.model.as_ref().and_then(|m| m.script.as_ref())
+                    && !workspace.resolve(script).exists()
+                {
+                    out.push(Diagnostic::new(
+                        "E013",
+                        at("llm"),
+                        format!("script {script} does not exist in the workspace"),
+                    ));
                 }
             }
             _ => {}

@@ -39,7 +39,7 @@ pub async fn list(global: &Global, limit: i64) -> anyhow::Result<u8> {
     if runs.is_empty() {
         println!("no runs yet");
     }
-    println!("{:<36}  {:<20}  {:<9}  {:<19}  {:>10}  {}", "RUN", "WORKFLOW", "STATUS", "STARTED", "TOOK", "BY");
+    println!("{:<36}  {:<20}  {:<9}  {:<19}  {:>10}  BY", "RUN", "WORKFLOW", "STATUS", "STARTED", "TOOK");
     for r in runs {
         println!(
             "{:<36}  {:<20}  {:<9}  {:<19}  {:>10}  {}",

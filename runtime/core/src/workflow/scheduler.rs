@@ -168,10 +168,10 @@ async fn decided_gates(ctx: &RunCtx, results: &[Option<StepResult>]) -> Vec<usiz
         if step.approval.is_none() || !r.as_ref().is_some_and(|r| r.status == StepStatus::Waiting) {
             continue;
         }
-        if let Ok(Some(gate)) = store.load_approval(&ctx.run_id, &step.id).await {
-            if gate.decision.is_some() {
-                decided.push(i);
-            }
+        if let Ok(Some(gate)) = store.load_approval(&ctx.run_id, &step.id).await
+            && gate.decision.is_some()
+        {
+            decided.push(i);
         }
     }
     decided
@@ -190,15 +190,15 @@ enum Launch {
 fn launch(ctx: &RunCtx, i: usize, results: &[Option<StepResult>], prior: &HashMap<String, StepRecord>) -> Launch {
     let planned = &ctx.plan.steps[i];
     let step = &planned.step;
-    if let Some(rec) = prior.get(&step.id) {
-        if let Some(status) = StepStatus::parse(&rec.status).filter(|s| s.is_final()) {
-            return Launch::Reused(StepResult {
-                status,
-                output: rec.output.clone().unwrap_or(Value::Null),
-                error: rec.error.clone(),
-                attempts: rec.attempts,
-            });
-        }
+    if let Some(rec) = prior.get(&step.id)
+        && let Some(status) = StepStatus::parse(&rec.status).filter(|s| s.is_final())
+    {
+        return Launch::Reused(StepResult {
+            status,
+            output: rec.output.clone().unwrap_or(Value::Null),
+            error: rec.error.clone(),
+            attempts: rec.attempts,
+        });
     }
     let blocked = planned.needs.iter().find_map(|n| {
         let r = results[*n].as_ref()?;

@@ -88,10 +88,10 @@ pub(super) async fn run_step(
             result
         }
     };
-    if let Some(store) = &ctx.engine.store {
-        if let Err(e) = store.step_finished(record(&ctx, &step.id, &step.id, &result, Some(started_at))).await {
-            store_error.get_or_insert(e);
-        }
+    if let Some(store) = &ctx.engine.store
+        && let Err(e) = store.step_finished(record(&ctx, &step.id, &step.id, &result, Some(started_at))).await
+    {
+        store_error.get_or_insert(e);
     }
     let run = ctx.run_id.clone();
     match result.status {
