@@ -21,7 +21,7 @@ steps:
   - id: slow
     needs: [think]
     tool: core.wait
-    with: { seconds: 1.5 }
+    with: { seconds: 2.5 }
   - id: last
     needs: [slow]
     tool: core.echo
@@ -141,7 +141,7 @@ steps:
     for_each: "range(6) | list"
     max_parallel: 1
     tool: core.wait
-    with: { seconds: "{{ 0.3 if item == 3 else 0.01 }}" }
+    with: { seconds: "{{ 2 if item == 3 else 0.01 }}" }
   - id: after
     needs: [each]
     tool: core.echo

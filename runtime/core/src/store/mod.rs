@@ -252,6 +252,16 @@ impl Store {
         });
     }
 
+    /// Records how a step ended without waiting for the commit; [`Store::flush`] waits for it.
+    pub fn step_finished_later(&self, record: StepRecord) {
+        self.writer.send(WriteOp::Finished(record));
+    }
+
+    /// Returns once every step record queued so far is committed.
+    pub async fn flush(&self) -> StoreResult<()> {
+        self.writer.commit(WriteOp::Barrier).await
+    }
+
     /// Records how a step (or item) ended; returns once it is committed.
     pub async fn step_finished(&self, record: StepRecord) -> StoreResult<()> {
         self.writer.commit(WriteOp::Finished(record)).await

@@ -10,6 +10,8 @@ const BATCH: usize = 512;
 pub(super) enum WriteOp {
     Started { run: String, key: String, step: String, attempt: u32, at: i64 },
     Finished(StepRecord),
+    /// Writes nothing; acknowledged once everything queued before it is committed.
+    Barrier,
 }
 
 type Ack = Option<oneshot::Sender<Result<(), String>>>;
@@ -91,6 +93,7 @@ async fn write(pool: &AnyPool, batch: &[(WriteOp, Ack)]) -> StoreResult<()> {
                 .await
                 .context("cannot record a step start")?;
             }
+            WriteOp::Barrier => {}
             WriteOp::Finished(r) => {
                 sqlx::query(
                     "INSERT INTO steps (run_id, step_key, step_id, status, attempts, output, error, started_at, finished_at)

@@ -142,6 +142,9 @@ async fn drive_claimed(
         },
     };
     if let Some(store) = &ctx.engine.store {
+        if let Err(e) = store.flush().await {
+            store_failure.get_or_insert(e);
+        }
         let saved = store
             .set_run_status(&ctx.run_id, status.as_str(), Some(&outputs).filter(|o| !o.is_null()), error.as_deref())
             .await;
@@ -326,14 +329,9 @@ fn announce_local(ctx: &RunCtx, step: &Step, result: &StepResult) {
         _ => return,
     }
     if let Some(store) = &ctx.engine.store {
-        // Deterministic from recorded results: if this write is lost, a resume decides the same.
-        let rec = record(ctx, &step.id, &step.id, result, Some(now_ms()));
-        let store = store.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.step_finished(rec).await {
-                tracing::warn!("{e}");
-            }
-        });
+        // Queued, not awaited: the run flushes the queue before it ends, and a resume after a
+        // crash decides the same from the recorded results anyway.
+        store.step_finished_later(record(ctx, &step.id, &step.id, result, Some(now_ms())));
     }
 }
 
