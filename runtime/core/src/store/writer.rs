@@ -8,7 +8,13 @@ use tokio::sync::{mpsc, oneshot};
 const BATCH: usize = 512;
 
 pub(super) enum WriteOp {
-    Started { run: String, key: String, step: String, attempt: u32, at: i64 },
+    Started {
+        run: String,
+        key: String,
+        step: String,
+        attempt: u32,
+        at: i64,
+    },
     Finished(StepRecord),
     /// Writes nothing; acknowledged once everything queued before it is committed.
     Barrier,
