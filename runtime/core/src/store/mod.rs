@@ -356,6 +356,11 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Records that an undecided gate expired (which rejects it); false if it was decided.
+    pub async fn expire_approval(&self, run: &str, step: &str) -> StoreResult<bool> {
+        self.decide_approval(run, step, "expired", "timeout", Some("expired")).await
+    }
+
     // ---- model requests
 
     /// Records one model request.

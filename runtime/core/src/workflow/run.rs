@@ -231,7 +231,7 @@ impl Engine {
             return Err(DecideError::AlreadyDecided { step: step.into(), decision });
         }
         if gate.expires_at.is_some_and(|at| now_ms() >= at) {
-            store.decide_approval(&run.id, step, "expired", "timeout", Some("expired")).await?;
+            store.expire_approval(&run.id, step).await?;
             return Err(DecideError::Expired);
         }
         if !gate.approvers.is_empty() && !gate.approvers.iter().any(|a| a == by) {

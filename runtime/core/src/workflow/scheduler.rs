@@ -220,15 +220,13 @@ fn launch(ctx: &RunCtx, i: usize, results: &[Option<StepResult>], prior: &HashMa
     let prepared = match &step.for_each {
         None => prepare(step, &scope).map(Prepared::One),
         Some(expr) => eval_items(expr, &scope).map_err(|e| e.to_string()).and_then(|items| {
-            let units = items
-                .iter()
-                .enumerate()
-                .map(|(index, item)| {
-                    let scope =
-                        Scope { item: Some((item, index)), ..scope_for(ctx, planned.reads.clone(), results, None) };
-                    prepare(step, &scope)
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            // One scope for every item: only `item` and `index` change.
+            let mut scope = scope;
+            let mut units = Vec::with_capacity(items.len());
+            for (index, item) in items.iter().enumerate() {
+                scope.item = Some((item, index));
+                units.push(prepare(step, &scope)?);
+            }
             let done = prior
                 .values()
                 .filter(|r| r.step_id == step.id && r.status == "succeeded")

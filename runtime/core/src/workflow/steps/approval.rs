@@ -27,10 +27,7 @@ pub async fn run(ctx: &RunCtx, step: &Step, gate: &ApprovalStep, message: String
     };
     let mut record = store.request_approval(&request).await.map_err(|e| e.to_string())?;
     if record.decision.is_none() && record.expires_at.is_some_and(|at| now >= at) {
-        store
-            .decide_approval(&ctx.run_id, &step.id, "expired", "timeout", Some("expired"))
-            .await
-            .map_err(|e| e.to_string())?;
+        store.expire_approval(&ctx.run_id, &step.id).await.map_err(|e| e.to_string())?;
         record = store
             .load_approval(&ctx.run_id, &step.id)
             .await
