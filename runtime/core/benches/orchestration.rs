@@ -212,7 +212,7 @@ async fn run_once(w: &Loaded, mode: Mode, scratch: &Path) -> Timed {
         store,
         workspace: Arc::new(Workspace { root: dir.path().to_path_buf(), config: Config::default() }),
         events: EventSink::none(),
-        gate: Gate::new(),
+        gate: Gate::builtin(),
     });
     let run = StartRun {
         plan: w.plan.clone(),

@@ -1,8 +1,10 @@
 //! A workspace on disk: `monstrum.yaml`, `bots/`, `workflows/`, and the data in `.monstrum/`.
 
+use crate::plugin::Component;
 use anyhow::{Context, bail};
 use monstrum_model::{Bot, ModelRef};
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// `monstrum.yaml`.
@@ -80,6 +82,42 @@ impl Workspace {
     /// A path relative to the workspace.
     pub fn resolve(&self, relative: &str) -> PathBuf {
         self.root.join(relative)
+    }
+
+    /// The plugins the workspace can use: the built-in ones, and those being developed in
+    /// `plugins/<name>/` (manifest and component), which replace a built-in of the same name.
+    pub fn plugins(&self) -> anyhow::Result<(crate::governance::Catalog, HashMap<String, Component>)> {
+        let mut manifests = Vec::new();
+        let mut components = HashMap::new();
+        for p in crate::plugin::builtin() {
+            components.insert(p.manifest.name.clone(), Component::Builtin(p.component));
+            manifests.push(p.manifest);
+        }
+        for (dir, m) in crate::governance::Catalog::load_dir(&self.root.join("plugins"))? {
+            components.insert(m.name.clone(), Component::File(dir.join(&m.component)));
+            manifests.push(m);
+        }
+        Ok((crate::governance::Catalog::new(manifests), components))
+    }
+
+    /// The manifests of [`Workspace::plugins`].
+    pub fn catalog(&self) -> anyhow::Result<crate::governance::Catalog> {
+        Ok(self.plugins()?.0)
+    }
+
+    /// The skill named `name`, from `skills/<name>/SKILL.md`.
+    pub fn skill(&self, name: &str) -> anyhow::Result<monstrum_model::Skill> {
+        let file = self.root.join("skills").join(name).join("SKILL.md");
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("unknown skill `{name}`: cannot read {}", file.display()))?;
+        match monstrum_model::load_skill(&text).ok() {
+            Ok(skill) if skill.name == name => Ok(skill),
+            Ok(skill) => bail!("{} names itself `{}`, not `{name}`", file.display(), skill.name),
+            Err(problems) => {
+                let list: Vec<String> = problems.iter().map(|d| format!("{}:{d}", file.display())).collect();
+                bail!("invalid skill file:\n{}", list.join("\n"))
+            }
+        }
     }
 
     /// The bot named `name`, from `bots/<name>.yaml`.

@@ -292,7 +292,7 @@ fn tool_request() -> ChatRequest {
         model: "test-model".into(),
         system: Some("Use the tools.".into()),
         messages: vec![Message::User { content: "Echo 'hi'.".into() }],
-        tools: vec![echo_tool()],
+        tools: vec![std::sync::Arc::new(echo_tool())],
         max_tokens: Some(256),
         temperature: Some(0.2),
         ..Default::default()

@@ -1,8 +1,9 @@
-//! The bot file (DESIGN.md, "Bot file"). The spine reads a bot's identity and model; bindings,
-//! budgets and delegation are checked by the gate.
+//! The bot file (DESIGN.md, "Bot file"): identity, model, resource bindings, budget and
+//! delegation. The gate compiles bindings against plugin manifests and enforces them.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// Which model answers, and how to reach it.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -28,6 +29,111 @@ pub struct ModelRef {
     /// Sampling temperature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
+    /// What the model costs, for money budgets (zero when not given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Price>,
+}
+
+/// Price of a model in US dollars per million tokens.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Per million input (prompt) tokens.
+    #[serde(default)]
+    pub input: f64,
+    /// Per million output (completion) tokens.
+    #[serde(default)]
+    pub output: f64,
+}
+
+impl Price {
+    /// The cost of a request, in US dollars.
+    pub fn cost(&self, input_tokens: u64, output_tokens: u64) -> f64 {
+        (self.input * input_tokens as f64 + self.output * output_tokens as f64) / 1_000_000.0
+    }
+}
+
+/// Upper bounds of tokens and money; an absent bound does not limit.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Tokens (input plus output).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
+    /// US dollars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usd: Option<f64>,
+}
+
+/// The period a bot's budget renews over.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    /// A UTC calendar day.
+    Day,
+    /// An ISO week (from Monday, UTC).
+    Week,
+    /// A UTC calendar month.
+    #[default]
+    Month,
+}
+
+/// A bot's budget: limits per period and per run.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// Tokens per period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
+    /// US dollars per period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usd: Option<f64>,
+    /// The period.
+    #[serde(default)]
+    pub period: Period,
+    /// Limits of one run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<Limits>,
+}
+
+impl Budget {
+    /// The per-period limits.
+    pub fn period_limits(&self) -> Limits {
+        Limits { tokens: self.tokens, usd: self.usd }
+    }
+}
+
+/// A resource binding: one plugin instance the bot may use, which of its tools, and the allowed
+/// values of its dimensions.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Binding {
+    /// The plugin (its manifest's name).
+    pub plugin: String,
+    /// The instance name tools are called by (`<instance>.<tool>`); the plugin's name by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// The vault entry of the plugin's credential, when it has one field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+    /// Vault entries by credential field, when it has several.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub credentials: BTreeMap<String, String>,
+    /// The tools bound, by their names in the plugin.
+    pub tools: Vec<String>,
+    /// Allowed values per dimension (a list, or one value).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scope: BTreeMap<String, Value>,
+    /// The manifest's config fields.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub config: serde_json::Map<String, Value>,
+}
+
+impl Binding {
+    /// The instance name.
+    pub fn instance_name(&self) -> &str {
+        self.instance.as_deref().unwrap_or(&self.plugin)
+    }
 }
 
 /// A bot.
@@ -50,10 +156,10 @@ pub struct Bot {
     pub skills: Vec<String>,
     /// Token and money budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget: Option<Value>,
+    pub budget: Option<Budget>,
     /// Resource bindings.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub resources: Vec<Value>,
+    pub resources: Vec<Binding>,
     /// Bots it may delegate to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub delegates: Vec<String>,

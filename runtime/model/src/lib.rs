@@ -8,15 +8,21 @@ mod bot;
 mod diagnostic;
 mod duration;
 mod locate;
+mod manifest;
 mod parse;
+mod skill;
 mod template;
 mod validate;
 mod workflow;
 
-pub use bot::{Bot, ModelRef};
+pub use bot::{Binding, Bot, Budget, Limits, ModelRef, Period, Price};
 pub use diagnostic::{Diagnostic, Location, PathSeg};
 pub use duration::Duration;
-pub use parse::{Loaded, load_bot, load_workflow, locate};
+pub use manifest::{
+    ConfigField, CredentialSpec, DimensionSpec, Inject, Manifest, MatchKind, ScopeRule, ToolDef, valid_name,
+};
+pub use parse::{Loaded, load_bot, load_manifest, load_workflow, locate};
+pub use skill::{Skill, load_skill};
 pub use template::{expression_env, is_template, template_references};
 pub use workflow::{
     ApprovalStep, CORE_TOOLS, DelegateStep, InputSpec, InputType, LlmOutput, LlmStep, OnError, Retry, Step, StepKind,

@@ -80,6 +80,27 @@ pub fn load_bot(text: &str) -> Loaded<Bot> {
     finish(bot, diagnostics, &locator)
 }
 
+/// Reads a YAML mapping into `T`, with located problems.
+pub(crate) fn load_typed<T: DeserializeOwned>(text: &str) -> Loaded<T> {
+    let locator = Locator::new(text);
+    let mut diagnostics = Vec::new();
+    let value =
+        yaml_root(text, &locator, &mut diagnostics).and_then(|root| typed::<T>(root, Vec::new(), &mut diagnostics));
+    finish(value, diagnostics, &locator)
+}
+
+/// Reads and checks a plugin manifest's text.
+pub fn load_manifest(text: &str) -> Loaded<crate::Manifest> {
+    let locator = Locator::new(text);
+    let mut diagnostics = Vec::new();
+    let manifest = yaml_root(text, &locator, &mut diagnostics)
+        .and_then(|root| typed::<crate::Manifest>(root, Vec::new(), &mut diagnostics));
+    if let Some(m) = &manifest {
+        diagnostics.extend(crate::manifest::validate_manifest(m));
+    }
+    finish(manifest, diagnostics, &locator)
+}
+
 fn finish<T>(value: Option<T>, mut diagnostics: Vec<Diagnostic>, locator: &Locator<'_>) -> Loaded<T> {
     for d in &mut diagnostics {
         if d.location.is_none()

@@ -141,10 +141,6 @@ fn check_kind(i: usize, step: &Step, out: &mut Vec<Diagnostic>) {
         Some(StepKind::Workflow(file)) if file.trim().is_empty() => {
             out.push(Diagnostic::new("E010", path!["steps", i, "workflow"], "empty sub-workflow path"));
         }
-        Some(StepKind::Delegate(_)) => out.push(
-            Diagnostic::new("E011", path!["steps", i, "delegate"], "delegate steps are not available in this version")
-                .with_help("delegation arrives with the gate; use a tool or llm step"),
-        ),
         _ => {}
     }
     if step.with.is_some() && !matches!(step.kind(), Some(StepKind::Tool(_) | StepKind::Workflow(_)) | None) {

@@ -328,4 +328,7 @@ pub struct DelegateStep {
     /// Narrows the delegate's scope, by dimension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<serde_json::Map<String, Value>>,
+    /// The share of the delegator's budget the delegate may spend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::bot::Limits>,
 }

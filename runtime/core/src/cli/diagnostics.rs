@@ -65,6 +65,50 @@ pub fn load_checked(global: &Global, file: &Path, workspace: &Workspace) -> Resu
     Err(EXIT_INVALID)
 }
 
+/// The skills a bot enables; one that cannot be loaded is a problem at its place in the list.
+fn bot_skills(
+    bot: &monstrum_model::Bot,
+    workspace: &Workspace,
+    out: &mut Vec<Diagnostic>,
+) -> Vec<monstrum_model::Skill> {
+    let mut skills = Vec::new();
+    for (i, name) in bot.skills.iter().enumerate() {
+        match workspace.skill(name) {
+            Ok(s) => skills.push(s),
+            Err(e) => out.push(Diagnostic::new(
+                "E013",
+                vec![PathSeg::Key("skills".into()), PathSeg::Index(i)],
+                format!("{e:#}"),
+            )),
+        }
+    }
+    skills
+}
+
+/// A bot's bindings checked against the workspace's plugins, and its delegates' existence.
+fn bot_problems(bot: &monstrum_model::Bot, workspace: &Workspace, text: &str) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    match workspace.catalog() {
+        Err(e) => out.push(Diagnostic::new("E014", Vec::new(), format!("{e:#}"))),
+        Ok(catalog) => {
+            let skills = bot_skills(bot, workspace, &mut out);
+            if let Err(problems) = crate::governance::compile_bot(bot, &catalog, &skills) {
+                out.extend(problems.into_iter().map(|p| Diagnostic::new("E015", p.path, p.message)));
+            }
+        }
+    }
+    for (i, name) in bot.delegates.iter().enumerate() {
+        if let Err(e) = workspace.bot(name) {
+            let path = vec![PathSeg::Key("delegates".into()), PathSeg::Index(i)];
+            out.push(Diagnostic::new("E013", path, format!("{e:#}")));
+        }
+    }
+    for d in &mut out {
+        d.location = monstrum_model::locate(text, &d.path);
+    }
+    out
+}
+
 /// What a workflow names outside itself and cannot be found.
 fn workspace_problems(wf: &Workflow, file: &Path, workspace: &Workspace, text: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -75,9 +119,18 @@ fn workspace_problems(wf: &Workflow, file: &Path, workspace: &Workspace, text: &
             {
                 out.push(Diagnostic::new(
                     "E013",
-                    path,
+                    path.clone(),
                     format!("bot `{name}` uses script {script}, which does not exist"),
                 ));
+            }
+            if let Ok(catalog) = workspace.catalog()
+                && let Err(problems) = crate::governance::compile_bot(&bot, &catalog, &bot_skills(&bot, workspace, out))
+            {
+                let first = problems.first().map(ToString::to_string).unwrap_or_default();
+                out.push(
+                    Diagnostic::new("E015", path, format!("bot `{name}` has binding problems: {first}"))
+                        .with_help(format!("monstrum validate bots/{name}.yaml shows them all")),
+                );
             }
         }
         Err(e) => out.push(Diagnostic::new("E013", path, format!("{e:#}"))),
@@ -91,6 +144,26 @@ fn workspace_problems(wf: &Workflow, file: &Path, workspace: &Workspace, text: &
             check_bot(bot, at("bot"), &mut out);
         }
         match step.kind() {
+            Some(StepKind::Delegate(d)) => {
+                let from = step.bot.as_ref().or(wf.bot.as_ref());
+                match from.map(|name| workspace.bot(name)) {
+                    None => {
+                        out.push(Diagnostic::new("E011", at("delegate"), "a delegate step needs a bot that delegates"))
+                    }
+                    Some(Ok(from_bot)) if !from_bot.delegates.contains(&d.bot) => out.push(
+                        Diagnostic::new(
+                            "E011",
+                            at("delegate"),
+                            format!("bot `{}` may not delegate to `{}`", from_bot.name, d.bot),
+                        )
+                        .with_help(format!("add `{}` to `delegates:` in bots/{}.yaml", d.bot, from_bot.name)),
+                    ),
+                    _ => {}
+                }
+                if let Err(e) = workspace.bot(&d.bot) {
+                    out.push(Diagnostic::new("E013", at("delegate"), format!("{e:#}")));
+                }
+            }
             Some(StepKind::Workflow(sub)) => {
                 let path = file.parent().unwrap_or(Path::new(".")).join(sub);
                 if !path.is_file() {
@@ -176,7 +249,11 @@ pub fn validate(global: &Global, files: &[std::path::PathBuf]) -> u8 {
                     continue;
                 }
             };
-            let problems = monstrum_model::load_bot(&text).diagnostics;
+            let loaded = monstrum_model::load_bot(&text);
+            let mut problems = loaded.diagnostics;
+            if let Some(bot) = &loaded.value {
+                problems.extend(bot_problems(bot, &workspace, &text));
+            }
             if !problems.is_empty() {
                 print_problems(global, file, &text, problems);
                 code = EXIT_INVALID;

@@ -1,9 +1,11 @@
 //! The `monstrum` command line.
 
+mod audit;
 mod diagnostics;
 mod progress;
 mod run;
 mod runs;
+mod vault;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -57,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         action: Option<RunsAction>,
     },
+    /// The audit trail: list records, or verify the chain.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Approve (or reject) a waiting gate and continue the run.
     Approve {
         run: String,
@@ -74,6 +81,45 @@ enum Command {
         #[arg(long)]
         from: Option<String>,
     },
+    /// Encrypted credentials: set (the value is read from stdin, never argv), list names, remove.
+    Vault {
+        #[command(subcommand)]
+        action: VaultAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum VaultAction {
+    /// Store the value read from stdin (one trailing newline is dropped) under NAME.
+    Set { name: String },
+    /// Entry names and when each was last set; values are never shown.
+    List,
+    /// Delete an entry.
+    Rm { name: String },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Audit records, oldest first, filtered.
+    List {
+        #[arg(long)]
+        bot: Option<String>,
+        #[arg(long)]
+        run: Option<String>,
+        #[arg(long)]
+        tool: Option<String>,
+        /// allowed, denied, used, succeeded, failed, approved, rejected
+        #[arg(long)]
+        decision: Option<String>,
+        /// tool_call, tool_result, model_request, delegation, approval
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only the newest N.
+        #[arg(long)]
+        limit: Option<i64>,
+    },
+    /// Check the hash chain: any edited, removed or reordered record is reported (exit 1).
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -149,7 +195,19 @@ pub fn main() -> ExitCode {
             Command::Approve { run, step, reject, comment } => {
                 run::approve(&global, &run, &step, !reject, comment.as_deref()).await
             }
+            Command::Audit { action } => match action {
+                AuditAction::List { bot, run, tool, decision, kind, limit } => {
+                    let filter = crate::store::AuditFilter { bot, run, tool, decision, kind, limit };
+                    audit::list(&global, filter).await
+                }
+                AuditAction::Verify => audit::verify(&global).await,
+            },
             Command::Resume { run, from } => run::resume(&global, &run, from.as_deref()).await,
+            Command::Vault { action } => match action {
+                VaultAction::Set { name } => vault::set(&global, &name).await,
+                VaultAction::List => vault::list(&global).await,
+                VaultAction::Rm { name } => vault::remove(&global, &name).await,
+            },
         };
         result.unwrap_or_else(|e| {
             report_error(&global, &e);

@@ -3,7 +3,11 @@
 use super::diagnostics::load_checked;
 use super::progress::Progress;
 use super::{EXIT_DONE, EXIT_FAILED, EXIT_INVALID, EXIT_WAITING, Global};
+use crate::audit::Trail;
 use crate::governance::Gate;
+use crate::governance::budget::Ledger;
+use crate::memory::Memory;
+use crate::plugin::HostExecutor;
 use crate::store::Store;
 use crate::workflow::{
     DecideError, Engine, EngineError, EventSink, Plan, RunOutcome, RunStatus, StartRun, resolve_inputs,
@@ -32,8 +36,32 @@ pub async fn engine(global: &Global, workspace: Workspace) -> anyhow::Result<(Ar
         let p = progress.clone();
         (EventSink::new(move |event| p.handle(&event)), Some(progress))
     };
-    let engine = Engine { store: Some(store), workspace: Arc::new(workspace), events, gate: Gate::new() };
+    let workspace = Arc::new(workspace);
+    let gate = gate_for(&workspace, Some(&store))?;
+    let engine = Engine { store: Some(store), workspace, events, gate };
     Ok((Arc::new(engine), progress))
+}
+
+/// The gate of a workspace: its plugins, its bots, auditing to the store.
+pub fn gate_for(workspace: &Arc<Workspace>, store: Option<&Store>) -> anyhow::Result<Gate> {
+    let (catalog, components) = workspace.plugins()?;
+    let executor = HostExecutor::new(
+        components,
+        Some(workspace.data_dir().join("plugin-cache")),
+        workspace.data_dir(),
+        store.cloned(),
+    );
+    let ws = workspace.clone();
+    let bots: crate::governance::BotLoader = Arc::new(move |name| ws.bot(name));
+    let ws = workspace.clone();
+    let skills: crate::governance::SkillLoader = Arc::new(move |name| ws.skill(name));
+    Ok(match store {
+        Some(store) => Gate::new(catalog, bots, Trail::in_store(store.clone()), Ledger::Store(store.clone()))
+            .with_memory(Memory::Store(store.clone())),
+        None => Gate::new(catalog, bots, Trail::in_memory(), Ledger::in_memory()),
+    }
+    .with_skills(skills)
+    .with_executor(Arc::new(executor)))
 }
 
 /// `monstrum run FILE [--input k=v]...`

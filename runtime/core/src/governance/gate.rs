@@ -1,16 +1,25 @@
-//! The gate (DESIGN.md, "One gate"): resolve the tool in the caller's visible set, validate the
-//! arguments against the tool's JSON Schema, execute, and report the decision.
-//!
-//! Today the visible set is the `core.*` tools, narrowed by what the caller was offered; bots,
-//! bindings, the scope engine, budgets and the audit trail extend this function and no other.
+//! The gate (DESIGN.md, "One gate"): every tool call, whatever proposed it, passes here, in order:
+//! resolve the tool in the caller's visible set, validate the arguments against its JSON Schema,
+//! check its scope (the binding, then every delegation on the chain), write the decision to the
+//! audit trail, execute, and record the result. Model requests reserve and settle budget here,
+//! and delegations are granted here. There is no second path.
 
+use super::budget::{Account, Ledger, period_start, to_micro};
+use super::catalog::Catalog;
+use super::policy::{BotPolicy, BoundTool, compile_bot, schema_problems};
+use super::principal::{Delegation, Identity, MAX_DELEGATION_DEPTH, Principal};
+use super::scope::{Source, ToolScope};
+use crate::audit::{AuditEntry, AuditKind, Trail, redact};
 use crate::llm::ToolSpec;
+use crate::memory::Memory;
 use crate::workflow::core_tools;
 use crate::workflow::events::{Decision, Event, EventSink};
 use jsonschema::Validator;
-use serde_json::Value;
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use monstrum_model::{Bot, Limits, Skill};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Instant;
 
 /// Why a tool call did not give an output.
 #[derive(Clone, Debug, thiserror::Error, PartialEq)]
@@ -21,6 +30,9 @@ pub enum ToolError {
     /// The arguments do not match the tool's schema.
     #[error("invalid arguments for {tool}: {reason}")]
     InvalidArguments { tool: String, reason: String },
+    /// A rule refused the call.
+    #[error("denied: {0}")]
+    Denied(String),
     /// The tool ran and failed.
     #[error("{0}")]
     Failed(String),
@@ -33,12 +45,36 @@ impl ToolError {
     }
 }
 
+/// Runs an allowed plugin tool: the plugin host. Credentials are injected behind this line.
+#[async_trait::async_trait]
+pub trait Executor: Send + Sync {
+    async fn execute(&self, tool: &BoundTool, arguments: Value) -> Result<Value, String>;
+}
+
+/// The executor of a build without a plugin host: every plugin call fails.
+struct NoHost;
+
+#[async_trait::async_trait]
+impl Executor for NoHost {
+    async fn execute(&self, tool: &BoundTool, _: Value) -> Result<Value, String> {
+        Err(format!("no plugin host is available to run {}", tool.name))
+    }
+}
+
+/// Loads a bot's file by name.
+pub type BotLoader = Arc<dyn Fn(&str) -> anyhow::Result<Bot> + Send + Sync>;
+
+/// Loads a skill by name.
+pub type SkillLoader = Arc<dyn Fn(&str) -> anyhow::Result<Skill> + Send + Sync>;
+
 /// Who asks, and what they were shown.
 pub struct GateCall<'a> {
     /// The run.
     pub run: &'a str,
     /// The step (key) on whose behalf the call is made.
     pub step: &'a str,
+    /// Who calls.
+    pub principal: &'a Principal,
     /// The tool's name.
     pub tool: &'a str,
     /// Its arguments.
@@ -47,79 +83,656 @@ pub struct GateCall<'a> {
     pub offered: Option<&'a [String]>,
 }
 
-struct Compiled {
-    spec: ToolSpec,
+/// A delegation asked for by a step or by a model.
+#[derive(Clone, Debug, Default)]
+pub struct DelegationRequest {
+    pub bot: String,
+    pub tools: Option<Vec<String>>,
+    pub scope: BTreeMap<String, Value>,
+    pub budget: Option<Limits>,
+}
+
+/// A budget reservation for one model request.
+pub struct Reservation {
+    id: String,
+}
+
+struct CoreTool {
+    spec: Arc<ToolSpec>,
     validator: Validator,
 }
 
-static CORE: LazyLock<HashMap<String, Arc<Compiled>>> = LazyLock::new(|| {
+static CORE: LazyLock<BTreeMap<String, Arc<CoreTool>>> = LazyLock::new(|| {
     core_tools::specs()
         .into_iter()
         .map(|spec| {
             let validator = jsonschema::validator_for(&spec.parameters).expect("core tool schemas are valid");
-            (spec.name.clone(), Arc::new(Compiled { spec, validator }))
+            (spec.name.clone(), Arc::new(CoreTool { spec: Arc::new(spec), validator }))
         })
         .collect()
 });
 
+/// A bot's memory tools: ownership is the permission, so they skip the scope engine, and no
+/// delegation's tool list hides a delegate's own memory from it.
+static MEMORY: LazyLock<BTreeMap<String, Arc<CoreTool>>> = LazyLock::new(|| {
+    crate::memory::specs()
+        .into_iter()
+        .map(|spec| {
+            let validator = jsonschema::validator_for(&spec.parameters).expect("memory tool schemas are valid");
+            (spec.name.clone(), Arc::new(CoreTool { spec: Arc::new(spec), validator }))
+        })
+        .collect()
+});
+
+/// The name of the tool through which a model delegates.
+pub const DELEGATE_TOOL: &str = "core.delegate";
+
+static DELEGATE_SPEC: LazyLock<Arc<ToolSpec>> = LazyLock::new(|| {
+    Arc::new(ToolSpec {
+        name: DELEGATE_TOOL.into(),
+        description: "Hand a task to another bot you may delegate to; it works with its own tools, \
+        narrowed by what you pass here, and its answer is returned"
+            .into(),
+        parameters: json!({
+            "type": "object",
+            "required": ["bot", "task"],
+            "properties": {
+                "bot": { "type": "string", "description": "the bot to delegate to" },
+                "task": { "type": "string", "description": "what it should do" },
+                "tools": { "type": "array", "items": { "type": "string" }, "description": "narrows its tools" },
+                "scope": { "type": "object", "description": "narrows its scope, by dimension" }
+            },
+            "additionalProperties": false
+        }),
+    })
+});
+
+enum Target {
+    Core(Arc<CoreTool>),
+    Memory(Arc<CoreTool>),
+    Bound(Arc<BoundTool>),
+}
+
+struct Inner {
+    catalog: Catalog,
+    bots: BotLoader,
+    skills: SkillLoader,
+    policies: Mutex<HashMap<String, Identity>>,
+    trail: Trail,
+    ledger: Ledger,
+    memory: Memory,
+    executor: Arc<dyn Executor>,
+}
+
 /// The gate. Cheap to clone.
-#[derive(Clone, Default)]
-pub struct Gate {}
+#[derive(Clone)]
+pub struct Gate {
+    inner: Arc<Inner>,
+}
+
+/// What a denial looks like before it is recorded: the error and the rule that decided.
+struct Refusal {
+    error: ToolError,
+    rule: String,
+}
 
 impl Gate {
-    /// A gate over the built-in tools.
-    pub fn new() -> Self {
-        Gate {}
+    /// A gate over `catalog`'s plugins for the bots `bots` loads, auditing to `trail`.
+    pub fn new(catalog: Catalog, bots: BotLoader, trail: Trail, ledger: Ledger) -> Gate {
+        Gate {
+            inner: Arc::new(Inner {
+                catalog,
+                bots,
+                skills: Arc::new(|name| anyhow::bail!("unknown skill `{name}`")),
+                policies: Mutex::default(),
+                trail,
+                ledger,
+                memory: Memory::in_memory(),
+                executor: Arc::new(NoHost),
+            }),
+        }
     }
 
-    /// The tools a model may be offered, narrowed by `narrow` (a step's `tools:` list), in a
+    /// A gate with only the built-in tools, auditing in memory (benchmarks, tests).
+    pub fn builtin() -> Gate {
+        Gate::new(
+            Catalog::default(),
+            Arc::new(|name| anyhow::bail!("unknown bot `{name}`")),
+            Trail::in_memory(),
+            Ledger::in_memory(),
+        )
+    }
+
+    /// The same gate running plugin tools with `executor`.
+    pub fn with_executor(self, executor: Arc<dyn Executor>) -> Gate {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("with_executor is called while building"));
+        Gate { inner: Arc::new(Inner { executor, ..inner }) }
+    }
+
+    /// The same gate loading skills with `skills`.
+    pub fn with_skills(self, skills: SkillLoader) -> Gate {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("with_skills is called while building"));
+        Gate { inner: Arc::new(Inner { skills, ..inner }) }
+    }
+
+    /// The same gate keeping bot memory in `memory`.
+    pub fn with_memory(self, memory: Memory) -> Gate {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("with_memory is called while building"));
+        Gate { inner: Arc::new(Inner { memory, ..inner }) }
+    }
+
+    /// Bot memory.
+    pub fn memory(&self) -> &Memory {
+        &self.inner.memory
+    }
+
+    /// The audit trail the gate writes.
+    pub fn trail(&self) -> &Trail {
+        &self.inner.trail
+    }
+
+    /// The catalog of plugins.
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    /// The identity of bot `name` (compiled once; a bot that does not compile is `Faulty`).
+    pub fn identity(&self, name: &str) -> Identity {
+        if let Ok(cache) = self.inner.policies.lock()
+            && let Some(id) = cache.get(name)
+        {
+            return id.clone();
+        }
+        let identity = match (self.inner.bots)(name) {
+            Err(e) => Identity::Faulty { bot: name.to_string(), reason: e.to_string() },
+            Ok(bot) => match bot
+                .skills
+                .iter()
+                .map(|s| (self.inner.skills)(s))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map_err(|e| vec![super::policy::BindingProblem { path: Vec::new(), message: format!("{e:#}") }])
+                .and_then(|skills| compile_bot(&bot, &self.inner.catalog, &skills))
+            {
+                Ok(policy) => Identity::Bot(Arc::new(policy)),
+                Err(problems) => Identity::Faulty {
+                    bot: name.to_string(),
+                    reason: format!(
+                        "bot `{name}` does not compile: {}",
+                        problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                    ),
+                },
+            },
+        };
+        if let Ok(mut cache) = self.inner.policies.lock() {
+            cache.insert(name.to_string(), identity.clone());
+        }
+        identity
+    }
+
+    /// The principal of a step run by `bot` (or by nobody).
+    pub fn principal(&self, bot: Option<&str>) -> Principal {
+        match bot {
+            None => Principal::anonymous(),
+            Some(name) => Principal { identity: self.identity(name), chain: Vec::new(), constraints: Arc::default() },
+        }
+    }
+
+    // ---- visibility
+
+    /// The tools `principal` may be offered, narrowed by `narrow` (a step's `tools:` list), in a
     /// stable order. Names in `narrow` that are not visible are ignored: a list only narrows.
-    pub fn visible_tools(&self, narrow: Option<&[String]>) -> Vec<ToolSpec> {
-        let mut tools: Vec<ToolSpec> = CORE
-            .values()
-            .filter(|c| narrow.is_none_or(|n| n.iter().any(|name| name == &c.spec.name)))
-            .map(|c| c.spec.clone())
-            .collect();
-        tools.sort_by(|a, b| a.name.cmp(&b.name));
+    ///
+    /// Every tool list (the step's, each delegation's) must let a name through; the shortest
+    /// list, when there is one, gives the candidates, so a narrowed request costs what the list
+    /// costs and not what the bot's bindings cost.
+    pub fn visible_tools(&self, principal: &Principal, narrow: Option<&[String]>) -> Vec<Arc<ToolSpec>> {
+        let policy = match &principal.identity {
+            Identity::Faulty { .. } => return Vec::new(),
+            Identity::Anonymous => None,
+            Identity::Bot(p) => Some(p),
+        };
+        let delegates = policy.is_some_and(|p| can_delegate(p, principal));
+        let chain_lists = principal.chain.iter().filter_map(|d| d.tools.as_deref());
+        let lists: Vec<&[String]> = narrow.into_iter().chain(chain_lists).collect();
+        let passes = |name: &str, own: bool| {
+            let step = narrow.is_none_or(|n| n.iter().any(|x| x == name));
+            step && (own || principal.chain_allows(name))
+        };
+        let lookup = |name: &str| -> Option<(Arc<ToolSpec>, bool)> {
+            if let Some(m) = MEMORY.get(name) {
+                return policy.map(|_| (m.spec.clone(), true));
+            }
+            if let Some(c) = CORE.get(name) {
+                return Some((c.spec.clone(), false));
+            }
+            if name == DELEGATE_TOOL {
+                return delegates.then(|| (DELEGATE_SPEC.clone(), false));
+            }
+            policy.and_then(|p| p.tools.get(name)).map(|t| (t.spec.clone(), false))
+        };
+        let mut tools: Vec<Arc<ToolSpec>> = match lists.iter().min_by_key(|l| l.len()) {
+            // A bot's own memory is not hidden by a delegation's list, so it is a candidate too.
+            Some(shortest) => {
+                let own: Vec<&str> =
+                    if narrow.is_none() { MEMORY.keys().map(String::as_str).collect() } else { Vec::new() };
+                shortest
+                    .iter()
+                    .map(String::as_str)
+                    .chain(own)
+                    .filter_map(|name| lookup(name).filter(|(_, own)| passes(name, *own)).map(|(spec, _)| spec))
+                    .collect()
+            }
+            None => {
+                let Some(p) = policy else { return CORE.values().map(|c| c.spec.clone()).collect() };
+                // Computed once per bot: the sorted list of everything but the delegate tool.
+                let offered = p.offered.get_or_init(|| {
+                    let mut all: Vec<Arc<ToolSpec>> = CORE.values().map(|c| c.spec.clone()).collect();
+                    all.extend(p.tools.values().map(|t| t.spec.clone()));
+                    all.extend(MEMORY.values().map(|m| m.spec.clone()));
+                    all.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+                    all
+                });
+                let mut all = Vec::with_capacity(offered.len() + 1);
+                all.extend(offered.iter().cloned());
+                if delegates {
+                    let at = all.partition_point(|t| t.name.as_str() < DELEGATE_TOOL);
+                    all.insert(at, DELEGATE_SPEC.clone());
+                }
+                return all;
+            }
+        };
+        tools.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        tools.dedup_by(|a, b| a.name == b.name);
         tools
     }
 
+    // ---- tool calls
+
     /// Passes one call through the gate and, when allowed, executes it.
     pub async fn call(&self, call: GateCall<'_>, events: &EventSink) -> Result<Value, ToolError> {
+        let started = Instant::now();
         let checked = self.check(&call);
-        let (decision, reason) = match &checked {
-            Ok(_) => (Decision::Allowed, None),
-            Err(e) => (Decision::Denied, Some(e.to_string())),
+        let mut entry = AuditEntry::new(AuditKind::ToolCall);
+        entry.run = Some(call.run.to_string());
+        entry.step = Some(call.step.to_string());
+        entry.bot = call.principal.bot_name().map(str::to_string);
+        entry.tool = Some(call.tool.to_string());
+        let (decision, rule) = match &checked {
+            Ok((_, rule)) => (Decision::Allowed, rule.clone()),
+            Err(r) => (Decision::Denied, format!("{} ({})", r.error, r.rule)),
+        };
+        entry.decision = Some(decision_name(decision).into());
+        entry.reason = Some(rule);
+        entry.detail = json!({
+            "chain": call.principal.chain_text(),
+            "arguments": match &checked {
+                Ok((Target::Bound(t), _)) => redact(&call.arguments, &t.redact),
+                Ok((Target::Core(_) | Target::Memory(_), _)) => call.arguments.clone(),
+                // An unknown tool has no manifest saying what is secret: keep nothing.
+                Err(_) => Value::String("[not recorded]".into()),
+            },
+        });
+        let recorded = self.inner.trail.append(entry).await;
+        let (decision, reason) = match (&checked, &recorded) {
+            (_, Err(e)) => (Decision::Denied, Some(format!("the audit trail cannot be written: {e}"))),
+            (Ok(_), Ok(_)) => (Decision::Allowed, None),
+            (Err(r), Ok(_)) => (Decision::Denied, Some(r.error.to_string())),
         };
         events.emit(Event::ToolCall {
             run: call.run.to_string(),
             step: call.step.to_string(),
             tool: call.tool.to_string(),
             decision,
-            reason,
+            reason: reason.clone(),
         });
-        let tool = checked?;
-        core_tools::call(&tool.spec.name, call.arguments).await.map_err(ToolError::Failed)
+        if let Err(e) = recorded {
+            return Err(ToolError::Denied(format!("the audit trail cannot be written: {e}")));
+        }
+        let (target, _) = checked.map_err(|r| r.error)?;
+        let result = match target {
+            Target::Core(tool) => core_tools::call(&tool.spec.name, call.arguments).await,
+            Target::Memory(tool) => {
+                let bot = call.principal.bot_name().unwrap_or_default();
+                self.inner.memory.call(&tool.spec.name, bot, call.run, &call.arguments).await
+            }
+            Target::Bound(tool) => self.inner.executor.execute(&tool, call.arguments).await,
+        };
+        let mut done = AuditEntry::new(AuditKind::ToolResult);
+        done.run = Some(call.run.to_string());
+        done.step = Some(call.step.to_string());
+        done.bot = call.principal.bot_name().map(str::to_string);
+        done.tool = Some(call.tool.to_string());
+        done.decision = Some(if result.is_ok() { "succeeded" } else { "failed" }.into());
+        done.reason = result.as_ref().err().cloned();
+        done.detail = json!({ "duration_ms": started.elapsed().as_secs_f64() * 1000.0 });
+        if let Err(e) = self.inner.trail.append(done).await {
+            tracing::error!(tool = call.tool, "the result of an allowed call could not be audited: {e}");
+        }
+        result.map_err(ToolError::Failed)
     }
 
-    fn check(&self, call: &GateCall<'_>) -> Result<Arc<Compiled>, ToolError> {
+    /// Resolve, validate, scope: the decision, without side effects.
+    fn check(&self, call: &GateCall<'_>) -> Result<(Target, String), Refusal> {
+        let principal = call.principal;
+        let no_such = || Refusal { error: ToolError::NoSuchTool(call.tool.to_string()), rule: "visibility".into() };
         let offered = call.offered.is_none_or(|names| names.iter().any(|n| n == call.tool));
-        let tool = CORE
-            .get(call.tool)
-            .filter(|_| offered)
-            .cloned()
-            .ok_or_else(|| ToolError::NoSuchTool(call.tool.to_string()))?;
-        let problems: Vec<String> = tool
-            .validator
-            .iter_errors(&call.arguments)
-            .map(|e| {
-                let at = e.instance_path().to_string();
-                if at.is_empty() { e.to_string() } else { format!("{at}: {e}") }
-            })
-            .collect();
-        if !problems.is_empty() {
-            return Err(ToolError::InvalidArguments { tool: call.tool.to_string(), reason: problems.join("; ") });
+        let own = MEMORY.get(call.tool);
+        if !offered || (own.is_none() && !principal.chain_allows(call.tool)) {
+            return Err(no_such());
         }
-        Ok(tool)
+        let policy = match &principal.identity {
+            Identity::Faulty { reason, .. } => {
+                return Err(Refusal { error: ToolError::NoSuchTool(call.tool.to_string()), rule: reason.clone() });
+            }
+            Identity::Anonymous => None,
+            Identity::Bot(p) => Some(p),
+        };
+        let invalid = |reason: String| Refusal {
+            error: ToolError::InvalidArguments { tool: call.tool.to_string(), reason },
+            rule: "schema".into(),
+        };
+        if let (Some(tool), Some(_)) = (own, policy) {
+            schema_problems(&tool.validator, &call.arguments).map_err(invalid)?;
+            return Ok((Target::Memory(tool.clone()), "ownership: the bot's own memory".into()));
+        }
+        if let Some(core) = CORE.get(call.tool) {
+            schema_problems(&core.validator, &call.arguments).map_err(invalid)?;
+            return Ok((Target::Core(core.clone()), "built-in tool".into()));
+        }
+        let tool = policy.and_then(|p| p.tools.get(call.tool)).ok_or_else(no_such)?;
+        tool.validate(&call.arguments).map_err(invalid)?;
+        let deny = |rule: String, why: String| Refusal { error: ToolError::Denied(why), rule };
+        tool.scope
+            .check(&call.arguments)
+            .map_err(|d| deny(format!("binding {}", tool.binding.instance_name()), d.to_string()))?;
+        for (skill, scope) in &tool.narrowing {
+            scope.check(&call.arguments).map_err(|d| deny(format!("skill {skill}"), d.to_string()))?;
+        }
+        let constraints = principal.constraints.get(call.tool).map_or(&[][..], Vec::as_slice);
+        for (hop, scope) in constraints {
+            scope.check(&call.arguments).map_err(|d| deny(format!("delegation {hop}"), d.to_string()))?;
+        }
+        let dims: Vec<&str> = tool.scope.dimensions().collect();
+        let narrowed = constraints.len();
+        Ok((
+            Target::Bound(tool.clone()),
+            format!(
+                "binding {}{}{}",
+                tool.binding.instance_name(),
+                if dims.is_empty() { String::new() } else { format!(" [{}]", dims.join(", ")) },
+                if narrowed > 0 { format!(" and {narrowed} delegation(s)") } else { String::new() }
+            ),
+        ))
     }
+
+    // ---- delegation
+
+    /// Grants `request` to `from`: the delegate's principal, whose tools and scope are the
+    /// intersection of its own and of every constraint on the chain. Audited either way.
+    pub async fn delegate(
+        &self,
+        from: &Principal,
+        request: &DelegationRequest,
+        run: &str,
+        step: &str,
+    ) -> Result<Principal, ToolError> {
+        let decided = self.decide_delegation(from, request, run).await;
+        let mut entry = AuditEntry::new(AuditKind::Delegation);
+        entry.run = Some(run.to_string());
+        entry.step = Some(step.to_string());
+        entry.bot = from.bot_name().map(str::to_string);
+        entry.tool = Some(format!("delegate:{}", request.bot));
+        entry.decision = Some(if decided.is_ok() { "allowed" } else { "denied" }.into());
+        entry.reason = Some(match &decided {
+            Ok(_) => format!("{} may delegate to {}", from.bot_name().unwrap_or("-"), request.bot),
+            Err(e) => e.to_string(),
+        });
+        entry.detail = json!({
+            "chain": from.chain_text(),
+            "tools": request.tools,
+            "scope": request.scope,
+            "budget": request.budget,
+        });
+        self.inner
+            .trail
+            .append(entry)
+            .await
+            .map_err(|e| ToolError::Denied(format!("the audit trail cannot be written: {e}")))?;
+        decided
+    }
+
+    async fn decide_delegation(
+        &self,
+        from: &Principal,
+        request: &DelegationRequest,
+        run: &str,
+    ) -> Result<Principal, ToolError> {
+        let deny = |why: String| Err(ToolError::Denied(why));
+        let Identity::Bot(policy) = &from.identity else {
+            return deny("only a bot can delegate".into());
+        };
+        if !policy.bot.delegates.iter().any(|d| *d == request.bot) {
+            return deny(format!("bot `{}` may not delegate to `{}`", policy.bot.name, request.bot));
+        }
+        if from.bots().contains(&request.bot.as_str()) {
+            return deny(format!("delegation loop: {} > {}", from.chain_text(), request.bot));
+        }
+        if from.chain.len() >= MAX_DELEGATION_DEPTH {
+            return deny(format!("delegation chains are limited to {MAX_DELEGATION_DEPTH} hops"));
+        }
+        let target = match self.identity(&request.bot) {
+            Identity::Bot(p) => p,
+            Identity::Faulty { reason, .. } => return deny(reason),
+            Identity::Anonymous => return deny("no bot".into()),
+        };
+        let named: std::collections::HashSet<&String> = target
+            .tools
+            .values()
+            .filter_map(|t| t.manifest.tool(&t.tool))
+            .flat_map(|def| def.scope.iter().map(|r| &r.dimension))
+            .collect();
+        if let Some(unknown) = request.scope.keys().find(|k| !named.contains(k)) {
+            return deny(format!("no tool of `{}` has a dimension `{unknown}`", request.bot));
+        }
+        if let Some(share) = request.budget {
+            self.check_share(from, run, share).await?;
+        }
+        let hop = Delegation {
+            id: uuid::Uuid::new_v4().to_string(),
+            from: policy.bot.name.clone(),
+            to: request.bot.clone(),
+            tools: request.tools.clone(),
+            scope: request.scope.clone(),
+            budget: request.budget,
+        };
+        let mut chain = from.chain.clone();
+        chain.push(Arc::new(hop));
+        // Every hop's scope binds the new delegate, not only the hop's own delegate.
+        let mut constraints = super::principal::Constraints::new();
+        for hop in chain.iter().filter(|h| !h.scope.is_empty()) {
+            for (name, tool) in &target.tools {
+                let def =
+                    tool.manifest.tool(&tool.tool).ok_or_else(|| ToolError::Denied(format!("{name} vanished")))?;
+                let scope = ToolScope::compile(def, &hop.scope, Source::Constraint)
+                    .map_err(|e| ToolError::Denied(format!("bad delegation scope for {name}: {e}")))?;
+                if !scope.is_empty() {
+                    constraints.entry(name.clone()).or_default().push((format!("{} > {}", hop.from, hop.to), scope));
+                }
+            }
+        }
+        Ok(Principal { identity: Identity::Bot(target), chain, constraints: Arc::new(constraints) })
+    }
+
+    /// A share may not exceed what the delegator has left on any of its accounts.
+    async fn check_share(&self, from: &Principal, run: &str, share: Limits) -> Result<(), ToolError> {
+        for account in self.accounts(from, run) {
+            let used = self.inner.ledger.used(&account).await.map_err(|e| ToolError::Denied(format!("budget: {e}")))?;
+            let asks_tokens = share.tokens.map(|t| t as i64);
+            let asks_micro = share.usd.map(to_micro);
+            let left_tokens = account.limits.tokens.map(|t| t as i64 - used.0);
+            let left_micro = account.limits.usd.map(|u| to_micro(u) - used.1);
+            let too_much = |asks: Option<i64>, left: Option<i64>| match (asks, left) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(a), Some(l)) => a > l,
+            };
+            if too_much(asks_tokens, left_tokens) || too_much(asks_micro, left_micro) {
+                return Err(ToolError::Denied(format!(
+                    "the budget share is more than {} has left ({} tokens, ${:.4})",
+                    account.label,
+                    left_tokens.map_or("unlimited".into(), |t| t.to_string()),
+                    left_micro.map_or(f64::INFINITY, |m| m as f64 / 1e6)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    // ---- budgets
+
+    /// The accounts a request by `principal` is limited by.
+    fn accounts(&self, principal: &Principal, run: &str) -> Vec<Account> {
+        let mut out = Vec::new();
+        for name in principal.bots() {
+            let Identity::Bot(policy) = self.identity(name) else { continue };
+            let Some(budget) = policy.bot.budget else { continue };
+            let key = format!("bot:{name}");
+            if budget.tokens.is_some() || budget.usd.is_some() {
+                out.push(Account {
+                    key: key.clone(),
+                    label: format!("bot {name} per {:?}", budget.period).to_lowercase(),
+                    limits: budget.period_limits(),
+                    since: period_start(budget.period),
+                    run: None,
+                });
+            }
+            if let Some(limits) = budget.run {
+                out.push(Account {
+                    key,
+                    label: format!("bot {name} per run"),
+                    limits,
+                    since: 0,
+                    run: Some(run.into()),
+                });
+            }
+        }
+        for hop in &principal.chain {
+            if let Some(limits) = hop.budget {
+                out.push(Account {
+                    key: format!("delegation:{}", hop.id),
+                    label: format!("the share {} gave {}", hop.from, hop.to),
+                    limits,
+                    since: 0,
+                    run: None,
+                });
+            }
+        }
+        out
+    }
+
+    /// Reserves a model request's estimate before it is sent. A denial is audited, and so is a
+    /// ledger failure (which denies too).
+    pub async fn reserve(
+        &self,
+        principal: &Principal,
+        run: &str,
+        step: &str,
+        model: &str,
+        tokens: u64,
+        usd: f64,
+    ) -> Result<Reservation, ToolError> {
+        let charged: Vec<String> = principal
+            .bots()
+            .iter()
+            .map(|b| format!("bot:{b}"))
+            .chain(principal.chain.iter().filter(|h| h.budget.is_some()).map(|h| format!("delegation:{}", h.id)))
+            .collect();
+        let accounts = self.accounts(principal, run);
+        let decided = if principal.bot_name().is_none() {
+            Ok(String::new())
+        } else {
+            self.inner.ledger.reserve(&accounts, &charged, run, tokens as i64, to_micro(usd)).await
+        };
+        let mut entry = AuditEntry::new(AuditKind::ModelRequest);
+        entry.run = Some(run.to_string());
+        entry.step = Some(step.to_string());
+        entry.bot = principal.bot_name().map(str::to_string);
+        entry.tool = Some(model.to_string());
+        let error = match &decided {
+            Ok(_) => None,
+            Err(Ok(over)) => Some(format!("budget exhausted: {over}")),
+            Err(Err(fault)) => Some(format!("budget unavailable: {fault}")),
+        };
+        entry.decision = Some(if error.is_none() { "allowed" } else { "denied" }.into());
+        entry.reason = Some(error.clone().unwrap_or_else(|| format!("within {} budget account(s)", accounts.len())));
+        entry.detail = json!({ "chain": principal.chain_text(), "estimate_tokens": tokens, "estimate_usd": usd });
+        let recorded = self.inner.trail.append(entry).await;
+        match (decided, recorded) {
+            (Ok(id), Ok(_)) => Ok(Reservation { id }),
+            (Ok(id), Err(e)) => {
+                if !id.is_empty() {
+                    let _ = self.inner.ledger.settle(&id, 0, 0).await;
+                }
+                Err(ToolError::Denied(format!("the audit trail cannot be written: {e}")))
+            }
+            (Err(_), _) => Err(ToolError::Denied(error.unwrap_or_default())),
+        }
+    }
+
+    /// Settles a reservation with what the request used, and audits the usage.
+    pub async fn settle(
+        &self,
+        reservation: Reservation,
+        principal: &Principal,
+        run: &str,
+        step: &str,
+        model: &str,
+        usage: (u64, u64),
+        usd: f64,
+    ) {
+        if !reservation.id.is_empty()
+            && let Err(e) = self.inner.ledger.settle(&reservation.id, (usage.0 + usage.1) as i64, to_micro(usd)).await
+        {
+            tracing::error!("a model request's usage could not be settled: {e}");
+        }
+        let mut entry = AuditEntry::new(AuditKind::ModelRequest);
+        entry.run = Some(run.to_string());
+        entry.step = Some(step.to_string());
+        entry.bot = principal.bot_name().map(str::to_string);
+        entry.tool = Some(model.to_string());
+        entry.decision = Some("used".into());
+        entry.detail = json!({ "input_tokens": usage.0, "output_tokens": usage.1, "usd": usd });
+        if let Err(e) = self.inner.trail.append(entry).await {
+            tracing::error!("a model request's usage could not be audited: {e}");
+        }
+    }
+
+    /// Records a decision on an approval gate.
+    pub async fn audit_approval(
+        &self,
+        run: &str,
+        step: &str,
+        approved: bool,
+        by: &str,
+        comment: Option<&str>,
+    ) -> Result<(), String> {
+        let mut entry = AuditEntry::new(AuditKind::Approval);
+        entry.run = Some(run.to_string());
+        entry.step = Some(step.to_string());
+        entry.decision = Some(if approved { "approved" } else { "rejected" }.into());
+        entry.reason = Some(format!("decided by {by}"));
+        entry.detail = json!({ "by": by, "comment": comment });
+        self.inner.trail.append(entry).await.map(drop)
+    }
+}
+
+fn decision_name(d: Decision) -> &'static str {
+    match d {
+        Decision::Allowed => "allowed",
+        Decision::Denied => "denied",
+    }
+}
+
+fn can_delegate(policy: &BotPolicy, principal: &Principal) -> bool {
+    !policy.bot.delegates.is_empty() && principal.chain.len() < MAX_DELEGATION_DEPTH
 }

@@ -1,5 +1,16 @@
-//! Governance: the one gate every tool call passes, whatever proposed it.
+//! Governance: the one gate every tool call passes, whatever proposed it, and what it enforces:
+//! visibility, the scope engine, delegation, budgets, and the audit trail it writes.
 
+pub mod budget;
+mod catalog;
 mod gate;
+pub mod policy;
+pub mod principal;
+pub mod scope;
 
-pub use gate::{Gate, GateCall, ToolError};
+pub use catalog::Catalog;
+pub use gate::{
+    BotLoader, DELEGATE_TOOL, DelegationRequest, Executor, Gate, GateCall, Reservation, SkillLoader, ToolError,
+};
+pub use policy::{BindingProblem, BotPolicy, BoundTool, compile_bot};
+pub use principal::{Identity, MAX_DELEGATION_DEPTH, Principal};

@@ -211,7 +211,11 @@ mod tests {
                 },
                 Message::User { content: "and now?".into() },
             ],
-            tools: vec![ToolSpec { name: "core.echo".into(), description: "echo".into(), parameters: Value::Null }],
+            tools: vec![std::sync::Arc::new(ToolSpec {
+                name: "core.echo".into(),
+                description: "echo".into(),
+                parameters: Value::Null,
+            })],
             ..Default::default()
         };
         let body = AnthropicProvider::body(&request);

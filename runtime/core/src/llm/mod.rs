@@ -77,7 +77,7 @@ pub struct ChatRequest {
     /// The conversation so far.
     pub messages: Vec<Message>,
     /// Tools offered; nothing else is sent.
-    pub tools: Vec<ToolSpec>,
+    pub tools: Vec<std::sync::Arc<ToolSpec>>,
     /// Ask for a JSON answer where the provider supports it.
     pub json_output: bool,
     /// Upper bound of output tokens.

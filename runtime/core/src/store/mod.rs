@@ -5,10 +5,15 @@
 //! whatever is queued in a single transaction (group commit), so a wide DAG does not pay one
 //! commit per step, while each completion is still on disk before its dependants start.
 
+mod audit;
+mod memory;
 mod records;
+mod vault;
 mod writer;
 
+pub use audit::AuditFilter;
 pub use records::{ApprovalRecord, LlmRecord, RunRecord, StepRecord};
+pub use vault::VaultRow;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Connection, Row};

@@ -84,6 +84,8 @@ pub enum DecideError {
     NotAnApprover { who: String, approvers: String },
     #[error("{0} started this run and the gate forbids self-approval")]
     SelfApproval(String),
+    #[error("the audit trail cannot be written, so the decision is not taken: {0}")]
+    Audit(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -106,6 +108,7 @@ pub enum Unit {
     Tool(Value),
     Llm { prompt: String, system: Option<String> },
     Approval { message: String },
+    Delegate { task: String, scope: Value },
     Workflow(Value),
 }
 
@@ -241,6 +244,8 @@ impl Engine {
             return Err(DecideError::SelfApproval(by.into()));
         }
         let decision = if approve { "approved" } else { "rejected" };
+        // Audited first: a decision the trail cannot record is not taken.
+        self.gate.audit_approval(&run.id, step, approve, by, comment).await.map_err(DecideError::Audit)?;
         if !store.decide_approval(&run.id, step, decision, by, comment).await? {
             return Err(DecideError::AlreadyDecided { step: step.into(), decision: "just now".into() });
         }

@@ -141,6 +141,11 @@ async fn drive_claimed(
             Err(e) => (RunStatus::Failed, Value::Null, Some(e)),
         },
     };
+    if status != RunStatus::Waiting
+        && let Err(e) = ctx.engine.gate.memory().end_run(&ctx.run_id).await
+    {
+        tracing::warn!(run = %ctx.run_id, "the run's task memory could not be deleted: {e}");
+    }
     if let Some(store) = &ctx.engine.store {
         if let Err(e) = store.flush().await {
             store_failure.get_or_insert(e);
@@ -272,7 +277,11 @@ fn prepare(step: &Step, scope: &Scope<'_>) -> Result<Unit, String> {
         StepKind::Approval(gate) => {
             Unit::Approval { message: render_string(&gate.message, scope).map_err(|e| e.to_string())? }
         }
-        StepKind::Delegate(_) => return Err("delegate steps are not available in this version".into()),
+        StepKind::Delegate(d) => Unit::Delegate {
+            task: render_string(&d.task, scope).map_err(|e| e.to_string())?,
+            scope: render_value(&Value::Object(d.scope.clone().unwrap_or_default()), scope)
+                .map_err(|e| e.to_string())?,
+        },
     };
     Ok(unit)
 }

@@ -196,12 +196,15 @@ async fn for_each(
 /// Runs one unit of work by the step's kind.
 async fn execute(ctx: &Arc<RunCtx>, step: &Step, key: &str, unit: Unit) -> Result<Outcome, String> {
     match (step.kind(), unit) {
-        (Some(StepKind::Tool(tool)), Unit::Tool(args)) => steps::tool::run(ctx, key, tool, args).await,
+        (Some(StepKind::Tool(tool)), Unit::Tool(args)) => steps::tool::run(ctx, step, key, tool, args).await,
         (Some(StepKind::Llm(llm)), Unit::Llm { prompt, system }) => {
             steps::llm::run(ctx, step, llm, key, prompt, system).await
         }
         (Some(StepKind::Approval(gate)), Unit::Approval { message }) => {
             steps::approval::run(ctx, step, gate, message).await
+        }
+        (Some(StepKind::Delegate(delegate)), Unit::Delegate { task, scope }) => {
+            steps::delegate::run(ctx, step, delegate, key, task, scope).await
         }
         (Some(StepKind::Workflow(file)), Unit::Workflow(inputs)) => {
             steps::subworkflow::run(ctx, key, file, inputs).await

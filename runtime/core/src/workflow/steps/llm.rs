@@ -1,17 +1,36 @@
 //! An `llm:` step: asks a model, runs the tool calls it makes through the gate, and asks again
-//! until it answers or `max_turns` runs out.
+//! until it answers or `max_turns` runs out. A delegation runs the same conversation for the
+//! delegate, under the delegate's principal.
 
-use crate::governance::GateCall;
-use crate::llm::{ChatRequest, ChatResponse, LlmError, Message, Resolved};
+use crate::governance::{DELEGATE_TOOL, DelegationRequest, GateCall, Principal};
+use crate::llm::{ChatRequest, ChatResponse, LlmError, Message, Resolved, estimate_usage};
 use crate::store::{LlmRecord, now_ms};
 use crate::workflow::attempt::Outcome;
 use crate::workflow::events::Event;
 use crate::workflow::run::RunCtx;
-use monstrum_model::{LlmOutput, LlmStep, Step};
+use futures::future::BoxFuture;
+use monstrum_model::{LlmOutput, LlmStep, ModelRef, Step};
 use serde_json::Value;
 
 /// Model turns an LLM step gets unless it says otherwise.
 pub const DEFAULT_MAX_TURNS: u32 = 6;
+
+/// Output tokens reserved for a request that does not set `max_tokens`.
+pub const DEFAULT_OUTPUT_ESTIMATE: u64 = 512;
+
+/// One conversation with a model on behalf of a principal.
+pub struct Conversation<'a> {
+    pub key: &'a str,
+    pub principal: Principal,
+    pub model: ModelRef,
+    pub system: Option<String>,
+    pub prompt: String,
+    /// A step's `tools:` list, which only narrows.
+    pub narrow: Option<&'a [String]>,
+    pub output: LlmOutput,
+    pub schema: Option<&'a Value>,
+    pub max_turns: u32,
+}
 
 /// Runs the conversation of one LLM step (or item).
 pub async fn run(
@@ -23,7 +42,8 @@ pub async fn run(
     system: Option<String>,
 ) -> Result<Outcome, String> {
     let workspace = &ctx.engine.workspace;
-    let bot = match step.bot.as_ref().or(ctx.plan.workflow.bot.as_ref()) {
+    let bot_name = step.bot.as_ref().or(ctx.plan.workflow.bot.as_ref());
+    let bot = match bot_name {
         Some(name) => Some(workspace.bot(name).map_err(|e| e.to_string())?),
         None => None,
     };
@@ -33,48 +53,159 @@ pub async fn run(
         .or_else(|| bot.as_ref().and_then(|b| b.model.clone()))
         .or_else(|| workspace.config.model.clone())
         .ok_or("no model for this step: give llm.model, a bot with a model, or model: in monstrum.yaml")?;
-    let resolved = ctx.providers.get(&model).map_err(|e| e.to_string())?;
-    let tools = ctx.engine.gate.visible_tools(llm.tools.as_deref());
-    let offered: Vec<String> = tools.iter().map(|t| t.name.clone()).collect();
-    let system_text: Vec<String> =
-        bot.and_then(|b| b.personality).into_iter().chain(system).filter(|s| !s.trim().is_empty()).collect();
-    let mut request = ChatRequest {
-        model: resolved.model.clone(),
+    let principal = ctx.engine.gate.principal(bot_name.map(String::as_str));
+    let system_text: Vec<String> = bot
+        .and_then(|b| b.personality)
+        .into_iter()
+        .chain(skill_bodies(&principal))
+        .chain(system)
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    let conversation = Conversation {
+        key,
+        principal,
+        model,
         system: (!system_text.is_empty()).then(|| system_text.join("\n\n")),
-        messages: vec![Message::User { content: prompt }],
-        tools,
-        json_output: llm.output == LlmOutput::Json,
-        max_tokens: model.max_tokens,
-        temperature: model.temperature,
+        prompt,
+        narrow: llm.tools.as_deref(),
+        output: llm.output,
+        schema: llm.schema.as_ref(),
+        max_turns: llm.max_turns.unwrap_or(DEFAULT_MAX_TURNS).max(1),
     };
-    let max_turns = llm.max_turns.unwrap_or(DEFAULT_MAX_TURNS).max(1);
-    for _ in 0..max_turns {
-        let answer = resolved.provider.complete(&request).await;
-        record(ctx, key, &resolved, &offered, &answer).await?;
-        let answer = answer.map_err(|e| e.to_string())?;
-        if answer.tool_calls.is_empty() {
-            return finish(llm, answer.text.unwrap_or_default()).map(Outcome::Output);
+    converse(ctx, conversation).await.map(Outcome::Output)
+}
+
+/// Asks, runs tool calls through the gate, asks again; the final answer is the result.
+pub fn converse<'a>(ctx: &'a RunCtx, c: Conversation<'a>) -> BoxFuture<'a, Result<Value, String>> {
+    Box::pin(async move {
+        let gate = &ctx.engine.gate;
+        let resolved = ctx.providers.get(&c.model).map_err(|e| e.to_string())?;
+        let tools = gate.visible_tools(&c.principal, c.narrow);
+        let offered: Vec<String> = tools.iter().map(|t| t.name.clone()).collect();
+        let price = c.model.price.unwrap_or_default();
+        let mut request = ChatRequest {
+            model: resolved.model.clone(),
+            system: c.system.clone(),
+            messages: vec![Message::User { content: c.prompt.clone() }],
+            tools,
+            json_output: c.output == LlmOutput::Json,
+            max_tokens: c.model.max_tokens,
+            temperature: c.model.temperature,
+        };
+        for _ in 0..c.max_turns {
+            let input_estimate = estimate_usage(&request, None, &[]).input_tokens;
+            let output_estimate = c.model.max_tokens.map_or(DEFAULT_OUTPUT_ESTIMATE, u64::from);
+            let reservation = gate
+                .reserve(
+                    &c.principal,
+                    &ctx.run_id,
+                    c.key,
+                    &resolved.model,
+                    input_estimate + output_estimate,
+                    price.cost(input_estimate, output_estimate),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            let answer = resolved.provider.complete(&request).await;
+            let usage = answer.as_ref().map(|a| a.usage).unwrap_or_default();
+            gate.settle(
+                reservation,
+                &c.principal,
+                &ctx.run_id,
+                c.key,
+                &resolved.model,
+                (usage.input_tokens, usage.output_tokens),
+                price.cost(usage.input_tokens, usage.output_tokens),
+            )
+            .await;
+            record(ctx, c.key, &resolved, &offered, &answer).await?;
+            let answer = answer.map_err(|e| e.to_string())?;
+            if answer.tool_calls.is_empty() {
+                return finish(c.output, c.schema, answer.text.unwrap_or_default());
+            }
+            request
+                .messages
+                .push(Message::Assistant { content: answer.text.clone(), tool_calls: answer.tool_calls.clone() });
+            for call in answer.tool_calls {
+                let result = if call.name == DELEGATE_TOOL && offered.iter().any(|n| n == DELEGATE_TOOL) {
+                    delegate_call(ctx, &c, &call.arguments).await
+                } else {
+                    let gate_call = GateCall {
+                        run: &ctx.run_id,
+                        step: c.key,
+                        principal: &c.principal,
+                        tool: &call.name,
+                        arguments: call.arguments.clone(),
+                        offered: Some(&offered),
+                    };
+                    gate.call(gate_call, &ctx.engine.events).await.map_err(|e| e.to_string())
+                };
+                let (content, is_error) = match result {
+                    Ok(v) => (v.to_string(), false),
+                    Err(e) => (e, true),
+                };
+                request.messages.push(Message::Tool { tool_call_id: call.id, name: call.name, content, is_error });
+            }
         }
-        request
-            .messages
-            .push(Message::Assistant { content: answer.text.clone(), tool_calls: answer.tool_calls.clone() });
-        for call in answer.tool_calls {
-            let gate_call = GateCall {
-                run: &ctx.run_id,
-                step: key,
-                tool: &call.name,
-                arguments: call.arguments.clone(),
-                offered: Some(&offered),
-            };
-            let result = ctx.engine.gate.call(gate_call, &ctx.engine.events).await;
-            let (content, is_error) = match result {
-                Ok(v) => (v.to_string(), false),
-                Err(e) => (e.to_string(), true),
-            };
-            request.messages.push(Message::Tool { tool_call_id: call.id, name: call.name, content, is_error });
-        }
+        Err(format!("the model gave no final answer in {} turns", c.max_turns))
+    })
+}
+
+/// A model's `core.delegate` call: granted by the gate, then the delegate's own conversation.
+async fn delegate_call(ctx: &RunCtx, c: &Conversation<'_>, arguments: &Value) -> Result<Value, String> {
+    let text = |k: &str| arguments.get(k).and_then(Value::as_str).map(str::to_string);
+    let (Some(bot), Some(task)) = (text("bot"), text("task")) else {
+        return Err(format!("invalid arguments for {DELEGATE_TOOL}: `bot` and `task` are required strings"));
+    };
+    let tools = match arguments.get("tools") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(serde_json::from_value(v.clone()).map_err(|_| "`tools` must be a list of names")?),
+    };
+    let scope = match arguments.get("scope") {
+        None | Some(Value::Null) => Default::default(),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|_| "`scope` must map dimensions to values")?,
+    };
+    let request = DelegationRequest { bot, tools, scope, budget: None };
+    let answer = run_delegate(ctx, c.key, &c.principal, &request, task).await?;
+    Ok(answer)
+}
+
+/// Grants a delegation through the gate and runs the delegate's conversation.
+pub async fn run_delegate(
+    ctx: &RunCtx,
+    key: &str,
+    from: &Principal,
+    request: &DelegationRequest,
+    task: String,
+) -> Result<Value, String> {
+    let principal = ctx.engine.gate.delegate(from, request, &ctx.run_id, key).await.map_err(|e| e.to_string())?;
+    let bot = ctx.engine.workspace.bot(&request.bot).map_err(|e| e.to_string())?;
+    let model = bot
+        .model
+        .clone()
+        .or_else(|| ctx.engine.workspace.config.model.clone())
+        .ok_or_else(|| format!("bot `{}` has no model", request.bot))?;
+    let system: Vec<String> = bot.personality.clone().into_iter().chain(skill_bodies(&principal)).collect();
+    let conversation = Conversation {
+        key,
+        principal,
+        model,
+        system: (!system.is_empty()).then(|| system.join("\n\n")),
+        prompt: task,
+        narrow: None,
+        output: LlmOutput::Text,
+        schema: None,
+        max_turns: DEFAULT_MAX_TURNS,
+    };
+    converse(ctx, conversation).await
+}
+
+/// The bodies of the principal's enabled skills, which join its system prompt.
+fn skill_bodies(principal: &Principal) -> Vec<String> {
+    match &principal.identity {
+        crate::governance::Identity::Bot(p) => p.skills.iter().map(|s| s.body.clone()).collect(),
+        _ => Vec::new(),
     }
-    Err(format!("the model gave no final answer in {max_turns} turns"))
 }
 
 /// Records a model request in the store and the event stream, failed ones included.
@@ -116,14 +247,14 @@ async fn record(
 }
 
 /// The step's output from the final answer: text, or JSON checked against the schema.
-fn finish(llm: &LlmStep, text: String) -> Result<Value, String> {
-    if llm.output == LlmOutput::Text {
+fn finish(output: LlmOutput, schema: Option<&Value>, text: String) -> Result<Value, String> {
+    if output == LlmOutput::Text {
         return Ok(Value::String(text));
     }
     let body = strip_fence(&text);
     let value: Value =
         serde_json::from_str(body).map_err(|e| format!("the model's answer is not JSON ({e}): {}", clip(&text)))?;
-    if let Some(schema) = &llm.schema {
+    if let Some(schema) = schema {
         let validator = jsonschema::validator_for(schema).map_err(|e| format!("invalid schema: {e}"))?;
         let problems: Vec<String> = validator.iter_errors(&value).map(|e| e.to_string()).collect();
         if !problems.is_empty() {

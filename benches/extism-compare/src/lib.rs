@@ -1,0 +1,1 @@
+//! Only a bench lives here (benches/noop.rs).

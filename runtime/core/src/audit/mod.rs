@@ -1,0 +1,230 @@
+//! The audit trail: every tool call (allowed or denied, with the rule that decided), every model
+//! request, every delegation and every approval decision, appended in order and chained by hash.
+//!
+//! A record's hash is SHA-256 over its sequence number, its fields and the previous record's
+//! hash, so `verify` finds any record that was edited, removed or moved. (Removing the newest
+//! records leaves a shorter valid chain; an external copy of the latest hash detects that.)
+
+mod trail;
+
+pub use trail::Trail;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The previous hash of the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What a record is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    /// The gate's decision on a tool call (written before the tool runs).
+    ToolCall,
+    /// How an allowed tool call ended.
+    ToolResult,
+    /// A model request: its budget decision, model, tokens and cost.
+    ModelRequest,
+    /// A delegation to another bot.
+    Delegation,
+    /// A decision on an approval gate.
+    Approval,
+}
+
+impl AuditKind {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::ToolCall => "tool_call",
+            AuditKind::ToolResult => "tool_result",
+            AuditKind::ModelRequest => "model_request",
+            AuditKind::Delegation => "delegation",
+            AuditKind::Approval => "approval",
+        }
+    }
+}
+
+/// A record to append.
+#[derive(Clone, Debug, Default)]
+pub struct AuditEntry {
+    pub kind: Option<AuditKind>,
+    pub run: Option<String>,
+    pub step: Option<String>,
+    pub bot: Option<String>,
+    pub tool: Option<String>,
+    /// `allowed` or `denied` (or an approval's `approved` / `rejected`).
+    pub decision: Option<String>,
+    /// The rule that decided, or why it was denied.
+    pub reason: Option<String>,
+    /// Anything else: redacted arguments, duration, tokens, cost, the delegation chain.
+    pub detail: serde_json::Value,
+}
+
+impl AuditEntry {
+    /// An entry of `kind`.
+    pub fn new(kind: AuditKind) -> AuditEntry {
+        AuditEntry { kind: Some(kind), detail: serde_json::json!({}), ..Default::default() }
+    }
+}
+
+/// A record as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub seq: i64,
+    pub at: i64,
+    pub kind: String,
+    pub run: Option<String>,
+    pub step: Option<String>,
+    pub bot: Option<String>,
+    pub tool: Option<String>,
+    pub decision: Option<String>,
+    pub reason: Option<String>,
+    /// JSON text, hashed exactly as stored.
+    pub detail: String,
+    pub prev: String,
+    pub hash: String,
+}
+
+impl AuditRecord {
+    /// Seals `entry` as record `seq` after `prev`.
+    pub fn seal(entry: AuditEntry, seq: i64, at: i64, prev: &str) -> AuditRecord {
+        let mut r = AuditRecord {
+            seq,
+            at,
+            kind: entry.kind.map_or("unknown", AuditKind::as_str).to_string(),
+            run: entry.run,
+            step: entry.step,
+            bot: entry.bot,
+            tool: entry.tool,
+            decision: entry.decision,
+            reason: entry.reason,
+            detail: entry.detail.to_string(),
+            prev: prev.to_string(),
+            hash: String::new(),
+        };
+        r.hash = r.compute_hash();
+        r
+    }
+
+    /// The hash this record's fields give.
+    pub fn compute_hash(&self) -> String {
+        let mut h = Sha256::new();
+        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "\u{0}".into());
+        for field in [
+            self.seq.to_string(),
+            self.at.to_string(),
+            self.kind.clone(),
+            opt(&self.run),
+            opt(&self.step),
+            opt(&self.bot),
+            opt(&self.tool),
+            opt(&self.decision),
+            opt(&self.reason),
+            self.detail.clone(),
+            self.prev.clone(),
+        ] {
+            h.update((field.len() as u64).to_be_bytes());
+            h.update(field.as_bytes());
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+/// A break in the chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChainProblem {
+    /// The record where the chain breaks.
+    pub seq: i64,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// Checks a whole trail, in `seq` order: every problem found.
+pub fn verify(records: &[AuditRecord]) -> Vec<ChainProblem> {
+    let mut problems = Vec::new();
+    let mut prev_hash = GENESIS.to_string();
+    let mut expected_seq = 1;
+    for r in records {
+        if r.seq != expected_seq {
+            let problem = if r.seq > expected_seq {
+                format!("records {expected_seq}..{} are missing (removed)", r.seq - 1)
+            } else {
+                format!("record {} appears out of order", r.seq)
+            };
+            problems.push(ChainProblem { seq: r.seq, problem });
+        }
+        if r.compute_hash() != r.hash {
+            problems.push(ChainProblem { seq: r.seq, problem: "its content does not match its hash (edited)".into() });
+        } else if r.prev != prev_hash {
+            problems.push(ChainProblem {
+                seq: r.seq,
+                problem: "it does not follow the record before it (a record was removed, inserted or moved)".into(),
+            });
+        }
+        prev_hash = r.hash.clone();
+        expected_seq = r.seq + 1;
+    }
+    problems
+}
+
+/// Replaces the arguments at `pointers` with `"[redacted]"`.
+pub fn redact(arguments: &serde_json::Value, pointers: &[String]) -> serde_json::Value {
+    let mut out = arguments.clone();
+    for p in pointers {
+        if let Some(v) = out.pointer_mut(p) {
+            *v = serde_json::Value::String("[redacted]".into());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: i64) -> Vec<AuditRecord> {
+        let mut prev = GENESIS.to_string();
+        (1..=n)
+            .map(|seq| {
+                let mut e = AuditEntry::new(AuditKind::ToolCall);
+                e.tool = Some(format!("t{seq}"));
+                let r = AuditRecord::seal(e, seq, 1000 + seq, &prev);
+                prev = r.hash.clone();
+                r
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        assert!(verify(&chain(5)).is_empty());
+    }
+
+    #[test]
+    fn edits_removals_and_moves_are_found() {
+        let mut edited = chain(5);
+        edited[2].decision = Some("allowed".into());
+        assert_eq!(verify(&edited)[0].seq, 3);
+
+        let mut removed = chain(5);
+        removed.remove(2);
+        assert!(verify(&removed).iter().any(|p| p.seq == 4 && p.problem.contains("missing")));
+
+        // Moved: records 2 and 3 swap places, renumbered and rehashed by someone who does not
+        // know the chain rule well enough; the link to the previous record breaks.
+        let mut moved = chain(5);
+        moved.swap(1, 2);
+        for (i, r) in moved.iter_mut().enumerate() {
+            r.seq = i as i64 + 1;
+            r.hash = r.compute_hash();
+        }
+        assert!(!verify(&moved).is_empty());
+    }
+
+    #[test]
+    fn redaction_replaces_only_the_marked_fields() {
+        let args = serde_json::json!({"repo": "a/b", "auth": {"token": "s3cret"}});
+        let r = redact(&args, &["/auth/token".into(), "/missing".into()]);
+        assert_eq!(r, serde_json::json!({"repo": "a/b", "auth": {"token": "[redacted]"}}));
+    }
+}

@@ -1,0 +1,237 @@
+//! A bot compiled against the catalog: every bound tool with its schema validator and its
+//! compiled scope. Compiling is where a binding's mistakes are found; a bot that does not compile
+//! gets no tools at all (fail closed).
+
+use super::catalog::Catalog;
+use super::scope::{Source, ToolScope, dimension_values};
+use crate::llm::ToolSpec;
+use jsonschema::Validator;
+use monstrum_model::{Binding, Bot, Manifest, PathSeg, Skill, valid_name};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+/// One tool a bot is bound to.
+pub struct BoundTool {
+    /// `<instance>.<tool>`.
+    pub name: String,
+    /// The tool's name inside its plugin.
+    pub tool: String,
+    /// The plugin's manifest.
+    pub manifest: Arc<Manifest>,
+    /// The binding that grants it.
+    pub binding: Arc<Binding>,
+    /// What a model is shown.
+    pub spec: Arc<ToolSpec>,
+    pub(crate) validator: Validator,
+    /// The binding's rules for it.
+    pub scope: ToolScope,
+    /// Narrower rules from enabled skills, by skill name.
+    pub narrowing: Vec<(String, ToolScope)>,
+    /// Pointers of secret arguments.
+    pub redact: Vec<String>,
+}
+
+/// A bot's compiled permissions.
+pub struct BotPolicy {
+    /// The bot as its file says.
+    pub bot: Arc<Bot>,
+    /// Its enabled skills.
+    pub skills: Vec<Skill>,
+    /// Bound tools by `<instance>.<tool>`.
+    pub tools: BTreeMap<String, Arc<BoundTool>>,
+    /// Everything it may be offered when nothing narrows, sorted (filled by the gate once).
+    pub(crate) offered: std::sync::OnceLock<Vec<Arc<ToolSpec>>>,
+}
+
+/// A mistake in a bot's bindings, at a path in the bot file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingProblem {
+    pub path: Vec<PathSeg>,
+    pub message: String,
+}
+
+impl std::fmt::Display for BindingProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = monstrum_model::Diagnostic::new("E015", self.path.clone(), "").path_string();
+        write!(f, "{path}: {}", self.message)
+    }
+}
+
+/// Instance names no binding may take: the built-in tool families.
+pub const RESERVED_INSTANCES: &[&str] = &["core", "memory"];
+
+/// Compiles `bot` against `catalog` with its enabled `skills`; every problem is reported.
+///
+/// Enabled skills narrow: when any of them lists `tools`, the bot's plugin tools are limited to
+/// those the skills list, and a skill's `scope` narrows the binding's like a delegation would.
+pub fn compile_bot(bot: &Bot, catalog: &Catalog, skills: &[Skill]) -> Result<BotPolicy, Vec<BindingProblem>> {
+    let mut problems = Vec::new();
+    let mut tools = BTreeMap::new();
+    let mut instances = HashSet::new();
+    for (i, binding) in bot.resources.iter().enumerate() {
+        let at = |rest: &[PathSeg]| {
+            let mut p = vec![PathSeg::Key("resources".into()), PathSeg::Index(i)];
+            p.extend_from_slice(rest);
+            p
+        };
+        let key = |k: &str| PathSeg::Key(k.to_string());
+        let mut problem = |path: Vec<PathSeg>, message: String| problems.push(BindingProblem { path, message });
+        let Some(manifest) = catalog.manifest(&binding.plugin) else {
+            problem(at(&[key("plugin")]), format!("unknown plugin `{}`", binding.plugin));
+            continue;
+        };
+        let instance = binding.instance_name();
+        if !valid_name(instance) || RESERVED_INSTANCES.contains(&instance) {
+            problem(at(&[key("instance")]), format!("`{instance}` cannot be an instance name"));
+        }
+        if !instances.insert(instance.to_string()) {
+            problem(at(&[key("instance")]), format!("two bindings use the instance name `{instance}`"));
+        }
+        for dimension in binding.scope.keys() {
+            if !manifest.dimensions.contains_key(dimension) {
+                problem(
+                    at(&[key("scope"), key(dimension)]),
+                    format!("plugin `{}` has no dimension `{dimension}`", manifest.name),
+                );
+            }
+        }
+        for field in binding.config.keys() {
+            if !manifest.config.contains_key(field) {
+                problem(
+                    at(&[key("config"), key(field)]),
+                    format!("plugin `{}` has no config `{field}`", manifest.name),
+                );
+            }
+        }
+        for (field, spec) in &manifest.config {
+            if spec.default.is_none() && !binding.config.contains_key(field) {
+                problem(at(&[key("config")]), format!("config `{field}` is required by plugin `{}`", manifest.name));
+            }
+        }
+        check_credentials(binding, manifest, &mut |path, m| problem(at(&path), m));
+        let binding_arc = Arc::new(binding.clone());
+        for (j, tool_name) in binding.tools.iter().enumerate() {
+            let tool_at = at(&[key("tools"), PathSeg::Index(j)]);
+            let Some(def) = manifest.tool(tool_name) else {
+                problem(tool_at, format!("plugin `{}` has no tool `{tool_name}`", manifest.name));
+                continue;
+            };
+            let values_ok = def.scope.iter().all(|rule| {
+                let values = dimension_values(binding.scope.get(&rule.dimension));
+                match ToolScope::check_values(rule.kind, values) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        let path = at(&[key("scope"), key(&rule.dimension)]);
+                        problem(path, format!("for {tool_name} ({}): {e}", rule.kind.name()));
+                        false
+                    }
+                }
+            });
+            if !values_ok {
+                continue;
+            }
+            let scope = match ToolScope::compile(def, &binding.scope, Source::Binding) {
+                Ok(s) => s,
+                Err(e) => {
+                    problem(tool_at, e);
+                    continue;
+                }
+            };
+            let mut narrowing = Vec::new();
+            for skill in skills.iter().filter(|s| !s.scope.is_empty()) {
+                match ToolScope::compile(def, &skill.scope, Source::Constraint) {
+                    Ok(s) if !s.is_empty() => narrowing.push((skill.name.clone(), s)),
+                    Ok(_) => {}
+                    Err(e) => problem(at(&[]), format!("skill `{}`: {e}", skill.name)),
+                }
+            }
+            let validator = match jsonschema::validator_for(&def.parameters) {
+                Ok(v) => v,
+                Err(e) => {
+                    problem(tool_at, format!("the manifest's schema for `{tool_name}` is invalid: {e}"));
+                    continue;
+                }
+            };
+            let name = format!("{instance}.{tool_name}");
+            let spec = Arc::new(ToolSpec {
+                name: name.clone(),
+                description: def.description.clone(),
+                parameters: def.parameters.clone(),
+            });
+            tools.insert(
+                name.clone(),
+                Arc::new(BoundTool {
+                    name,
+                    tool: tool_name.clone(),
+                    manifest: manifest.clone(),
+                    binding: binding_arc.clone(),
+                    spec,
+                    validator,
+                    scope,
+                    narrowing,
+                    redact: def.redact.clone(),
+                }),
+            );
+        }
+    }
+    let listed: Vec<&String> = skills.iter().flat_map(|s| &s.tools).collect();
+    if !listed.is_empty() {
+        tools.retain(|name, _| listed.contains(&name));
+    }
+    if problems.is_empty() {
+        Ok(BotPolicy { bot: Arc::new(bot.clone()), skills: skills.to_vec(), tools, offered: Default::default() })
+    } else {
+        Err(problems)
+    }
+}
+
+fn check_credentials(binding: &Binding, manifest: &Manifest, problem: &mut dyn FnMut(Vec<PathSeg>, String)) {
+    let key = |k: &str| PathSeg::Key(k.to_string());
+    if binding.credential.is_some() && manifest.credentials.len() != 1 {
+        problem(
+            vec![key("credential")],
+            format!(
+                "plugin `{}` has {} credential fields; name each under `credentials:`",
+                manifest.name,
+                manifest.credentials.len()
+            ),
+        );
+    }
+    for field in binding.credentials.keys() {
+        if !manifest.credentials.contains_key(field) {
+            problem(
+                vec![key("credentials"), key(field)],
+                format!("plugin `{}` has no credential `{field}`", manifest.name),
+            );
+        }
+    }
+}
+
+impl BoundTool {
+    /// Checks arguments against the tool's JSON Schema.
+    pub fn validate(&self, arguments: &Value) -> Result<(), String> {
+        schema_problems(&self.validator, arguments)
+    }
+
+    /// The vault entry for each credential field of this binding.
+    pub fn credentials(&self) -> BTreeMap<String, String> {
+        let mut out = self.binding.credentials.clone();
+        if let (Some(entry), Some(field)) = (&self.binding.credential, self.manifest.credentials.keys().next()) {
+            out.entry(field.clone()).or_insert_with(|| entry.clone());
+        }
+        out
+    }
+}
+
+/// Every schema problem of `value`, joined; `Ok` when there is none.
+pub(crate) fn schema_problems(validator: &Validator, value: &Value) -> Result<(), String> {
+    let problems: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| {
+            let at = e.instance_path().to_string();
+            if at.is_empty() { e.to_string() } else { format!("{at}: {e}") }
+        })
+        .collect();
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+}

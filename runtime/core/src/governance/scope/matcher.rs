@@ -1,0 +1,348 @@
+//! One compiled dimension: the allowed values of a binding (or a delegation) for one match kind.
+
+use super::command::{self, CommandPattern};
+use super::values::refusal;
+use bigdecimal::BigDecimal;
+use globset::{Glob, GlobBuilder};
+use ipnet::IpNet;
+use monstrum_model::MatchKind;
+use regex::RegexSet;
+use serde_json::Value;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+/// Allowed values, compiled once when a binding loads.
+#[derive(Debug)]
+pub(crate) enum Matcher {
+    /// The dimension has no values: nothing is allowed.
+    Nothing,
+    Exact(Vec<Value>),
+    /// The globs as one set of byte regexes (globset's translation), matched on the value as is.
+    Glob(regex::bytes::RegexSet, Vec<String>),
+    Regex(RegexSet),
+    Prefix(Vec<String>),
+    Max(Number),
+    Min(Number),
+    Cidr(Vec<IpNet>),
+    Command(Vec<CommandPattern>),
+}
+
+/// A number compared exactly: integers up to 38 digits natively, anything else as a decimal.
+#[derive(Debug, Clone)]
+pub(crate) struct Number {
+    int: Option<i128>,
+    decimal: BigDecimal,
+}
+
+impl Number {
+    fn parse(v: &Value) -> Option<Number> {
+        match v {
+            Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    Some(Number::from_int(i128::from(i)))
+                } else if let Some(u) = n.as_u64() {
+                    Some(Number::from_int(i128::from(u)))
+                } else {
+                    Number::parse_text(&n.to_string())
+                }
+            }
+            Value::String(s) => Number::parse_text(s),
+            _ => None,
+        }
+    }
+
+    fn from_int(i: i128) -> Number {
+        Number { int: Some(i), decimal: BigDecimal::from(i) }
+    }
+
+    fn parse_text(s: &str) -> Option<Number> {
+        let digits = s.strip_prefix('-').unwrap_or(s);
+        if !digits.is_empty() && digits.len() <= 38 && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return s.parse::<i128>().ok().map(Number::from_int);
+        }
+        // Decimal or exponent notation only: no hex, no `inf`, no whitespace.
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) {
+            return None;
+        }
+        BigDecimal::from_str(s).ok().map(|decimal| Number { int: None, decimal })
+    }
+
+    fn cmp_value(&self, v: &Value) -> Option<std::cmp::Ordering> {
+        // Fast path: both are integers.
+        if let (Some(limit), Some(i)) = (self.int, v.as_i64()) {
+            return Some(i128::from(i).cmp(&limit));
+        }
+        let n = Number::parse(v)?;
+        match (self.int, n.int) {
+            (Some(limit), Some(i)) => Some(i.cmp(&limit)),
+            _ => Some(n.decimal.cmp(&self.decimal)),
+        }
+    }
+}
+
+impl std::fmt::Display for Number {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.int {
+            Some(i) => write!(f, "{i}"),
+            None => write!(f, "{}", self.decimal),
+        }
+    }
+}
+
+/// A glob as the scope engine reads it: `*` and `?` do not cross `/`, `**` does.
+pub(crate) fn glob(pattern: &str) -> Result<Glob, String> {
+    GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map_err(|e| format!("bad glob `{pattern}`: {}", e.kind()))
+}
+
+fn strings(values: &[Value], kind: MatchKind) -> Result<Vec<String>, String> {
+    values
+        .iter()
+        .map(|v| match v {
+            Value::String(s) => Ok(s.clone()),
+            other => Err(format!("a `{}` value must be a string, not {other}", kind.name())),
+        })
+        .collect()
+}
+
+impl Matcher {
+    /// Compiles the allowed `values` for `kind`. An empty list compiles to [`Matcher::Nothing`].
+    pub(crate) fn compile(kind: MatchKind, values: &[Value]) -> Result<Matcher, String> {
+        if values.is_empty() {
+            return Ok(Matcher::Nothing);
+        }
+        Ok(match kind {
+            MatchKind::Exact => {
+                if let Some(bad) = values.iter().find(|v| v.is_array() || v.is_object() || v.is_null()) {
+                    return Err(format!("an `exact` value must be a string, number or boolean, not {bad}"));
+                }
+                Matcher::Exact(values.to_vec())
+            }
+            MatchKind::Glob => {
+                let patterns = strings(values, kind)?;
+                let regexes =
+                    patterns.iter().map(|p| glob(p).map(|g| g.regex().to_string())).collect::<Result<Vec<_>, _>>()?;
+                let set = regex::bytes::RegexSet::new(&regexes).map_err(|e| format!("bad glob: {e}"))?;
+                Matcher::Glob(set, patterns)
+            }
+            MatchKind::Regex => {
+                let anchored: Vec<String> = strings(values, kind)?.iter().map(|p| format!("^(?:{p})$")).collect();
+                Matcher::Regex(RegexSet::new(&anchored).map_err(|e| format!("bad regex: {e}"))?)
+            }
+            MatchKind::Prefix => Matcher::Prefix(strings(values, kind)?),
+            MatchKind::Max | MatchKind::Min => {
+                let [v] = values else {
+                    return Err(format!("a `{}` dimension takes exactly one number", kind.name()));
+                };
+                let n = Number::parse(v).ok_or_else(|| format!("`{v}` is not a number"))?;
+                if kind == MatchKind::Max { Matcher::Max(n) } else { Matcher::Min(n) }
+            }
+            MatchKind::Cidr => Matcher::Cidr(
+                strings(values, kind)?
+                    .iter()
+                    .map(|s| parse_net(s).ok_or_else(|| format!("`{s}` is not an IP network")))
+                    .collect::<Result<_, _>>()?,
+            ),
+            MatchKind::Command => Matcher::Command(
+                strings(values, kind)?.iter().map(|p| CommandPattern::new(p)).collect::<Result<_, _>>()?,
+            ),
+        })
+    }
+
+    /// Whether one parameter value is allowed; `Err` says why not.
+    pub(crate) fn check(&self, value: &Value) -> Result<(), String> {
+        if let Value::Array(items) = value {
+            if items.is_empty() {
+                return Err("an empty list is not allowed".into());
+            }
+            return items.iter().try_for_each(|item| self.check_one(item));
+        }
+        self.check_one(value)
+    }
+
+    fn check_one(&self, value: &Value) -> Result<(), String> {
+        let text = || value.as_str().ok_or_else(|| format!("{} is not a string", short(value)));
+        match self {
+            Matcher::Nothing => Err("the binding allows no value in this dimension".into()),
+            Matcher::Exact(allowed) => {
+                if allowed.iter().any(|a| a == value) {
+                    Ok(())
+                } else {
+                    Err(format!("{} is not one of the allowed values", short(value)))
+                }
+            }
+            Matcher::Glob(set, patterns) => {
+                let s = text()?;
+                checked(s, true)?;
+                if set.is_match(s.as_bytes()) {
+                    Ok(())
+                } else {
+                    Err(format!("{} matches none of {patterns:?}", short(value)))
+                }
+            }
+            Matcher::Regex(set) => {
+                let s = text()?;
+                checked(s, false)?;
+                if set.is_match(s) { Ok(()) } else { Err(format!("{} matches no allowed pattern", short(value))) }
+            }
+            Matcher::Prefix(prefixes) => {
+                let s = text()?;
+                checked(s, true)?;
+                if prefixes.iter().any(|p| s.starts_with(p.as_str())) {
+                    Ok(())
+                } else {
+                    Err(format!("{} starts with none of {prefixes:?}", short(value)))
+                }
+            }
+            Matcher::Max(limit) => match limit.cmp_value(value) {
+                Some(std::cmp::Ordering::Greater) => Err(format!("{} is above the limit {limit}", short(value))),
+                Some(_) => Ok(()),
+                None => Err(format!("{} is not a number", short(value))),
+            },
+            Matcher::Min(limit) => match limit.cmp_value(value) {
+                Some(std::cmp::Ordering::Less) => Err(format!("{} is below the limit {limit}", short(value))),
+                Some(_) => Ok(()),
+                None => Err(format!("{} is not a number", short(value))),
+            },
+            Matcher::Cidr(nets) => {
+                let s = text()?;
+                let net = parse_net(s).ok_or_else(|| format!("{} is not an IP address", short(value)))?;
+                if nets.iter().any(|n| n.contains(&net)) {
+                    Ok(())
+                } else {
+                    Err(format!("{} is outside the allowed networks", short(value)))
+                }
+            }
+            Matcher::Command(patterns) => {
+                let s = text()?;
+                command::check(patterns, s).map_err(|why| format!("command {}: {why}", short(value)))
+            }
+        }
+    }
+
+    /// The allowed values as written, for messages and the Cedar translation.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Matcher::Nothing => "nothing".into(),
+            Matcher::Exact(v) => format!("{v:?}"),
+            Matcher::Glob(_, p) => format!("{p:?}"),
+            Matcher::Regex(set) => format!("{:?}", set.patterns()),
+            Matcher::Prefix(p) => format!("{p:?}"),
+            Matcher::Max(n) => format!("at most {n}"),
+            Matcher::Min(n) => format!("at least {n}"),
+            Matcher::Cidr(n) => format!("{n:?}"),
+            Matcher::Command(p) => format!("{:?}", p.iter().map(CommandPattern::text).collect::<Vec<_>>()),
+        }
+    }
+}
+
+fn checked(s: &str, path_like: bool) -> Result<(), String> {
+    match refusal(s, path_like) {
+        Some(why) => Err(format!("{} {why}", short(&Value::String(s.to_string())))),
+        None => Ok(()),
+    }
+}
+
+/// An address or network, with IPv4-mapped IPv6 addresses read as IPv4.
+fn parse_net(s: &str) -> Option<IpNet> {
+    if let Ok(addr) = s.parse::<IpAddr>() {
+        return Some(IpNet::from(addr.to_canonical()));
+    }
+    let net = s.parse::<IpNet>().ok()?;
+    match net {
+        IpNet::V6(v6) => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => IpNet::new(IpAddr::V4(v4), v6.prefix_len().saturating_sub(96)).ok(),
+            None => Some(net),
+        },
+        IpNet::V4(_) => Some(net),
+    }
+}
+
+/// A value for a message: JSON, cut to 80 characters.
+pub(crate) fn short(v: &Value) -> String {
+    let text = v.to_string();
+    match text.char_indices().nth(80) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn m(kind: MatchKind, values: Value) -> Matcher {
+        Matcher::compile(kind, values.as_array().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn each_kind_allows_and_denies() {
+        let cases: Vec<(MatchKind, Value, Vec<Value>, Vec<Value>)> = vec![
+            (MatchKind::Exact, json!(["a", 3]), vec![json!("a"), json!(3)], vec![json!("b"), json!("3"), json!(null)]),
+            (
+                MatchKind::Glob,
+                json!(["acme/public-*", "logs/**"]),
+                vec![json!("acme/public-site"), json!("logs/a/b/c")],
+                vec![json!("internal/secrets"), json!("acme/public-x/y"), json!("acme/public-\u{200b}x"), json!(1)],
+            ),
+            (MatchKind::Regex, json!(["v[0-9]+"]), vec![json!("v12")], vec![json!("xv12"), json!("v12x")]),
+            (
+                MatchKind::Prefix,
+                json!(["/var/log/"]),
+                vec![json!("/var/log/app.log")],
+                vec![json!("/etc/passwd"), json!("/var/log/../../etc/passwd")],
+            ),
+            (
+                MatchKind::Max,
+                json!(["1000000000000000000"]),
+                vec![json!(5), json!("1000000000000000000"), json!("0.5"), json!(1e18)],
+                vec![json!("1000000000000000001"), json!("1e19"), json!("0x10"), json!(true), json!("")],
+            ),
+            (MatchKind::Min, json!([1.5]), vec![json!(2), json!("1.5")], vec![json!(1), json!("1.49")]),
+            (
+                MatchKind::Cidr,
+                json!(["10.0.0.0/8", "fd00::/8"]),
+                vec![json!("10.1.2.3"), json!("::ffff:10.0.0.1"), json!("10.2.0.0/16"), json!("fd00::1")],
+                vec![json!("11.0.0.1"), json!("10.0.0.0/7"), json!("example.com"), json!("::ffff:11.0.0.1")],
+            ),
+        ];
+        for (kind, values, allowed, denied) in cases {
+            let matcher = m(kind, values);
+            for v in allowed {
+                assert!(matcher.check(&v).is_ok(), "{kind:?} should allow {v}: {:?}", matcher.check(&v));
+            }
+            for v in denied {
+                assert!(matcher.check(&v).is_err(), "{kind:?} should deny {v}");
+            }
+        }
+    }
+
+    #[test]
+    fn empty_dimension_and_lists() {
+        assert!(m(MatchKind::Exact, json!([])).check(&json!("a")).is_err());
+        let g = m(MatchKind::Glob, json!(["a*"]));
+        assert!(g.check(&json!(["ab", "ac"])).is_ok());
+        assert!(g.check(&json!(["ab", "b"])).is_err());
+        assert!(g.check(&json!([])).is_err());
+    }
+
+    #[test]
+    fn bad_values_do_not_compile() {
+        for (kind, values) in [
+            (MatchKind::Regex, json!(["("])),
+            (MatchKind::Cidr, json!(["10.0.0.0/99"])),
+            (MatchKind::Max, json!(["lots"])),
+            (MatchKind::Max, json!([1, 2])),
+            (MatchKind::Glob, json!(["a[b"])),
+            (MatchKind::Glob, json!([1])),
+            (MatchKind::Command, json!(["tail 'x"])),
+            (MatchKind::Exact, json!([{"a": 1}])),
+        ] {
+            assert!(Matcher::compile(kind, values.as_array().unwrap()).is_err(), "{kind:?} {values}");
+        }
+    }
+}

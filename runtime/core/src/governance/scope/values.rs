@@ -1,0 +1,102 @@
+//! What a string must look like before any pattern sees it.
+//!
+//! Refused, never normalised (the tool receives the caller's original text, so checking a
+//! normalised copy would check something else than what runs):
+//! - text not in Unicode NFKC form (fullwidth letters and punctuation, ligatures, other
+//!   compatibility forms that a server may fold into ASCII later);
+//! - non-ASCII characters that are not letters or digits (zero-width and bidi-override format
+//!   characters, look-alike punctuation) and ASCII control characters;
+//! - for path-like kinds (`glob`, `prefix`, `command` arguments): a `..` segment, a backslash,
+//!   percent-encoding (`%2e`), and an empty segment (`//`) other than right after a URL scheme.
+//!
+//! Look-alike letters (Cyrillic `а` for Latin `a`) are different characters and are compared as
+//! such, so they never match a pattern written in ASCII.
+
+/// Why a string value is refused, or `None` when it may be compared. One pass over the bytes
+/// for plain ASCII, the common case.
+pub(crate) fn refusal(value: &str, path_like: bool) -> Option<&'static str> {
+    if !value.is_ascii() {
+        if value.chars().any(|c| !c.is_ascii() && !c.is_alphanumeric()) {
+            return Some("contains a non-ASCII character that is not a letter or digit");
+        }
+        if !unicode_normalization::is_nfkc(value) {
+            return Some("is not in Unicode NFKC form (compatibility or look-alike characters)");
+        }
+    }
+    let bytes = value.as_bytes();
+    // Where a URL's `scheme://` ends: its `//` is not an empty path segment.
+    let scheme_end = if path_like { scheme_end(bytes) } else { 0 };
+    let mut segment_start = scheme_end;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b.is_ascii_control() && b != b'\n' && b != b'\r' && b != b'\t' {
+            return Some("contains a control character");
+        }
+        if !path_like || i < scheme_end {
+            continue;
+        }
+        match b {
+            b'\\' => return Some("contains a backslash"),
+            b'%' if bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit) =>
+            {
+                return Some("contains percent-encoding");
+            }
+            b'/' => {
+                if let Some(why) =
+                    segment_refusal(&bytes[segment_start..i], segment_start > scheme_end || i > scheme_end)
+                {
+                    return Some(why);
+                }
+                segment_start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if path_like && bytes[segment_start..] == *b".." {
+        return Some("contains a `..` path segment");
+    }
+    None
+}
+
+/// The segment between two slashes: `..` is refused, and so is an empty one between slashes.
+fn segment_refusal(segment: &[u8], between_slashes: bool) -> Option<&'static str> {
+    match segment {
+        b".." => Some("contains a `..` path segment"),
+        b"" if between_slashes => Some("contains an empty path segment (`//`)"),
+        _ => None,
+    }
+}
+
+/// The length of a leading `scheme://`, or 0.
+fn scheme_end(bytes: &[u8]) -> usize {
+    let scheme = bytes.iter().take_while(|b| b.is_ascii_alphanumeric() || b"+-.".contains(b)).count();
+    if scheme > 0 && bytes[scheme..].starts_with(b"://") { scheme + 3 } else { 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refusal;
+
+    #[test]
+    fn refuses_tricks_and_accepts_plain_text() {
+        for ok in ["acme/public-site", "/var/log/app.log", "https://api.example.com/v1/x", "café", "日本語"] {
+            assert_eq!(refusal(ok, true), None, "{ok}");
+        }
+        for bad in [
+            "/var/log/../../etc/shadow",
+            "..",
+            "/var/log/%2e%2e/x",
+            "a//b",
+            "https://x.com//etc",
+            "C:\\windows",
+            "acme\u{200b}/public-x",
+            "acme/public\u{202e}x",
+            "ａｃｍｅ/public-x",
+            "tab\u{7}bell",
+        ] {
+            assert!(refusal(bad, true).is_some(), "{bad:?} should be refused");
+        }
+        assert_eq!(refusal("a/../b", false), None, "path checks only apply to path-like kinds");
+        assert!(refusal("ａ", false).is_some(), "NFKC applies to every kind");
+    }
+}

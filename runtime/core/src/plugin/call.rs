@@ -1,0 +1,86 @@
+//! One tool call: what the gate grants it and how much it may use.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::secrets::Secrets;
+use super::ssh::SshPolicy;
+
+/// A tool call the gate has allowed, with everything the guest may use while it runs.
+#[derive(Clone)]
+pub struct PluginCall {
+    /// The plugin instance (`github-work`); it names the instance's private kv storage.
+    pub instance: String,
+    /// The tool.
+    pub tool: String,
+    /// The arguments, already validated against the tool's schema and scope.
+    pub arguments: Value,
+    /// The binding's config; the host fills in the manifest's defaults for fields not set.
+    pub config: Map<String, Value>,
+    /// Credential field -> secret; the host injects them, the guest never sees them.
+    pub secrets: Secrets,
+    /// Origins (`https://api.github.com`, or with a path prefix `https://host/api/v3`) the guest
+    /// may send HTTP requests to; empty allows none.
+    pub allowed_origins: Vec<String>,
+    /// Decides each SSH command (host, argv); `None` allows none.
+    pub ssh_policy: Option<SshPolicy>,
+    /// Resource limits.
+    pub limits: CallLimits,
+}
+
+impl PluginCall {
+    /// A call of `tool` on `instance` that may use nothing but CPU and memory within the default
+    /// limits.
+    pub fn new(instance: impl Into<String>, tool: impl Into<String>, arguments: Value) -> Self {
+        Self {
+            instance: instance.into(),
+            tool: tool.into(),
+            arguments,
+            config: Map::new(),
+            secrets: Secrets::new(),
+            allowed_origins: Vec::new(),
+            ssh_policy: None,
+            limits: CallLimits::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for PluginCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginCall")
+            .field("instance", &self.instance)
+            .field("tool", &self.tool)
+            .field("secrets", &self.secrets)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("ssh_policy", &self.ssh_policy.is_some())
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one call may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Fuel: roughly the number of WebAssembly instructions the guest may execute.
+    pub fuel: u64,
+    /// The most linear memory the guest may grow to, in bytes (capped by
+    /// [`super::HostConfig::max_memory_bytes`]).
+    pub memory_bytes: usize,
+    /// Wall-clock time for the whole call, host calls (HTTP, SSH) included.
+    pub timeout: Duration,
+    /// The largest output (JSON text) accepted, in bytes. (An HTTP response body is bounded by
+    /// `memory_bytes`: a larger one could not reach the guest anyway.)
+    pub max_output_bytes: usize,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        Self {
+            fuel: 2_000_000_000,
+            memory_bytes: 64 << 20,
+            timeout: Duration::from_secs(30),
+            max_output_bytes: 4 << 20,
+        }
+    }
+}

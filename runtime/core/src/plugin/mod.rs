@@ -1,0 +1,59 @@
+//! The plugin host: runs integrations, WebAssembly components of the world
+//! `monstrum:plugin/integration` (`wit/`), in a sandbox (DESIGN.md, "Plugins and the host").
+//!
+//! ```ignore
+//! let host = PluginHost::new(Some(&workspace.join(".monstrum/plugin-cache")))?;
+//! let plugin = host.load(Arc::new(manifest), &component_bytes)?;          // compile (cached) + pre-instantiate
+//! let output = host.call(&plugin, PluginCall::new("github-work", "get_issue", args)).await; // Result<Value, String>
+//! ```
+//!
+//! - [`PluginHost`] owns one wasmtime engine on the pooling allocator and the compile cache
+//!   ([`cache`]): compiled components are kept on disk by content hash, so a second process
+//!   loads one in milliseconds instead of compiling it again (hundreds of milliseconds).
+//! - [`PluginHost::load`] gives a [`LoadedPlugin`]: the manifest, the component's sha256 and an
+//!   `InstancePre` with every import already resolved.
+//! - [`PluginHost::call`] runs one tool in a fresh store and instance: a fuel budget, a memory
+//!   limit, a wall-clock timeout and a maximum output size ([`CallLimits`]). A trap, exhausted
+//!   fuel, a refused memory growth, a timeout or an oversized output is an `Err(message)`: a tool
+//!   error. The host and every other plugin carry on. At most
+//!   [`HostConfig::max_concurrent_calls`] calls run at once (the pool's size); more wait.
+//! - [`builtin()`] lists the plugins embedded at build time (`plugins/*`, built by `build.rs`).
+//!
+//! [`ssh_client::RusshExecutor`] is the [`SshExecutor`] the gate's executor uses (a host built
+//! without one answers an allowed command "not available"). Not here yet: an [`EvmSigner`]
+//! ("not configured"); [`kv::MemoryKv`] forgets everything when the process ends.
+//!
+//! What a guest can reach is exactly what [`PluginCall`] grants: HTTP to `allowed_origins`
+//! ([`http`]) with the credentials in `secrets` attached by the host (the guest names a
+//! credential field, never sees its value), SSH commands that `ssh_policy` accepts ([`ssh`]),
+//! key-value storage private to `instance` ([`kv`]), the host's log ([`log`]). A wasm32-wasip2
+//! guest's standard library also imports WASI; it is linked to an empty context (no preopened
+//! directories, no environment, no arguments, no sockets or name lookup, stdin empty, stdout
+//! discarded, stderr kept only for the error message of a panic), so it grants nothing.
+//!
+//! The gate decides everything before a call reaches this module (schema, scope, budget) and
+//! hands it the call's grants; this module only enforces them.
+
+mod bindings;
+pub mod builtin;
+pub mod cache;
+mod call;
+mod evm;
+pub mod executor;
+mod host;
+pub mod http;
+pub mod kv;
+pub mod log;
+mod secrets;
+pub mod ssh;
+pub mod ssh_client;
+mod state;
+
+pub use builtin::{BuiltinPlugin, builtin};
+pub use call::{CallLimits, PluginCall};
+pub use evm::{EvmSigner, EvmTransaction};
+pub use executor::{Component, HostExecutor};
+pub use host::{HostConfig, LoadedPlugin, PluginHost};
+pub use http::Proxy;
+pub use secrets::Secrets;
+pub use ssh::{SshExecutor, SshOutput, SshPolicy};

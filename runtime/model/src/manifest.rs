@@ -1,0 +1,302 @@
+//! The plugin manifest (DESIGN.md, "Plugin manifest"): what a plugin offers and how each of its
+//! tools is governed. Everything the host and the gate know about an integration comes from here.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A plugin's manifest.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The plugin's name (`github`); bindings name it in `plugin:`.
+    pub name: String,
+    /// Semantic version.
+    pub version: String,
+    /// What it integrates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The component file, relative to the manifest.
+    pub component: String,
+    /// Credential fields, by name; the host injects them at the boundary.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub credentials: BTreeMap<String, CredentialSpec>,
+    /// Configuration fields a binding may set, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, ConfigField>,
+    /// Origins the plugin may reach through the host (templates over `config`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network: Vec<String>,
+    /// Permission dimensions a binding gives values for.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dimensions: BTreeMap<String, DimensionSpec>,
+    /// What governs the `ssh` capability: every command the guest asks the host to run is
+    /// checked against the binding's values of these dimensions. Without it the plugin may run
+    /// no SSH command at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<SshCapability>,
+    /// The tools.
+    pub tools: Vec<ToolDef>,
+}
+
+impl Manifest {
+    /// The tool called `name`.
+    pub fn tool(&self, name: &str) -> Option<&ToolDef> {
+        self.tools.iter().find(|t| t.name == name)
+    }
+}
+
+/// A credential field.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialSpec {
+    /// What it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Where the host puts it.
+    pub inject: Inject,
+}
+
+/// Where the host injects a credential. Exactly one target is set.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Inject {
+    /// An HTTP request header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// An HTTP query parameter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// How the value is written (`Bearer {}`); `{}` is the secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// The private key of SSH sessions the host opens.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ssh: bool,
+    /// The key the host signs transactions with.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub signer: bool,
+}
+
+impl Inject {
+    /// How many targets are set (a valid manifest has exactly one).
+    pub fn targets(&self) -> usize {
+        usize::from(self.header.is_some())
+            + usize::from(self.query.is_some())
+            + usize::from(self.ssh)
+            + usize::from(self.signer)
+    }
+}
+
+/// A configuration field.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigField {
+    /// `string`, `integer`, `number` or `boolean`.
+    #[serde(rename = "type", default = "string_type")]
+    pub kind: String,
+    /// What it sets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The value when a binding does not set it; without one the field is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+}
+
+fn string_type() -> String {
+    "string".into()
+}
+
+/// A permission dimension.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DimensionSpec {
+    /// What its values mean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// The dimensions that govern a plugin's SSH commands (`ssh:` in a manifest):
+///
+/// ```yaml
+/// ssh:
+///   host: { dimension: hosts, match: glob }
+///   command: { dimension: commands, match: command }
+/// ```
+///
+/// The host checks each command's target host and its argv (quoted back into one command line)
+/// with the same scope engine as tool parameters, against the calling binding's values.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SshCapability {
+    /// The rule for the host (`name` or `name:port`).
+    pub host: CapabilityRule,
+    /// The rule for the command line.
+    pub command: CapabilityRule,
+}
+
+/// A dimension and how a capability's value is compared with its values.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilityRule {
+    /// The dimension whose values allow.
+    pub dimension: String,
+    /// How a value is compared with the allowed ones.
+    #[serde(rename = "match")]
+    pub kind: MatchKind,
+}
+
+/// One tool of a plugin.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ToolDef {
+    /// Its name inside the plugin (`create_comment`); callers write `<instance>.<name>`.
+    pub name: String,
+    /// What it does, shown to models.
+    #[serde(default)]
+    pub description: String,
+    /// JSON Schema of its arguments.
+    #[serde(default = "empty_object_schema")]
+    pub parameters: Value,
+    /// How its parameters are checked against a binding's dimensions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scope: Vec<ScopeRule>,
+    /// JSON pointers of arguments that are secret: redacted in the audit trail and events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redact: Vec<String>,
+}
+
+fn empty_object_schema() -> Value {
+    serde_json::json!({ "type": "object" })
+}
+
+/// A rule: the parameter at `param` must match one of the binding's values of `dimension`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeRule {
+    /// The dimension whose values allow.
+    pub dimension: String,
+    /// JSON pointer into the arguments (`/repo`).
+    pub param: String,
+    /// How a value is compared with the allowed ones.
+    #[serde(rename = "match")]
+    pub kind: MatchKind,
+}
+
+/// How a parameter is compared with a dimension's allowed values.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchKind {
+    /// Equal to one of the values.
+    Exact,
+    /// Matches one of the glob patterns (`*` does not cross `/`; `**` does).
+    Glob,
+    /// Matches one of the regular expressions, anchored at both ends.
+    Regex,
+    /// Starts with one of the values.
+    Prefix,
+    /// A number at most the value.
+    Max,
+    /// A number at least the value.
+    Min,
+    /// An IP address (or network) inside one of the networks.
+    Cidr,
+    /// A command line that matches one of the patterns argument by argument.
+    Command,
+}
+
+impl MatchKind {
+    /// Its name as written in a manifest.
+    pub fn name(self) -> &'static str {
+        match self {
+            MatchKind::Exact => "exact",
+            MatchKind::Glob => "glob",
+            MatchKind::Regex => "regex",
+            MatchKind::Prefix => "prefix",
+            MatchKind::Max => "max",
+            MatchKind::Min => "min",
+            MatchKind::Cidr => "cidr",
+            MatchKind::Command => "command",
+        }
+    }
+}
+
+/// Checks a manifest's internal consistency.
+pub(crate) fn validate_manifest(m: &Manifest) -> Vec<crate::Diagnostic> {
+    use crate::diagnostic::{Diagnostic, PathSeg};
+    let key = |k: &str| PathSeg::Key(k.to_string());
+    let mut out = Vec::new();
+    if !valid_name(&m.name) {
+        out.push(
+            Diagnostic::new("E014", vec![key("name")], format!("invalid plugin name `{}`", m.name))
+                .with_help("a name is lowercase letters, digits and `-`, starting with a letter"),
+        );
+    }
+    for (name, c) in &m.credentials {
+        if c.inject.targets() != 1 {
+            out.push(Diagnostic::new(
+                "E014",
+                vec![key("credentials"), key(name), key("inject")],
+                "a credential is injected into exactly one of: header, query, ssh, signer",
+            ));
+        }
+    }
+    if let Some(ssh) = &m.ssh {
+        for (name, rule) in [("host", &ssh.host), ("command", &ssh.command)] {
+            if !m.dimensions.contains_key(&rule.dimension) {
+                out.push(Diagnostic::new(
+                    "E014",
+                    vec![key("ssh"), key(name), key("dimension")],
+                    format!("undeclared dimension `{}`", rule.dimension),
+                ));
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, tool) in m.tools.iter().enumerate() {
+        let at = |k: &str| vec![key("tools"), PathSeg::Index(i), key(k)];
+        if !valid_tool_name(&tool.name) {
+            out.push(Diagnostic::new("E014", at("name"), format!("invalid tool name `{}`", tool.name)));
+        }
+        if !seen.insert(tool.name.as_str()) {
+            out.push(Diagnostic::new("E014", at("name"), format!("duplicate tool `{}`", tool.name)));
+        }
+        if tool.parameters.get("type").and_then(Value::as_str) != Some("object") {
+            out.push(Diagnostic::new("E014", at("parameters"), "a tool's parameters are a JSON Schema of type object"));
+        }
+        for (j, rule) in tool.scope.iter().enumerate() {
+            let at = |k: &str| vec![key("tools"), PathSeg::Index(i), key("scope"), PathSeg::Index(j), key(k)];
+            if !m.dimensions.contains_key(&rule.dimension) {
+                out.push(Diagnostic::new(
+                    "E014",
+                    at("dimension"),
+                    format!("undeclared dimension `{}`", rule.dimension),
+                ));
+            }
+            if !rule.param.starts_with('/') {
+                out.push(
+                    Diagnostic::new("E014", at("param"), format!("`{}` is not a JSON pointer", rule.param))
+                        .with_help("a pointer starts with `/`, e.g. `/repo`"),
+                );
+            }
+        }
+        for (j, pointer) in tool.redact.iter().enumerate() {
+            if !pointer.starts_with('/') {
+                let path = vec![key("tools"), PathSeg::Index(i), key("redact"), PathSeg::Index(j)];
+                out.push(Diagnostic::new("E014", path, format!("`{pointer}` is not a JSON pointer")));
+            }
+        }
+    }
+    out
+}
+
+/// A plugin or instance name: lowercase letters, digits and `-`, starting with a letter.
+pub fn valid_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn valid_tool_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
