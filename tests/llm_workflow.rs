@@ -3,48 +3,13 @@
 //! the gate, and every request's usage is recorded.
 
 mod common;
+#[path = "common/model_server.rs"]
+mod model_server;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::http::StatusCode;
 use common::{Ws, events, finished, of_type, text};
+use model_server::{Server, serve};
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
-
-/// What the fake server received, and what it answers, in order.
-#[derive(Clone, Default)]
-struct Server {
-    received: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
-    answers: Arc<Mutex<Vec<(StatusCode, Value)>>>,
-}
-
-async fn answer(State(s): State<Server>, headers: HeaderMap, Json(body): Json<Value>) -> (StatusCode, Json<Value>) {
-    s.received.lock().unwrap().push((headers, body));
-    let mut answers = s.answers.lock().unwrap();
-    let (status, body) = if answers.is_empty() {
-        (StatusCode::INTERNAL_SERVER_ERROR, json!({"error": {"message": "no more answers"}}))
-    } else {
-        answers.remove(0)
-    };
-    (status, Json(body))
-}
-
-/// Serves `path` on a loopback port in a background thread; returns the base URL.
-fn serve(path: &'static str, server: Server) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let app = Router::new().route(path, post(answer)).with_state(server);
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    format!("http://{addr}")
-}
 
 const WORKFLOW: &str = r#"name: ask
 bot: analyst

@@ -1,19 +1,16 @@
 //! The `ssh` plugin through the real binary against a real OpenSSH server (started by
 //! tests/common/sshd.rs on a loopback port with throwaway keys): a whitelisted command runs and
-//! returns the file's last lines; chained commands, other commands and other hosts are denied by
-//! the gate before any session opens; a wrong host key is refused by the client; the private key
-//! appears nowhere in the output, the audit trail or the workspace's files.
+//! returns the file's last lines; a wrong host key is refused by the client; the private key
+//! appears nowhere in the output, the audit trail or the workspace's files. Commands smuggled past
+//! the whitelist are attack 6 of tests/attacks.rs.
 
 mod common;
 #[path = "common/sshd.rs"]
 mod sshd;
 
-use common::{Ws, events, finished, of_type, skip, text};
+use common::{Ws, assert_not_in_files, events, finished, of_type, skip, text};
 use serde_json::Value;
 use sshd::Sshd;
-use std::io::Write;
-use std::path::Path;
-use std::process::Stdio;
 
 fn server() -> Option<Sshd> {
     let server = Sshd::start();
@@ -46,9 +43,7 @@ resources:
         ),
     );
     ws.write("scripts/ops.yaml", "- text: nothing to do\n");
-    let mut set = ws.cmd().args(["vault", "set", "ops-key"]).stdin(Stdio::piped()).spawn().unwrap();
-    set.stdin.take().unwrap().write_all(server.user_key.as_bytes()).unwrap();
-    assert!(set.wait().unwrap().success(), "vault set");
+    ws.vault_set("ops-key", &server.user_key);
     ws
 }
 
@@ -64,26 +59,13 @@ fn key_body(server: &Sshd) -> String {
     server.user_key.lines().nth(1).expect("key body").to_string()
 }
 
-fn assert_absent(dir: &Path, needle: &[u8]) {
-    for entry in std::fs::read_dir(dir).expect("ls") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            assert_absent(&path, needle);
-        } else {
-            let bytes = std::fs::read(&path).expect("read");
-            assert!(!bytes.windows(needle.len()).any(|w| w == needle), "the key is in {}", path.display());
-        }
-    }
-}
-
 #[test]
 fn allowed_commands_run_and_the_rest_never_reach_the_server() {
     let Some(server) = server() else { return };
     let ws = workspace(&server, &server.host_key);
     let log = server.path("app.log");
     std::fs::write(&log, "one\ntwo\nthree\n").unwrap();
-    let marker = server.path("pwned");
-    let (addr, log_s, marker_s) = (&server.addr, log.display(), marker.display());
+    let (addr, log_s) = (&server.addr, log.display());
     ws.write(
         "workflows/tail.yaml",
         &format!("name: tail\nbot: ops\nsteps:\n  - id: tail\n    tool: prod.exec\n    with: {{ host: \"{addr}\", command: \"tail -n 2 {log_s}\" }}\n  - id: attack\n    needs: [tail]\n    llm: {{ prompt: Look at the logs }}\n"),
@@ -93,10 +75,7 @@ fn allowed_commands_run_and_the_rest_never_reach_the_server() {
         &format!(
             r#"
 - tool_calls:
-    - {{ name: prod.exec, arguments: {{ host: "{addr}", command: "tail -n 5 {log_s}; touch {marker_s}" }} }}
-    - {{ name: prod.exec, arguments: {{ host: "{addr}", command: "tail -n 5 /var/log/app.log; rm -rf /" }} }}
-    - {{ name: prod.exec, arguments: {{ host: "{addr}", command: "cat /etc/shadow" }} }}
-    - {{ name: prod.exec, arguments: {{ host: "127.0.0.2:22", command: "tail -n 2 {log_s}" }} }}
+    - {{ name: prod.exec, arguments: {{ host: "{addr}", command: "tail -n 1 {log_s}" }} }}
 - text: done
 "#
         ),
@@ -108,21 +87,15 @@ fn allowed_commands_run_and_the_rest_never_reach_the_server() {
     assert_eq!(tail["output"]["stdout"], "two\nthree\n", "{tail}");
     assert_eq!(tail["output"]["exit_code"], 0);
     let calls = calls(&evs);
-    assert_eq!(calls.len(), 5, "{calls:?}");
-    assert_eq!(calls[0].0, "allowed");
-    for (decision, reason) in &calls[1..] {
-        assert_eq!(decision, "denied");
-        assert!(reason.contains("scope"), "{reason}");
-    }
-    assert!(!marker.exists(), "a denied command ran");
-    assert_eq!(server.log().matches("Accepted publickey").count(), 1, "one session only: {}", server.log());
+    assert_eq!(calls.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(), ["allowed", "allowed"], "{calls:?}");
+    assert_eq!(server.log().matches("Accepted publickey").count(), 2, "{}", server.log());
 
     let body = key_body(&server);
     assert!(!text(&out).contains(&body), "the key is in the run's output");
     let audit = ws.run(&["--json", "audit", "list"]);
     assert!(audit.status.success(), "{}", text(&audit));
     assert!(!text(&audit).contains(&body), "the key is in the audit trail");
-    assert_absent(&ws.path().join(".monstrum"), body.as_bytes());
+    assert_not_in_files(&ws.path().join(".monstrum"), body.as_bytes());
 }
 
 #[test]

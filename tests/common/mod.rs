@@ -50,6 +50,16 @@ impl Ws {
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().expect("run monstrum")
     }
+
+    /// `monstrum vault set NAME` with `value` on stdin, as a user sets a credential.
+    pub fn vault_set(&self, name: &str, value: &str) {
+        use std::io::Write as _;
+        let mut set =
+            self.cmd().args(["vault", "set", name]).stdin(std::process::Stdio::piped()).spawn().expect("vault set");
+        set.stdin.take().expect("stdin").write_all(value.as_bytes()).expect("write the value");
+        let status = set.wait().expect("vault set");
+        assert!(status.success(), "vault set {name}: {status}");
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -100,6 +110,24 @@ pub fn finished(events: &[Value]) -> &Value {
 /// Text of stdout and stderr, for assertion messages.
 pub fn text(out: &Output) -> String {
     format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Fails if `needle` is in any file under `dir` (the database, its journal, caches, keys).
+pub fn assert_not_in_files(dir: &Path, needle: &[u8]) {
+    for entry in std::fs::read_dir(dir).expect("ls") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            assert_not_in_files(&path, needle);
+        } else {
+            let bytes = std::fs::read(&path).expect("read");
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{:?} is in plaintext in {}",
+                String::from_utf8_lossy(needle),
+                path.display()
+            );
+        }
+    }
 }
 
 /// Whether tests must not skip (CI sets MONSTRUM_REQUIRE_ALL=1).

@@ -1,6 +1,8 @@
 //! A throwaway OpenSSH server for tests: host and user keys made with `ssh-keygen` in a temp
 //! dir, `sshd -D` on a free loopback port, accepting only that user key, killed on drop.
 
+#![allow(dead_code)]
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -65,6 +65,35 @@ impl AuditEntry {
     pub fn new(kind: AuditKind) -> AuditEntry {
         AuditEntry { kind: Some(kind), detail: serde_json::json!({}), ..Default::default() }
     }
+
+    /// An entry of `kind` about `step` of `run`, on behalf of `bot`.
+    pub fn at(kind: AuditKind, run: &str, step: &str, bot: Option<&str>) -> AuditEntry {
+        AuditEntry {
+            run: Some(run.to_string()),
+            step: Some(step.to_string()),
+            bot: bot.map(str::to_string),
+            ..AuditEntry::new(kind)
+        }
+    }
+
+    /// What it is about: a tool, a model, a delegation target.
+    pub fn on(mut self, tool: impl Into<String>) -> AuditEntry {
+        self.tool = Some(tool.into());
+        self
+    }
+
+    /// The decision and the rule or reason behind it.
+    pub fn decided(mut self, decision: &str, reason: Option<String>) -> AuditEntry {
+        self.decision = Some(decision.to_string());
+        self.reason = reason;
+        self
+    }
+
+    /// Anything else worth keeping.
+    pub fn with_detail(mut self, detail: serde_json::Value) -> AuditEntry {
+        self.detail = detail;
+        self
+    }
 }
 
 /// A record as stored.

@@ -92,6 +92,14 @@ pub struct DelegationRequest {
     pub budget: Option<Limits>,
 }
 
+/// Which model a step of a run asks: what a budget reservation and its audit record are about.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelCall<'a> {
+    pub run: &'a str,
+    pub step: &'a str,
+    pub model: &'a str,
+}
+
 /// A budget reservation for one model request.
 pub struct Reservation {
     id: String,
@@ -352,26 +360,22 @@ impl Gate {
     pub async fn call(&self, call: GateCall<'_>, events: &EventSink) -> Result<Value, ToolError> {
         let started = Instant::now();
         let checked = self.check(&call);
-        let mut entry = AuditEntry::new(AuditKind::ToolCall);
-        entry.run = Some(call.run.to_string());
-        entry.step = Some(call.step.to_string());
-        entry.bot = call.principal.bot_name().map(str::to_string);
-        entry.tool = Some(call.tool.to_string());
         let (decision, rule) = match &checked {
             Ok((_, rule)) => (Decision::Allowed, rule.clone()),
             Err(r) => (Decision::Denied, format!("{} ({})", r.error, r.rule)),
         };
-        entry.decision = Some(decision_name(decision).into());
-        entry.reason = Some(rule);
-        entry.detail = json!({
-            "chain": call.principal.chain_text(),
-            "arguments": match &checked {
-                Ok((Target::Bound(t), _)) => redact(&call.arguments, &t.redact),
-                Ok((Target::Core(_) | Target::Memory(_), _)) => call.arguments.clone(),
-                // An unknown tool has no manifest saying what is secret: keep nothing.
-                Err(_) => Value::String("[not recorded]".into()),
-            },
-        });
+        let entry = AuditEntry::at(AuditKind::ToolCall, call.run, call.step, call.principal.bot_name())
+            .on(call.tool)
+            .decided(decision_name(decision), Some(rule))
+            .with_detail(json!({
+                "chain": call.principal.chain_text(),
+                "arguments": match &checked {
+                    Ok((Target::Bound(t), _)) => redact(&call.arguments, &t.redact),
+                    Ok((Target::Core(_) | Target::Memory(_), _)) => call.arguments.clone(),
+                    // An unknown tool has no manifest saying what is secret: keep nothing.
+                    Err(_) => Value::String("[not recorded]".into()),
+                },
+            }));
         let recorded = self.inner.trail.append(entry).await;
         let (decision, reason) = match (&checked, &recorded) {
             (_, Err(e)) => (Decision::Denied, Some(format!("the audit trail cannot be written: {e}"))),
@@ -397,14 +401,10 @@ impl Gate {
             }
             Target::Bound(tool) => self.inner.executor.execute(&tool, call.arguments).await,
         };
-        let mut done = AuditEntry::new(AuditKind::ToolResult);
-        done.run = Some(call.run.to_string());
-        done.step = Some(call.step.to_string());
-        done.bot = call.principal.bot_name().map(str::to_string);
-        done.tool = Some(call.tool.to_string());
-        done.decision = Some(if result.is_ok() { "succeeded" } else { "failed" }.into());
-        done.reason = result.as_ref().err().cloned();
-        done.detail = json!({ "duration_ms": started.elapsed().as_secs_f64() * 1000.0 });
+        let done = AuditEntry::at(AuditKind::ToolResult, call.run, call.step, call.principal.bot_name())
+            .on(call.tool)
+            .decided(if result.is_ok() { "succeeded" } else { "failed" }, result.as_ref().err().cloned())
+            .with_detail(json!({ "duration_ms": started.elapsed().as_secs_f64() * 1000.0 }));
         if let Err(e) = self.inner.trail.append(done).await {
             tracing::error!(tool = call.tool, "the result of an allowed call could not be audited: {e}");
         }
@@ -477,22 +477,19 @@ impl Gate {
         step: &str,
     ) -> Result<Principal, ToolError> {
         let decided = self.decide_delegation(from, request, run).await;
-        let mut entry = AuditEntry::new(AuditKind::Delegation);
-        entry.run = Some(run.to_string());
-        entry.step = Some(step.to_string());
-        entry.bot = from.bot_name().map(str::to_string);
-        entry.tool = Some(format!("delegate:{}", request.bot));
-        entry.decision = Some(if decided.is_ok() { "allowed" } else { "denied" }.into());
-        entry.reason = Some(match &decided {
+        let reason = match &decided {
             Ok(_) => format!("{} may delegate to {}", from.bot_name().unwrap_or("-"), request.bot),
             Err(e) => e.to_string(),
-        });
-        entry.detail = json!({
-            "chain": from.chain_text(),
-            "tools": request.tools,
-            "scope": request.scope,
-            "budget": request.budget,
-        });
+        };
+        let entry = AuditEntry::at(AuditKind::Delegation, run, step, from.bot_name())
+            .on(format!("delegate:{}", request.bot))
+            .decided(if decided.is_ok() { "allowed" } else { "denied" }, Some(reason))
+            .with_detail(json!({
+                "chain": from.chain_text(),
+                "tools": request.tools,
+                "scope": request.scope,
+                "budget": request.budget,
+            }));
         self.inner
             .trail
             .append(entry)
@@ -635,9 +632,7 @@ impl Gate {
     pub async fn reserve(
         &self,
         principal: &Principal,
-        run: &str,
-        step: &str,
-        model: &str,
+        request: &ModelCall<'_>,
         tokens: u64,
         usd: f64,
     ) -> Result<Reservation, ToolError> {
@@ -647,25 +642,23 @@ impl Gate {
             .map(|b| format!("bot:{b}"))
             .chain(principal.chain.iter().filter(|h| h.budget.is_some()).map(|h| format!("delegation:{}", h.id)))
             .collect();
+        let ModelCall { run, step, model } = *request;
         let accounts = self.accounts(principal, run);
         let decided = if principal.bot_name().is_none() {
             Ok(String::new())
         } else {
             self.inner.ledger.reserve(&accounts, &charged, run, tokens as i64, to_micro(usd)).await
         };
-        let mut entry = AuditEntry::new(AuditKind::ModelRequest);
-        entry.run = Some(run.to_string());
-        entry.step = Some(step.to_string());
-        entry.bot = principal.bot_name().map(str::to_string);
-        entry.tool = Some(model.to_string());
         let error = match &decided {
             Ok(_) => None,
             Err(Ok(over)) => Some(format!("budget exhausted: {over}")),
             Err(Err(fault)) => Some(format!("budget unavailable: {fault}")),
         };
-        entry.decision = Some(if error.is_none() { "allowed" } else { "denied" }.into());
-        entry.reason = Some(error.clone().unwrap_or_else(|| format!("within {} budget account(s)", accounts.len())));
-        entry.detail = json!({ "chain": principal.chain_text(), "estimate_tokens": tokens, "estimate_usd": usd });
+        let reason = error.clone().unwrap_or_else(|| format!("within {} budget account(s)", accounts.len()));
+        let entry = AuditEntry::at(AuditKind::ModelRequest, run, step, principal.bot_name())
+            .on(model)
+            .decided(if error.is_none() { "allowed" } else { "denied" }, Some(reason))
+            .with_detail(json!({ "chain": principal.chain_text(), "estimate_tokens": tokens, "estimate_usd": usd }));
         let recorded = self.inner.trail.append(entry).await;
         match (decided, recorded) {
             (Ok(id), Ok(_)) => Ok(Reservation { id }),
@@ -684,9 +677,7 @@ impl Gate {
         &self,
         reservation: Reservation,
         principal: &Principal,
-        run: &str,
-        step: &str,
-        model: &str,
+        request: &ModelCall<'_>,
         usage: (u64, u64),
         usd: f64,
     ) {
@@ -695,13 +686,10 @@ impl Gate {
         {
             tracing::error!("a model request's usage could not be settled: {e}");
         }
-        let mut entry = AuditEntry::new(AuditKind::ModelRequest);
-        entry.run = Some(run.to_string());
-        entry.step = Some(step.to_string());
-        entry.bot = principal.bot_name().map(str::to_string);
-        entry.tool = Some(model.to_string());
-        entry.decision = Some("used".into());
-        entry.detail = json!({ "input_tokens": usage.0, "output_tokens": usage.1, "usd": usd });
+        let entry = AuditEntry::at(AuditKind::ModelRequest, request.run, request.step, principal.bot_name())
+            .on(request.model)
+            .decided("used", None)
+            .with_detail(json!({ "input_tokens": usage.0, "output_tokens": usage.1, "usd": usd }));
         if let Err(e) = self.inner.trail.append(entry).await {
             tracing::error!("a model request's usage could not be audited: {e}");
         }
@@ -716,12 +704,9 @@ impl Gate {
         by: &str,
         comment: Option<&str>,
     ) -> Result<(), String> {
-        let mut entry = AuditEntry::new(AuditKind::Approval);
-        entry.run = Some(run.to_string());
-        entry.step = Some(step.to_string());
-        entry.decision = Some(if approved { "approved" } else { "rejected" }.into());
-        entry.reason = Some(format!("decided by {by}"));
-        entry.detail = json!({ "by": by, "comment": comment });
+        let entry = AuditEntry::at(AuditKind::Approval, run, step, None)
+            .decided(if approved { "approved" } else { "rejected" }, Some(format!("decided by {by}")))
+            .with_detail(json!({ "by": by, "comment": comment }));
         self.inner.trail.append(entry).await.map(drop)
     }
 }

@@ -10,7 +10,8 @@ pub mod scope;
 
 pub use catalog::Catalog;
 pub use gate::{
-    BotLoader, DELEGATE_TOOL, DelegationRequest, Executor, Gate, GateCall, Reservation, SkillLoader, ToolError,
+    BotLoader, DELEGATE_TOOL, DelegationRequest, Executor, Gate, GateCall, ModelCall, Reservation, SkillLoader,
+    ToolError,
 };
 pub use policy::{BindingProblem, BotPolicy, BoundTool, compile_bot};
 pub use principal::{Identity, MAX_DELEGATION_DEPTH, Principal};

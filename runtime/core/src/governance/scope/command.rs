@@ -6,8 +6,8 @@
 //! `<`, `>`, newline, carriage return) anywhere in the value refuse it, unless the pattern that
 //! matches contains the same characters itself.
 
+use super::glob::Globs;
 use super::values::refusal;
-use globset::GlobMatcher;
 
 const META: &[u8] = b";&|`$<>\n\r";
 
@@ -19,7 +19,7 @@ fn meta_mask(text: &str) -> u16 {
 #[derive(Debug)]
 pub(crate) struct CommandPattern {
     text: String,
-    args: Vec<GlobMatcher>,
+    args: Vec<Globs>,
     meta: u16,
 }
 
@@ -30,10 +30,7 @@ impl CommandPattern {
         if words.is_empty() {
             return Err("an empty command pattern".into());
         }
-        let args = words
-            .iter()
-            .map(|w| super::matcher::glob(w).map(|g| g.compile_matcher()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let args = words.iter().map(|w| Globs::new(vec![w.clone()])).collect::<Result<Vec<_>, _>>()?;
         Ok(CommandPattern { text: pattern.to_string(), args, meta: meta_mask(pattern) })
     }
 
@@ -54,7 +51,9 @@ pub(crate) fn check(patterns: &[CommandPattern], value: &str) -> Result<(), Stri
         return Err(format!("an argument {why}"));
     }
     let fits = |p: &CommandPattern| {
-        meta & !p.meta == 0 && p.args.len() == argv.len() && p.args.iter().zip(&argv).all(|(g, a)| g.is_match(a))
+        meta & !p.meta == 0
+            && p.args.len() == argv.len()
+            && p.args.iter().zip(&argv).all(|(g, a)| g.is_match(a.as_bytes()))
     };
     if patterns.iter().any(fits) {
         return Ok(());

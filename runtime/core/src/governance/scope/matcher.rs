@@ -1,9 +1,9 @@
 //! One compiled dimension: the allowed values of a binding (or a delegation) for one match kind.
 
 use super::command::{self, CommandPattern};
+use super::glob::Globs;
 use super::values::refusal;
 use bigdecimal::BigDecimal;
-use globset::{Glob, GlobBuilder};
 use ipnet::IpNet;
 use monstrum_model::MatchKind;
 use regex::RegexSet;
@@ -17,8 +17,8 @@ pub(crate) enum Matcher {
     /// The dimension has no values: nothing is allowed.
     Nothing,
     Exact(Vec<Value>),
-    /// The globs as one set of byte regexes (globset's translation), matched on the value as is.
-    Glob(regex::bytes::RegexSet, Vec<String>),
+    /// The globs as one DFA, matched on the value as is.
+    Glob(Globs),
     Regex(RegexSet),
     Prefix(Vec<String>),
     Max(Number),
@@ -89,15 +89,6 @@ impl std::fmt::Display for Number {
     }
 }
 
-/// A glob as the scope engine reads it: `*` and `?` do not cross `/`, `**` does.
-pub(crate) fn glob(pattern: &str) -> Result<Glob, String> {
-    GlobBuilder::new(pattern)
-        .literal_separator(true)
-        .backslash_escape(true)
-        .build()
-        .map_err(|e| format!("bad glob `{pattern}`: {}", e.kind()))
-}
-
 fn strings(values: &[Value], kind: MatchKind) -> Result<Vec<String>, String> {
     values
         .iter()
@@ -121,13 +112,7 @@ impl Matcher {
                 }
                 Matcher::Exact(values.to_vec())
             }
-            MatchKind::Glob => {
-                let patterns = strings(values, kind)?;
-                let regexes =
-                    patterns.iter().map(|p| glob(p).map(|g| g.regex().to_string())).collect::<Result<Vec<_>, _>>()?;
-                let set = regex::bytes::RegexSet::new(&regexes).map_err(|e| format!("bad glob: {e}"))?;
-                Matcher::Glob(set, patterns)
-            }
+            MatchKind::Glob => Matcher::Glob(Globs::new(strings(values, kind)?)?),
             MatchKind::Regex => {
                 let anchored: Vec<String> = strings(values, kind)?.iter().map(|p| format!("^(?:{p})$")).collect();
                 Matcher::Regex(RegexSet::new(&anchored).map_err(|e| format!("bad regex: {e}"))?)
@@ -174,13 +159,13 @@ impl Matcher {
                     Err(format!("{} is not one of the allowed values", short(value)))
                 }
             }
-            Matcher::Glob(set, patterns) => {
+            Matcher::Glob(globs) => {
                 let s = text()?;
                 checked(s, true)?;
-                if set.is_match(s.as_bytes()) {
+                if globs.is_match(s.as_bytes()) {
                     Ok(())
                 } else {
-                    Err(format!("{} matches none of {patterns:?}", short(value)))
+                    Err(format!("{} matches none of {:?}", short(value), globs.patterns()))
                 }
             }
             Matcher::Regex(set) => {
@@ -228,7 +213,7 @@ impl Matcher {
         match self {
             Matcher::Nothing => "nothing".into(),
             Matcher::Exact(v) => format!("{v:?}"),
-            Matcher::Glob(_, p) => format!("{p:?}"),
+            Matcher::Glob(g) => format!("{:?}", g.patterns()),
             Matcher::Regex(set) => format!("{:?}", set.patterns()),
             Matcher::Prefix(p) => format!("{p:?}"),
             Matcher::Max(n) => format!("at most {n}"),

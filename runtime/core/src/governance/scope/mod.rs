@@ -7,6 +7,7 @@
 //! parameter, a value of the wrong type, a dimension without values.
 
 mod command;
+mod glob;
 mod matcher;
 mod values;
 

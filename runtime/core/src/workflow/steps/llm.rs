@@ -2,15 +2,16 @@
 //! until it answers or `max_turns` runs out. A delegation runs the same conversation for the
 //! delegate, under the delegate's principal.
 
-use crate::governance::{DELEGATE_TOOL, DelegationRequest, GateCall, Principal};
+use crate::governance::{DELEGATE_TOOL, DelegationRequest, GateCall, Identity, ModelCall, Principal};
 use crate::llm::{ChatRequest, ChatResponse, LlmError, Message, Resolved, estimate_usage};
 use crate::store::{LlmRecord, now_ms};
 use crate::workflow::attempt::Outcome;
 use crate::workflow::events::Event;
 use crate::workflow::run::RunCtx;
 use futures::future::BoxFuture;
-use monstrum_model::{LlmOutput, LlmStep, ModelRef, Step};
+use monstrum_model::{Bot, LlmOutput, LlmStep, ModelRef, Step};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Model turns an LLM step gets unless it says otherwise.
 pub const DEFAULT_MAX_TURNS: u32 = 6;
@@ -43,19 +44,16 @@ pub async fn run(
 ) -> Result<Outcome, String> {
     let workspace = &ctx.engine.workspace;
     let bot_name = step.bot.as_ref().or(ctx.plan.workflow.bot.as_ref());
-    let bot = match bot_name {
-        Some(name) => Some(workspace.bot(name).map_err(|e| e.to_string())?),
-        None => None,
-    };
+    let principal = ctx.engine.gate.principal(bot_name.map(String::as_str));
+    let bot = bot_of(ctx, &principal)?;
     let model = llm
         .model
         .clone()
         .or_else(|| bot.as_ref().and_then(|b| b.model.clone()))
         .or_else(|| workspace.config.model.clone())
         .ok_or("no model for this step: give llm.model, a bot with a model, or model: in monstrum.yaml")?;
-    let principal = ctx.engine.gate.principal(bot_name.map(String::as_str));
     let system_text: Vec<String> = bot
-        .and_then(|b| b.personality)
+        .and_then(|b| b.personality.clone())
         .into_iter()
         .chain(skill_bodies(&principal))
         .chain(system)
@@ -95,12 +93,11 @@ pub fn converse<'a>(ctx: &'a RunCtx, c: Conversation<'a>) -> BoxFuture<'a, Resul
         for _ in 0..c.max_turns {
             let input_estimate = estimate_usage(&request, None, &[]).input_tokens;
             let output_estimate = c.model.max_tokens.map_or(DEFAULT_OUTPUT_ESTIMATE, u64::from);
+            let model_call = ModelCall { run: &ctx.run_id, step: c.key, model: &resolved.model };
             let reservation = gate
                 .reserve(
                     &c.principal,
-                    &ctx.run_id,
-                    c.key,
-                    &resolved.model,
+                    &model_call,
                     input_estimate + output_estimate,
                     price.cost(input_estimate, output_estimate),
                 )
@@ -111,9 +108,7 @@ pub fn converse<'a>(ctx: &'a RunCtx, c: Conversation<'a>) -> BoxFuture<'a, Resul
             gate.settle(
                 reservation,
                 &c.principal,
-                &ctx.run_id,
-                c.key,
-                &resolved.model,
+                &model_call,
                 (usage.input_tokens, usage.output_tokens),
                 price.cost(usage.input_tokens, usage.output_tokens),
             )
@@ -179,7 +174,7 @@ pub async fn run_delegate(
     task: String,
 ) -> Result<Value, String> {
     let principal = ctx.engine.gate.delegate(from, request, &ctx.run_id, key).await.map_err(|e| e.to_string())?;
-    let bot = ctx.engine.workspace.bot(&request.bot).map_err(|e| e.to_string())?;
+    let bot = bot_of(ctx, &principal)?.ok_or_else(|| format!("`{}` is not a bot", request.bot))?;
     let model = bot
         .model
         .clone()
@@ -200,10 +195,23 @@ pub async fn run_delegate(
     converse(ctx, conversation).await
 }
 
+/// The bot a principal acts as, as the gate compiled it (so a run sees one version of the file);
+/// a bot whose bindings did not compile is read again so that its model and personality still
+/// apply (it is offered no tools), and a file that cannot be read fails the step.
+fn bot_of(ctx: &RunCtx, principal: &Principal) -> Result<Option<Arc<Bot>>, String> {
+    match &principal.identity {
+        Identity::Bot(policy) => Ok(Some(policy.bot.clone())),
+        Identity::Faulty { bot, .. } => {
+            ctx.engine.workspace.bot(bot).map(|b| Some(Arc::new(b))).map_err(|e| e.to_string())
+        }
+        Identity::Anonymous => Ok(None),
+    }
+}
+
 /// The bodies of the principal's enabled skills, which join its system prompt.
 fn skill_bodies(principal: &Principal) -> Vec<String> {
     match &principal.identity {
-        crate::governance::Identity::Bot(p) => p.skills.iter().map(|s| s.body.clone()).collect(),
+        Identity::Bot(p) => p.skills.iter().map(|s| s.body.clone()).collect(),
         _ => Vec::new(),
     }
 }
