@@ -5,6 +5,7 @@
 //! The wasmtime engine and the vault are opened on the first plugin call, so runs that use no
 //! plugin pay nothing for them.
 
+use super::kv::StoreKv;
 use super::ssh_client::{RusshExecutor, SshTarget, with_target};
 use super::{HostConfig, LoadedPlugin, PluginCall, PluginHost, Secrets, SshPolicy};
 use crate::governance::scope::{Source, ToolScope};
@@ -61,11 +62,14 @@ impl HostExecutor {
     async fn host(&self) -> Result<&PluginHost, String> {
         self.host
             .get_or_try_init(|| async {
-                let config = HostConfig {
+                let mut config = HostConfig {
                     cache_dir: self.cache_dir.clone(),
                     ssh: Some(Arc::new(RusshExecutor)),
                     ..HostConfig::default()
                 };
+                if let Some(store) = &self.store {
+                    config.kv = Arc::new(StoreKv::new(store.clone()));
+                }
                 PluginHost::with_config(config).map_err(|e| format!("the plugin host cannot start: {e:#}"))
             })
             .await

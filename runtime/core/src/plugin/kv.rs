@@ -1,5 +1,6 @@
-//! The `kv` capability: storage private to a plugin instance. [`KvStore`] is the seam where a
-//! durable store plugs in; [`MemoryKv`] keeps everything in memory for the life of the host.
+//! The `kv` capability: storage private to a plugin instance. [`StoreKv`] keeps it in the
+//! workspace's store across runs (what `monstrum` uses); [`MemoryKv`] keeps everything in memory
+//! for the life of the host (tests, benches, a host without a store). Both enforce the same limits.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -34,6 +35,54 @@ fn check_key(key: &str) -> Result<(), String> {
     Ok(())
 }
 
+fn check_value(value: &[u8]) -> Result<(), String> {
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(format!("a value may have at most {MAX_VALUE_BYTES} bytes"));
+    }
+    Ok(())
+}
+
+fn too_many(instance: &str) -> String {
+    format!("instance {instance} already holds {MAX_KEYS_PER_INSTANCE} keys")
+}
+
+/// A [`KvStore`] in the workspace's store (SQLite or PostgreSQL).
+pub struct StoreKv {
+    store: crate::store::Store,
+}
+
+impl StoreKv {
+    /// Plugin storage in `store`.
+    pub fn new(store: crate::store::Store) -> StoreKv {
+        StoreKv { store }
+    }
+}
+
+#[async_trait]
+impl KvStore for StoreKv {
+    async fn get(&self, instance: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+        check_key(key)?;
+        self.store.plugin_kv_get(instance, key).await.map_err(|e| e.to_string())
+    }
+
+    async fn set(&self, instance: &str, key: &str, value: Vec<u8>) -> Result<(), String> {
+        check_key(key)?;
+        check_value(&value)?;
+        let exists = self.store.plugin_kv_get(instance, key).await.map_err(|e| e.to_string())?.is_some();
+        if !exists
+            && self.store.plugin_kv_count(instance).await.map_err(|e| e.to_string())? >= MAX_KEYS_PER_INSTANCE as i64
+        {
+            return Err(too_many(instance));
+        }
+        self.store.plugin_kv_set(instance, key, &value, crate::store::now_ms()).await.map_err(|e| e.to_string())
+    }
+
+    async fn delete(&self, instance: &str, key: &str) -> Result<(), String> {
+        check_key(key)?;
+        self.store.plugin_kv_delete(instance, key).await.map_err(|e| e.to_string())
+    }
+}
+
 #[async_trait]
 impl KvStore for MemoryKv {
     async fn get(&self, instance: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
@@ -44,13 +93,11 @@ impl KvStore for MemoryKv {
 
     async fn set(&self, instance: &str, key: &str, value: Vec<u8>) -> Result<(), String> {
         check_key(key)?;
-        if value.len() > MAX_VALUE_BYTES {
-            return Err(format!("a value may have at most {MAX_VALUE_BYTES} bytes"));
-        }
+        check_value(&value)?;
         let mut instances = self.instances.lock().map_err(|_| "kv store poisoned".to_string())?;
         let keys = instances.entry(instance.to_string()).or_default();
         if keys.len() >= MAX_KEYS_PER_INSTANCE && !keys.contains_key(key) {
-            return Err(format!("instance {instance} already holds {MAX_KEYS_PER_INSTANCE} keys"));
+            return Err(too_many(instance));
         }
         keys.insert(key.to_string(), value);
         Ok(())
@@ -72,7 +119,17 @@ mod tests {
 
     #[tokio::test]
     async fn instances_are_isolated_and_limits_hold() {
-        let kv = MemoryKv::default();
+        let dir = tempfile::tempdir().unwrap();
+        let url = crate::store::Store::sqlite_url(&dir.path().join("kv.db"));
+        let store = crate::store::Store::open(&url).await.unwrap();
+        isolated_and_limited(&MemoryKv::default()).await;
+        isolated_and_limited(&StoreKv::new(store.clone())).await;
+        // What the store keeps outlives the host that wrote it.
+        StoreKv::new(store.clone()).set("a", "kept", b"v".to_vec()).await.unwrap();
+        assert_eq!(StoreKv::new(store).get("a", "kept").await.unwrap(), Some(b"v".to_vec()));
+    }
+
+    async fn isolated_and_limited(kv: &dyn KvStore) {
         kv.set("a", "k", b"1".to_vec()).await.unwrap();
         assert_eq!(kv.get("a", "k").await.unwrap(), Some(b"1".to_vec()));
         assert_eq!(kv.get("b", "k").await.unwrap(), None);

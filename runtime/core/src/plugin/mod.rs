@@ -21,7 +21,8 @@
 //!
 //! [`ssh_client::RusshExecutor`] is the [`SshExecutor`] the gate's executor uses (a host built
 //! without one answers an allowed command "not available"). Not here yet: an [`EvmSigner`]
-//! ("not configured"); [`kv::MemoryKv`] forgets everything when the process ends.
+//! ("not configured"). The gate's executor keeps `kv` in the store ([`kv::StoreKv`]); a host
+//! configured without one uses [`kv::MemoryKv`], which forgets everything when the process ends.
 //!
 //! What a guest can reach is exactly what [`PluginCall`] grants: HTTP to `allowed_origins`
 //! ([`http`]) with the credentials in `secrets` attached by the host (the guest names a

@@ -7,6 +7,7 @@
 
 mod audit;
 mod memory;
+mod plugin_kv;
 mod records;
 mod vault;
 mod writer;
