@@ -91,7 +91,7 @@ impl Subjects {
         // Both sides decide the two calls as intended before anything is timed.
         assert_eq!(s.scope.len(), 10);
         assert!(s.scope.check(&s.allowed).is_ok(), "{:?}", s.scope.check(&s.allowed));
-        assert_eq!(s.scope.check(&s.denied).unwrap_err().dimension, "d9", "denied by the tenth dimension");
+        assert_eq!(s.scope.check(&s.denied).unwrap_err().dimension(), "d9", "denied by the tenth dimension");
         assert!(s.cedar.decide(&s.allowed), "Cedar allows the allowed call\n{}", b.policy_text());
         assert!(!s.cedar.decide(&s.denied), "Cedar denies the denied call");
         s

@@ -25,14 +25,17 @@ pub struct BuiltinPlugin {
     pub component: &'static [u8],
 }
 
+/// The built-in manifests, parsed once per process.
+static PARSED: std::sync::LazyLock<Vec<BuiltinPlugin>> = std::sync::LazyLock::new(|| parse(BUILTIN));
+
 /// The built-in plugins, by name.
 pub fn builtin() -> Vec<BuiltinPlugin> {
-    parse(BUILTIN)
+    PARSED.clone()
 }
 
 /// The built-in plugin called `name`.
 pub fn find(name: &str) -> Option<BuiltinPlugin> {
-    BUILTIN.iter().find(|p| p.name == name).map(|p| parse(std::slice::from_ref(p)).remove(0))
+    PARSED.iter().find(|p| p.manifest.name == name).cloned()
 }
 
 /// The test-only guests of `plugins/testing/`.

@@ -137,74 +137,81 @@ impl Matcher {
         })
     }
 
-    /// Whether one parameter value is allowed; `Err` says why not.
-    pub(crate) fn check(&self, value: &Value) -> Result<(), String> {
+    /// Whether one parameter value is allowed; `Err` names the value refused (an element, for
+    /// a list) and why. Nothing is formatted here: a denial's text is made only when read.
+    pub(crate) fn check<'v>(&self, value: &'v Value) -> Result<(), (&'v Value, Why)> {
         if let Value::Array(items) = value {
             if items.is_empty() {
-                return Err("an empty list is not allowed".into());
+                return Err((value, Why::EmptyList));
             }
-            return items.iter().try_for_each(|item| self.check_one(item));
+            return items.iter().try_for_each(|item| self.check_one(item).map_err(|why| (item, why)));
         }
-        self.check_one(value)
+        self.check_one(value).map_err(|why| (value, why))
     }
 
-    fn check_one(&self, value: &Value) -> Result<(), String> {
-        let text = || value.as_str().ok_or_else(|| format!("{} is not a string", short(value)));
+    fn check_one(&self, value: &Value) -> Result<(), Why> {
+        let text = || value.as_str().ok_or(Why::NotString);
+        let allow = |ok: bool| if ok { Ok(()) } else { Err(Why::NoMatch) };
         match self {
-            Matcher::Nothing => Err("the binding allows no value in this dimension".into()),
-            Matcher::Exact(allowed) => {
-                if allowed.iter().any(|a| a == value) {
-                    Ok(())
-                } else {
-                    Err(format!("{} is not one of the allowed values", short(value)))
-                }
-            }
+            Matcher::Nothing => Err(Why::Nothing),
+            Matcher::Exact(allowed) => allow(allowed.iter().any(|a| a == value)),
             Matcher::Glob(globs) => {
                 let s = text()?;
                 checked(s, true)?;
-                if globs.is_match(s.as_bytes()) {
-                    Ok(())
-                } else {
-                    Err(format!("{} matches none of {:?}", short(value), globs.patterns()))
-                }
+                allow(globs.is_match(s.as_bytes()))
             }
             Matcher::Regex(set) => {
                 let s = text()?;
                 checked(s, false)?;
-                if set.is_match(s) { Ok(()) } else { Err(format!("{} matches no allowed pattern", short(value))) }
+                allow(set.is_match(s))
             }
             Matcher::Prefix(prefixes) => {
                 let s = text()?;
                 checked(s, true)?;
-                if prefixes.iter().any(|p| s.starts_with(p.as_str())) {
-                    Ok(())
-                } else {
-                    Err(format!("{} starts with none of {prefixes:?}", short(value)))
-                }
+                allow(prefixes.iter().any(|p| s.starts_with(p.as_str())))
             }
             Matcher::Max(limit) => match limit.cmp_value(value) {
-                Some(std::cmp::Ordering::Greater) => Err(format!("{} is above the limit {limit}", short(value))),
+                Some(std::cmp::Ordering::Greater) => Err(Why::Above),
                 Some(_) => Ok(()),
-                None => Err(format!("{} is not a number", short(value))),
+                None => Err(Why::NotNumber),
             },
             Matcher::Min(limit) => match limit.cmp_value(value) {
-                Some(std::cmp::Ordering::Less) => Err(format!("{} is below the limit {limit}", short(value))),
+                Some(std::cmp::Ordering::Less) => Err(Why::Below),
                 Some(_) => Ok(()),
-                None => Err(format!("{} is not a number", short(value))),
+                None => Err(Why::NotNumber),
             },
             Matcher::Cidr(nets) => {
-                let s = text()?;
-                let net = parse_net(s).ok_or_else(|| format!("{} is not an IP address", short(value)))?;
-                if nets.iter().any(|n| n.contains(&net)) {
-                    Ok(())
-                } else {
-                    Err(format!("{} is outside the allowed networks", short(value)))
-                }
+                let net = parse_net(text()?).ok_or(Why::NotAddress)?;
+                allow(nets.iter().any(|n| n.contains(&net)))
             }
-            Matcher::Command(patterns) => {
-                let s = text()?;
-                command::check(patterns, s).map_err(|why| format!("command {}: {why}", short(value)))
-            }
+            Matcher::Command(patterns) => command::check(patterns, text()?).map_err(Why::Command),
+        }
+    }
+
+    /// Why `value` was refused, in words.
+    pub(crate) fn explain(&self, value: &Value, why: &Why) -> String {
+        let v = short(value);
+        let limit = match self {
+            Matcher::Max(n) | Matcher::Min(n) => n.to_string(),
+            _ => String::new(),
+        };
+        match why {
+            Why::EmptyList => "an empty list is not allowed".into(),
+            Why::Nothing => "the binding allows no value in this dimension".into(),
+            Why::NotString => format!("{v} is not a string"),
+            Why::NotNumber => format!("{v} is not a number"),
+            Why::NotAddress => format!("{v} is not an IP address"),
+            Why::Refused(reason) => format!("{v} {reason}"),
+            Why::Above => format!("{v} is above the limit {limit}"),
+            Why::Below => format!("{v} is below the limit {limit}"),
+            Why::Command(reason) => format!("command {v}: {reason}"),
+            Why::NoMatch => match self {
+                Matcher::Exact(_) => format!("{v} is not one of the allowed values"),
+                Matcher::Glob(g) => format!("{v} matches none of {:?}", g.patterns()),
+                Matcher::Prefix(p) => format!("{v} starts with none of {p:?}"),
+                Matcher::Cidr(_) => format!("{v} is outside the allowed networks"),
+                _ => format!("{v} matches no allowed pattern"),
+            },
         }
     }
 
@@ -224,11 +231,27 @@ impl Matcher {
     }
 }
 
-fn checked(s: &str, path_like: bool) -> Result<(), String> {
-    match refusal(s, path_like) {
-        Some(why) => Err(format!("{} {why}", short(&Value::String(s.to_string())))),
-        None => Ok(()),
-    }
+fn checked(s: &str, path_like: bool) -> Result<(), Why> {
+    refusal(s, path_like).map_or(Ok(()), |why| Err(Why::Refused(why)))
+}
+
+/// Why a value was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Why {
+    EmptyList,
+    /// The dimension has no values.
+    Nothing,
+    NotString,
+    NotNumber,
+    NotAddress,
+    /// The value's text is refused before any pattern sees it (see `values`).
+    Refused(&'static str),
+    /// No allowed value matches.
+    NoMatch,
+    Above,
+    Below,
+    /// A command's own reason.
+    Command(String),
 }
 
 /// An address or network, with IPv4-mapped IPv6 addresses read as IPv4.

@@ -11,7 +11,7 @@ mod glob;
 mod matcher;
 mod values;
 
-use matcher::Matcher;
+use matcher::{Matcher, Why};
 use monstrum_model::{MatchKind, ToolDef};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -48,20 +48,39 @@ struct Rule {
     matcher: Matcher,
 }
 
-/// Why the scope engine denied a call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Denial {
-    /// The dimension whose rule denied.
-    pub dimension: String,
-    /// The parameter it checked.
-    pub param: String,
-    /// Why.
-    pub reason: String,
+/// Why the scope engine denied a call: which rule, which value, why. Cheap to make; its text is
+/// made only when it is displayed.
+#[derive(Debug)]
+pub struct Denial<'a> {
+    rule: &'a Rule,
+    /// The refused value; `None` when the parameter is missing.
+    value: Option<&'a Value>,
+    why: Why,
 }
 
-impl std::fmt::Display for Denial {
+impl Denial<'_> {
+    /// The dimension whose rule denied.
+    pub fn dimension(&self) -> &str {
+        &self.rule.dimension
+    }
+
+    /// The parameter it checked.
+    pub fn param(&self) -> &str {
+        &self.rule.param
+    }
+
+    /// Why, in words.
+    pub fn reason(&self) -> String {
+        match self.value {
+            None => "the parameter is missing".into(),
+            Some(value) => self.rule.matcher.explain(value, &self.why),
+        }
+    }
+}
+
+impl std::fmt::Display for Denial<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "scope `{}` ({}): {}", self.dimension, self.param, self.reason)
+        write!(f, "scope `{}` ({}): {}", self.rule.dimension, self.rule.param, self.reason())
     }
 }
 
@@ -116,11 +135,12 @@ impl ToolScope {
     }
 
     /// Decides a call: every rule must allow its parameter.
-    pub fn check(&self, arguments: &Value) -> Result<(), Denial> {
+    pub fn check<'a>(&'a self, arguments: &'a Value) -> Result<(), Denial<'a>> {
         for rule in &self.rules {
-            let deny = |reason: String| Denial { dimension: rule.dimension.clone(), param: rule.param.clone(), reason };
-            let value = rule.pointer.get(arguments).ok_or_else(|| deny("the parameter is missing".into()))?;
-            rule.matcher.check(value).map_err(deny)?;
+            let Some(value) = rule.pointer.get(arguments) else {
+                return Err(Denial { rule, value: None, why: Why::NoMatch });
+            };
+            rule.matcher.check(value).map_err(|(value, why)| Denial { rule, value: Some(value), why })?;
         }
         Ok(())
     }
@@ -177,14 +197,17 @@ scope:
         )
         .unwrap();
         assert!(scope.check(&json!({"host": "web-1.internal", "command": "tail -n 5 /var/log/app.log"})).is_ok());
-        let d = scope.check(&json!({"host": "db-1.internal", "command": "tail -n 5 /var/log/app.log"})).unwrap_err();
-        assert_eq!(d.dimension, "hosts");
-        let d = scope
-            .check(&json!({"host": "web-1.internal", "command": "tail -n 5 /var/log/app.log; rm -rf /"}))
-            .unwrap_err();
-        assert_eq!(d.dimension, "commands");
-        let d = scope.check(&json!({"host": "web-1.internal"})).unwrap_err();
-        assert_eq!(d.reason, "the parameter is missing");
+        let call = json!({"host": "db-1.internal", "command": "tail -n 5 /var/log/app.log"});
+        let d = scope.check(&call).unwrap_err();
+        assert_eq!(d.dimension(), "hosts");
+        assert_eq!(d.param(), "/host");
+        assert!(d.to_string().contains("\"db-1.internal\" matches none of [\"web-*.internal\"]"), "{d}");
+        let call = json!({"host": "web-1.internal", "command": "tail -n 5 /var/log/app.log; rm -rf /"});
+        let d = scope.check(&call).unwrap_err();
+        assert_eq!(d.dimension(), "commands");
+        let call = json!({"host": "web-1.internal"});
+        let d = scope.check(&call).unwrap_err();
+        assert_eq!(d.reason(), "the parameter is missing");
         assert!(scope.check(&json!({"host": ["web-1.internal"], "command": 5})).is_err(), "wrong type denies");
     }
 
@@ -193,7 +216,7 @@ scope:
         let only_hosts = values(json!({"hosts": ["web-*.internal"]}));
         let binding = ToolScope::compile(&tool(), &only_hosts, Source::Binding).unwrap();
         let call = json!({"host": "web-1.internal", "command": "ls"});
-        assert_eq!(binding.check(&call).unwrap_err().dimension, "commands");
+        assert_eq!(binding.check(&call).unwrap_err().dimension(), "commands");
         let constraint = ToolScope::compile(&tool(), &only_hosts, Source::Constraint).unwrap();
         assert!(constraint.check(&call).is_ok());
         assert_eq!(constraint.len(), 1);
