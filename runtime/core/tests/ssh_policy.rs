@@ -53,8 +53,20 @@ impl Fixture {
     /// What the gate's executor does with an allowed call: the policy from the manifest and the
     /// binding's scope, the key from the vault, the target from the binding's config.
     async fn exec(&self, server: &Sshd, host_key: &str, host: &str, command: &str) -> Result<Value, String> {
+        self.exec_narrowed(server, host_key, host, command, &[]).await
+    }
+
+    /// [`Fixture::exec`] for a caller whose skills or delegations narrow the binding.
+    async fn exec_narrowed(
+        &self,
+        server: &Sshd,
+        host_key: &str,
+        host: &str,
+        command: &str,
+        narrowing: &[&BTreeMap<String, Value>],
+    ) -> Result<Value, String> {
         let mut call = PluginCall::new("ops", "exec", json!({ "host": host, "command": command }));
-        call.ssh_policy = ssh_policy(self.plugin.manifest(), &self.scope).expect("policy compiles");
+        call.ssh_policy = ssh_policy(self.plugin.manifest(), &self.scope, narrowing).expect("policy compiles");
         call.secrets = Secrets::new().with("key", server.user_key.clone());
         let config = json!({ "user": server.user, "host_key": host_key });
         call.config = config.as_object().cloned().unwrap_or_default();
@@ -105,8 +117,35 @@ async fn a_wrong_host_key_is_refused_and_no_block_means_no_ssh() {
     // A manifest without an `ssh:` block grants no policy at all.
     let mut manifest = fx.plugin.manifest().as_ref().clone();
     manifest.ssh = None;
-    assert!(ssh_policy(&manifest, &fx.scope).unwrap().is_none());
+    assert!(ssh_policy(&manifest, &fx.scope, &[]).unwrap().is_none());
     // A binding without the dimensions allows nothing.
-    let policy = ssh_policy(fx.plugin.manifest(), &BTreeMap::new()).unwrap().expect("policy");
+    let policy = ssh_policy(fx.plugin.manifest(), &BTreeMap::new(), &[]).unwrap().expect("policy");
     assert!(policy(&server.addr, &["echo".into(), "hi".into()]).is_err());
+}
+
+/// A delegation (or skill) that narrows the binding narrows what the plugin may ask the host
+/// for too: a command the binding allows but the delegation does not is refused at the
+/// capability, before a session opens, whatever the guest asks.
+#[tokio::test]
+async fn the_callers_narrowing_binds_the_capability_too() {
+    let Some(server) = start() else { return };
+    let fx = Fixture::new(&server);
+    let log = server.path("app.log");
+    std::fs::write(&log, "one\ntwo\n").unwrap();
+    let tail = format!("tail -n 1 {}", log.display());
+    let only_echo = BTreeMap::from([("commands".to_string(), json!(["echo *"]))]);
+
+    let sessions = server.log().matches("Accepted publickey").count();
+    let err = fx.exec_narrowed(&server, &server.host_key, &server.addr, &tail, &[&only_echo]).await.unwrap_err();
+    assert!(err.contains("SSH command refused") && err.contains("scope `commands`"), "{err}");
+    assert_eq!(server.log().matches("Accepted publickey").count(), sessions, "no session for a refused command");
+
+    let out = fx.exec_narrowed(&server, &server.host_key, &server.addr, "echo narrowed", &[&only_echo]).await;
+    assert_eq!(out.unwrap()["stdout"], "narrowed\n");
+    let out = fx.exec(&server, &server.host_key, &server.addr, &tail).await;
+    assert_eq!(out.unwrap()["stdout"], "two\n", "the binding alone allows it");
+    // A narrowing of another plugin's dimension does not touch SSH.
+    let unrelated = BTreeMap::from([("repos".to_string(), json!(["org/x"]))]);
+    let out = fx.exec_narrowed(&server, &server.host_key, &server.addr, "echo ok", &[&unrelated]).await;
+    assert_eq!(out.unwrap()["stdout"], "ok\n");
 }

@@ -48,7 +48,9 @@ impl ToolError {
 /// Runs an allowed plugin tool: the plugin host. Credentials are injected behind this line.
 #[async_trait::async_trait]
 pub trait Executor: Send + Sync {
-    async fn execute(&self, tool: &BoundTool, arguments: Value) -> Result<Value, String>;
+    /// Runs `tool` with `arguments` for `principal`, whose skills and delegations narrow what
+    /// the plugin's capabilities (SSH commands) may do, as they narrowed the call itself.
+    async fn execute(&self, tool: &BoundTool, arguments: Value, principal: &Principal) -> Result<Value, String>;
 }
 
 /// The executor of a build without a plugin host: every plugin call fails.
@@ -56,7 +58,7 @@ struct NoHost;
 
 #[async_trait::async_trait]
 impl Executor for NoHost {
-    async fn execute(&self, tool: &BoundTool, _: Value) -> Result<Value, String> {
+    async fn execute(&self, tool: &BoundTool, _: Value, _: &Principal) -> Result<Value, String> {
         Err(format!("no plugin host is available to run {}", tool.name))
     }
 }
@@ -399,7 +401,7 @@ impl Gate {
                 let bot = call.principal.bot_name().unwrap_or_default();
                 self.inner.memory.call(&tool.spec.name, bot, call.run, &call.arguments).await
             }
-            Target::Bound(tool) => self.inner.executor.execute(&tool, call.arguments).await,
+            Target::Bound(tool) => self.inner.executor.execute(&tool, call.arguments, call.principal).await,
         };
         let done = AuditEntry::at(AuditKind::ToolResult, call.run, call.step, call.principal.bot_name())
             .on(call.tool)

@@ -55,6 +55,16 @@ impl Principal {
         Principal { identity: Identity::Anonymous, chain: Vec::new(), constraints: Arc::default() }
     }
 
+    /// The values that narrow this principal's bindings: its enabled skills' scopes and every
+    /// delegation's scope on its chain (dimension → values).
+    pub fn narrowing(&self) -> Vec<&std::collections::BTreeMap<String, serde_json::Value>> {
+        let skills = match &self.identity {
+            Identity::Bot(policy) => policy.skills.iter().map(|s| &s.scope).collect(),
+            _ => Vec::new(),
+        };
+        skills.into_iter().chain(self.chain.iter().map(|hop| &hop.scope)).collect()
+    }
+
     /// The bot's name, if there is a bot.
     pub fn bot_name(&self) -> Option<&str> {
         match &self.identity {

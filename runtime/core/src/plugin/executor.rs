@@ -9,7 +9,7 @@ use super::kv::StoreKv;
 use super::ssh_client::{RusshExecutor, SshTarget, with_target};
 use super::{HostConfig, LoadedPlugin, PluginCall, PluginHost, Secrets, SshPolicy};
 use crate::governance::scope::{Source, ToolScope};
-use crate::governance::{BoundTool, Executor};
+use crate::governance::{BoundTool, Executor, Principal};
 use crate::store::Store;
 use crate::vault::Vault;
 use monstrum_model::{Manifest, ScopeRule, ToolDef};
@@ -134,7 +134,7 @@ pub fn origins(manifest: &Manifest, config: &Map<String, Value>) -> Result<Vec<S
 
 #[async_trait::async_trait]
 impl Executor for HostExecutor {
-    async fn execute(&self, tool: &BoundTool, arguments: Value) -> Result<Value, String> {
+    async fn execute(&self, tool: &BoundTool, arguments: Value, principal: &Principal) -> Result<Value, String> {
         let host = self.host().await?;
         let plugin = self.plugin(host, &tool.manifest)?;
         let config = effective_config(&tool.manifest, &tool.binding.config);
@@ -142,16 +142,21 @@ impl Executor for HostExecutor {
         call.allowed_origins = origins(&tool.manifest, &config)?;
         call.config = config;
         call.secrets = self.secrets(tool).await?;
-        call.ssh_policy = ssh_policy(&tool.manifest, &tool.binding.scope)?;
+        call.ssh_policy = ssh_policy(&tool.manifest, &tool.binding.scope, &principal.narrowing())?;
         let target = if call.ssh_policy.is_some() { SshTarget::from_config(&call.config)? } else { None };
         with_target(target, host.call(&plugin, call)).await
     }
 }
 
-/// The policy of a call's SSH commands, from the manifest's `ssh:` block and the binding's
-/// scope: the host and the argv (quoted back into one command line) go through the same scope
-/// engine as tool parameters. No `ssh:` block: no policy, so every command is refused.
-pub fn ssh_policy(manifest: &Manifest, scope: &BTreeMap<String, Value>) -> Result<Option<SshPolicy>, String> {
+/// The policy of a call's SSH commands, from the manifest's `ssh:` block, the binding's scope
+/// and the values that narrow it (the caller's skills and delegations): the host and the argv
+/// (quoted back into one command line) go through the same scope engine as tool parameters, and
+/// every one of them must allow. No `ssh:` block: no policy, so every command is refused.
+pub fn ssh_policy(
+    manifest: &Manifest,
+    scope: &BTreeMap<String, Value>,
+    narrowing: &[&BTreeMap<String, Value>],
+) -> Result<Option<SshPolicy>, String> {
     let Some(ssh) = &manifest.ssh else {
         return Ok(None);
     };
@@ -167,10 +172,17 @@ pub fn ssh_policy(manifest: &Manifest, scope: &BTreeMap<String, Value>) -> Resul
         ],
         redact: Vec::new(),
     };
-    let compiled = ToolScope::compile(&def, scope, Source::Binding).map_err(|e| format!("ssh scope: {e}"))?;
+    let mut scopes = vec![ToolScope::compile(&def, scope, Source::Binding).map_err(|e| format!("ssh scope: {e}"))?];
+    for values in narrowing {
+        let narrower = ToolScope::compile(&def, values, Source::Constraint).map_err(|e| format!("ssh scope: {e}"))?;
+        if !narrower.is_empty() {
+            scopes.push(narrower);
+        }
+    }
     Ok(Some(Arc::new(move |host: &str, argv: &[String]| {
         let command =
             shlex::try_join(argv.iter().map(String::as_str)).map_err(|e| format!("cannot quote the command: {e}"))?;
-        compiled.check(&serde_json::json!({ "host": host, "command": command })).map_err(|d| d.to_string())
+        let call = serde_json::json!({ "host": host, "command": command });
+        scopes.iter().try_for_each(|scope| scope.check(&call).map_err(|d| d.to_string()))
     })))
 }
