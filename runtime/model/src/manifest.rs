@@ -373,3 +373,41 @@ fn valid_tool_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
+
+#[cfg(test)]
+mod tests {
+    fn problems(text: &str) -> Vec<String> {
+        match crate::load_manifest(text).ok() {
+            Ok(_) => Vec::new(),
+            Err(d) => d.iter().map(|d| format!("{}: {}", d.code, d.message)).collect(),
+        }
+    }
+
+    const HEAD: &str = "name: p\nversion: 0.1.0\ncomponent: p.wasm\ntools: []\n";
+
+    #[test]
+    fn a_credential_of_a_plugin_with_several_origins_names_its_origin() {
+        let two = "network: [\"{{ config.a }}\", \"{{ config.b }}\"]\n";
+        let untied = format!("{HEAD}{two}credentials:\n  k: {{ inject: {{ header: X-Key }} }}\n");
+        assert_eq!(
+            problems(&untied),
+            ["E014: this plugin reaches several origins: the credential must name the one it is for"]
+        );
+        let tied = format!("{HEAD}{two}credentials:\n  k: {{ inject: {{ header: X-Key, origin: \"{{{{ config.a }}}}\" }} }}\n");
+        assert!(problems(&tied).is_empty(), "{:?}", problems(&tied));
+        let one = format!("{HEAD}network: [\"{{{{ config.a }}}}\"]\ncredentials:\n  k: {{ inject: {{ query: key }} }}\n");
+        assert!(problems(&one).is_empty(), "a single-origin plugin may leave it implicit");
+    }
+
+    #[test]
+    fn a_url_rule_makes_a_plugin_reach_several_origins_and_needs_a_declared_dimension() {
+        let text = format!(
+            "{HEAD}network: [\"{{{{ config.a }}}}\"]\nhttp:\n  url: {{ dimension: urls, match: glob }}\ncredentials:\n  k: {{ inject: {{ query: key }} }}\n"
+        );
+        let p = problems(&text);
+        assert!(p.iter().any(|m| m.contains("must name the one it is for")), "{p:?}");
+        assert!(p.iter().any(|m| m.contains("undeclared dimension `urls`")), "{p:?}");
+        let ssh = format!("{HEAD}credentials:\n  k: {{ inject: {{ ssh: true, origin: x }} }}\n");
+        assert_eq!(problems(&ssh), ["E014: only a header or query credential is tied to an origin"]);
+    }
+}
