@@ -257,10 +257,23 @@ resources:
     ws
 }
 
+/// The proxy settings of the environment, which these tests set themselves.
+const PROXY_VARS: [&str; 8] =
+    ["NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"];
+
+/// The binary in `ws`, with no proxy from the environment.
+fn cmd(ws: &Ws) -> std::process::Command {
+    let mut cmd = ws.cmd();
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
 /// Runs `workflows/w.yaml` with `--json`.
 fn run(ws: &Ws, workflow: &str) -> (Output, Vec<Value>) {
     ws.write("workflows/w.yaml", workflow);
-    let out = ws.run(&["run", "--json", "workflows/w.yaml"]);
+    let out = cmd(ws).args(["run", "--json", "workflows/w.yaml"]).output().expect("run monstrum");
     let evs = events(&out);
     (out, evs)
 }
@@ -505,12 +518,7 @@ fn fetch_through_a_proxy(configure: impl FnOnce(&Ws, &str, &mut std::process::Co
         "workflows/w.yaml",
         "name: w\nbot: researcher\nsteps:\n  - id: page\n    tool: web.fetch\n    with: { url: \"http://docs.example.invalid/docs/page\" }\n",
     );
-    let mut cmd = ws.cmd();
-    for var in
-        ["NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
-    {
-        cmd.env_remove(var);
-    }
+    let mut cmd = cmd(&ws);
     configure(&ws, &proxy_url, &mut cmd);
     let out = cmd.args(["run", "--json", "workflows/w.yaml"]).output().unwrap();
     let evs = events(&out);
