@@ -23,6 +23,10 @@ const BRAVE_KEY: &str = "BSA-CANARY-brave-5f2c91";
 const SERP_KEY: &str = "serp-CANARY-0d8e7b6a";
 const TAVILY_KEY: &str = "tvly-CANARY-3c4d5e6f";
 
+/// The HTML page under `/docs/page`.
+const PAGE: &str = "<html><head><title>Docs</title><script>var tracking = 1;</script></head>\
+    <body><h1>Hello docs</h1><p>Read <a href=\"/docs/next\">the next page</a>.</p></body></html>";
+
 /// One request a local server received.
 #[derive(Clone, Debug)]
 struct Seen {
@@ -185,12 +189,11 @@ async fn handle(State(s): State<Server>, method: Method, uri: Uri, headers: Head
                 tavily_answer(request["query"].as_str().unwrap_or_default()),
             )
         }
-        ("GET", "/docs/page" | "/page") => (
-            StatusCode::OK,
-            [("content-type", "text/html; charset=utf-8")],
-            "<html><body><h1>Hello docs</h1></body></html>",
-        )
-            .into_response(),
+        ("GET", "/docs/page" | "/page") => {
+            (StatusCode::OK, [("content-type", "text/html; charset=utf-8")], PAGE).into_response()
+        }
+        ("GET", "/docs/long") => (StatusCode::OK, [("content-type", "text/html")], long_page(12_700)).into_response(),
+        ("GET", "/docs/huge") => (StatusCode::OK, [("content-type", "text/html")], long_page(40_000)).into_response(),
         ("GET", "/docs/big") => (StatusCode::OK, [("content-type", "text/plain")], "x".repeat(300_000)).into_response(),
         ("GET", "/docs/slow") => {
             tokio::time::sleep(std::time::Duration::from_secs(60)).await;
@@ -203,6 +206,11 @@ async fn handle(State(s): State<Server>, method: Method, uri: Uri, headers: Head
         ("GET", "/private/secret") => (StatusCode::OK, [("content-type", "text/plain")], "SECRET").into_response(),
         _ => json_response(StatusCode::NOT_FOUND, "application/json", json!({ "error": "not found" })),
     }
+}
+
+/// An HTML page of `n` paragraphs (41 bytes each).
+fn long_page(n: usize) -> String {
+    format!("<html><body>{}</body></html>", "<p>A paragraph of <b>some</b> text.</p>\n".repeat(n))
 }
 
 /// Starts a server on a free port of 127.0.0.1; returns its base URL.
@@ -430,6 +438,15 @@ steps:
   - id: page
     tool: web.fetch
     with: {{ url: "{base}/docs/page" }}
+  - id: raw
+    tool: web.fetch
+    with: {{ url: "{base}/docs/page", raw: true }}
+  - id: long
+    tool: web.fetch
+    with: {{ url: "{base}/docs/long" }}
+  - id: huge
+    tool: web.fetch
+    with: {{ url: "{base}/docs/huge" }}
   - id: outside
     tool: web.fetch
     with: {{ url: "{base}/private/secret" }}
@@ -453,10 +470,21 @@ steps:
         ),
     );
     assert_eq!(of_type(&evs, "run_finished").len(), 1, "{}", text(&out));
+    // An HTML page comes back as readable text (no markup, no script), or as it came on request.
     assert_eq!(
         output(&evs, "page"),
-        &json!({ "status": 200, "content_type": "text/html; charset=utf-8", "text": "<html><body><h1>Hello docs</h1></body></html>" })
+        &json!({ "status": 200, "content_type": "text/html; charset=utf-8", "format": "text",
+                 "text": "# Hello docs\n\nRead [the next page][1].\n\n[1]: /docs/next\n" })
     );
+    assert_eq!(output(&evs, "raw")["format"], "html");
+    assert_eq!(output(&evs, "raw")["text"], PAGE);
+    assert_eq!(
+        output(&evs, "long")["text"],
+        "A paragraph of **some** text.\n\n".repeat(12_700).trim_end().to_string() + "\n"
+    );
+    // A page too large to render within the call's memory is returned as it came, and says so.
+    assert_eq!(output(&evs, "huge")["format"], "html");
+    assert_eq!(output(&evs, "huge")["text"], long_page(40_000));
     // Out of scope, a `..` segment, percent-encoding: the gate refuses each before anything
     // runs (the scope engine compares no path-like value that could mean something else once
     // decoded), and says so in the trail.
@@ -523,7 +551,7 @@ fn fetch_through_a_proxy(configure: impl FnOnce(&Ws, &str, &mut std::process::Co
     let out = cmd.args(["run", "--json", "workflows/w.yaml"]).output().unwrap();
     let evs = events(&out);
     assert_eq!(finished(&evs)["status"], "succeeded", "{}", text(&out));
-    assert_eq!(output(&evs, "page")["text"], "<html><body><h1>Hello docs</h1></body></html>");
+    assert_eq!(output(&evs, "page")["text"], "# Hello docs\n\nRead [the next page][1].\n\n[1]: /docs/next\n");
     let seen = proxy.seen();
     assert_eq!(seen.len(), 1, "{seen:#?}");
     assert_eq!(seen[0].target, "http://docs.example.invalid/docs/page", "the proxy got the absolute URL");

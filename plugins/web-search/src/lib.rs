@@ -1,6 +1,7 @@
 //! Web search and page fetching. `search` asks one of four providers (DuckDuckGo's Instant
 //! Answer API, Brave Search, SerpAPI, Tavily) and normalizes their answers to
-//! `{title, url, snippet}`; `fetch` GETs one URL and returns its text.
+//! `{title, url, snippet}`; `fetch` GETs one URL and returns its text (an HTML page rendered
+//! as plain text unless `raw`).
 //!
 //! Keys never reach this code: a request names the credential field (`brave`, `serpapi`,
 //! `tavily`) and the host writes the key, only on requests to that provider's origin. Which URLs
@@ -27,7 +28,16 @@ struct Search {
 #[derive(Deserialize)]
 struct Fetch {
     url: String,
+    /// Return an HTML page as it came instead of as text.
+    #[serde(default)]
+    raw: bool,
 }
+
+/// The width HTML is rendered to as text.
+const TEXT_WIDTH: usize = 100;
+/// The largest HTML page rendered as text; a larger one is returned as it came (rendering
+/// takes tens of times the page's size in memory, and the call's memory is limited).
+const MAX_HTML_TO_RENDER: usize = 512 << 10;
 
 /// The most results any search returns.
 const MAX_COUNT: u32 = 20;
@@ -52,9 +62,14 @@ fn search(args: Search, cx: &Context) -> Result<Value, ToolError> {
     Ok(json!({ "provider": provider, "results": results }))
 }
 
+/// The media type of a `content-type` header, lower-cased, without parameters.
+fn mime(content_type: &str) -> String {
+    content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
 /// Whether a content type is text a model can read.
 fn is_text(content_type: &str) -> bool {
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = mime(content_type);
     mime.is_empty()
         || mime.starts_with("text/")
         || mime.ends_with("+json")
@@ -81,7 +96,17 @@ fn fetch(args: Fetch) -> Result<Value, ToolError> {
     if !is_text(&content_type) {
         return Err(ToolError::Failed(format!("{} is `{content_type}`, not text", args.url)));
     }
-    let mut out = json!({ "status": response.status, "content_type": content_type, "text": response.text() });
+    let html = matches!(mime(&content_type).as_str(), "text/html" | "application/xhtml+xml");
+    let render = html && !args.raw && response.body.len() <= MAX_HTML_TO_RENDER;
+    let text = if render {
+        html2text::from_read(response.body.as_slice(), TEXT_WIDTH)
+            .map_err(|e| ToolError::Failed(format!("{} is HTML that cannot be read as text: {e}", args.url)))?
+    } else {
+        response.text()
+    };
+    // `format` says what `text` holds: `text`, or `html` for a page returned as it came.
+    let format = if html && !render { "html" } else { "text" };
+    let mut out = json!({ "status": response.status, "content_type": content_type, "format": format, "text": text });
     if let Some(location) = response.header("location") {
         // Redirects are not followed: the model sees where it points and may fetch it (in scope).
         out["location"] = location.into();
