@@ -23,6 +23,21 @@ pub struct Config {
     /// Steps run at once, unless a workflow says otherwise (default 16).
     #[serde(default)]
     pub max_parallel: Option<usize>,
+    /// How plugins' HTTP requests reach the network: a proxy URL (`http://proxy:3128`), `none`
+    /// (direct), or `env` (the default: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`).
+    #[serde(default)]
+    pub proxy: Option<String>,
+}
+
+impl Config {
+    /// The plugin host's proxy setting from `proxy:`.
+    pub fn proxy(&self) -> crate::plugin::Proxy {
+        match self.proxy.as_deref().map(str::trim) {
+            None | Some("env") => crate::plugin::Proxy::Env,
+            Some("none") => crate::plugin::Proxy::None,
+            Some(url) => crate::plugin::Proxy::Url(url.to_string()),
+        }
+    }
 }
 
 /// A workspace folder and its configuration.

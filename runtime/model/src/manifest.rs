@@ -27,6 +27,10 @@ pub struct Manifest {
     /// Origins the plugin may reach through the host (templates over `config`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub network: Vec<String>,
+    /// What else governs the `http` capability: URLs beyond `network:` that the binding's scope
+    /// allows, and per-request limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpCapability>,
     /// Permission dimensions a binding gives values for.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub dimensions: BTreeMap<String, DimensionSpec>,
@@ -76,6 +80,13 @@ pub struct Inject {
     /// The key the host signs transactions with.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub signer: bool,
+    /// For `header` and `query`: the only origin (and optional path prefix) whose requests may
+    /// carry this credential, a template over `config` like `network:` entries
+    /// (`"{{ config.api_url }}"`). The host refuses to attach it to a request anywhere else.
+    /// Required when the plugin can reach more than one origin; without it, a plugin with a
+    /// single `network:` entry and no `http.url` ties the credential to that entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 impl Inject {
@@ -133,6 +144,41 @@ pub struct SshCapability {
     pub host: CapabilityRule,
     /// The rule for the command line.
     pub command: CapabilityRule,
+}
+
+/// What governs a plugin's HTTP requests beyond its `network:` origins (`http:` in a manifest):
+///
+/// ```yaml
+/// http:
+///   url: { dimension: urls, match: glob }      # also any URL the binding's `urls` allow
+///   timeout_secs: "{{ config.timeout_secs }}"   # per request (template over config)
+///   max_response_bytes: "{{ config.max_bytes }}"
+/// ```
+///
+/// The host checks the full URL of every request that is not under a `network:` entry with the
+/// same scope engine as tool parameters, against the calling binding's values of `url`'s
+/// dimension: what a tool's scope lets the model ask for is exactly what the guest may reach.
+/// The limits apply to every request of the plugin, on top of the call's own deadline and memory.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCapability {
+    /// The rule for URLs outside `network:`; without it, only `network:` is reachable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<CapabilityRule>,
+    /// Seconds a request may take (a template over `config` rendering a positive number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<String>,
+    /// The largest response body accepted, in bytes (a template over `config`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_response_bytes: Option<String>,
+}
+
+impl Manifest {
+    /// Whether the plugin may reach more than one origin (several `network:` entries, or URLs
+    /// from the binding's scope): then every HTTP credential must name its `origin`.
+    pub fn reaches_several_origins(&self) -> bool {
+        self.network.len() > 1 || self.http.as_ref().is_some_and(|h| h.url.is_some())
+    }
 }
 
 /// A dimension and how a capability's value is compared with its values.
@@ -240,6 +286,33 @@ pub(crate) fn validate_manifest(m: &Manifest) -> Vec<crate::Diagnostic> {
                 "a credential is injected into exactly one of: header, query, ssh, signer",
             ));
         }
+        let http = c.inject.header.is_some() || c.inject.query.is_some();
+        if c.inject.origin.is_some() && !http {
+            out.push(Diagnostic::new(
+                "E014",
+                vec![key("credentials"), key(name), key("inject"), key("origin")],
+                "only a header or query credential is tied to an origin",
+            ));
+        }
+        if http && c.inject.origin.is_none() && m.reaches_several_origins() {
+            out.push(
+                Diagnostic::new(
+                    "E014",
+                    vec![key("credentials"), key(name), key("inject")],
+                    "this plugin reaches several origins: the credential must name the one it is for",
+                )
+                .with_help("add `origin: \"{{ config.api_url }}\"` (a template like a `network:` entry)"),
+            );
+        }
+    }
+    if let Some(rule) = m.http.as_ref().and_then(|h| h.url.as_ref())
+        && !m.dimensions.contains_key(&rule.dimension)
+    {
+        out.push(Diagnostic::new(
+            "E014",
+            vec![key("http"), key("url"), key("dimension")],
+            format!("undeclared dimension `{}`", rule.dimension),
+        ));
     }
     if let Some(ssh) = &m.ssh {
         for (name, rule) in [("host", &ssh.host), ("command", &ssh.command)] {
@@ -299,4 +372,42 @@ pub fn valid_name(name: &str) -> bool {
 fn valid_tool_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    fn problems(text: &str) -> Vec<String> {
+        match crate::load_manifest(text).ok() {
+            Ok(_) => Vec::new(),
+            Err(d) => d.iter().map(|d| format!("{}: {}", d.code, d.message)).collect(),
+        }
+    }
+
+    const HEAD: &str = "name: p\nversion: 0.1.0\ncomponent: p.wasm\ntools: []\n";
+
+    #[test]
+    fn a_credential_of_a_plugin_with_several_origins_names_its_origin() {
+        let two = "network: [\"{{ config.a }}\", \"{{ config.b }}\"]\n";
+        let untied = format!("{HEAD}{two}credentials:\n  k: {{ inject: {{ header: X-Key }} }}\n");
+        assert_eq!(
+            problems(&untied),
+            ["E014: this plugin reaches several origins: the credential must name the one it is for"]
+        );
+        let tied = format!("{HEAD}{two}credentials:\n  k: {{ inject: {{ header: X-Key, origin: \"{{{{ config.a }}}}\" }} }}\n");
+        assert!(problems(&tied).is_empty(), "{:?}", problems(&tied));
+        let one = format!("{HEAD}network: [\"{{{{ config.a }}}}\"]\ncredentials:\n  k: {{ inject: {{ query: key }} }}\n");
+        assert!(problems(&one).is_empty(), "a single-origin plugin may leave it implicit");
+    }
+
+    #[test]
+    fn a_url_rule_makes_a_plugin_reach_several_origins_and_needs_a_declared_dimension() {
+        let text = format!(
+            "{HEAD}network: [\"{{{{ config.a }}}}\"]\nhttp:\n  url: {{ dimension: urls, match: glob }}\ncredentials:\n  k: {{ inject: {{ query: key }} }}\n"
+        );
+        let p = problems(&text);
+        assert!(p.iter().any(|m| m.contains("must name the one it is for")), "{p:?}");
+        assert!(p.iter().any(|m| m.contains("undeclared dimension `urls`")), "{p:?}");
+        let ssh = format!("{HEAD}credentials:\n  k: {{ inject: {{ ssh: true, origin: x }} }}\n");
+        assert_eq!(problems(&ssh), ["E014: only a header or query credential is tied to an origin"]);
+    }
 }

@@ -50,7 +50,8 @@ pub fn gate_for(workspace: &Arc<Workspace>, store: Option<&Store>) -> anyhow::Re
         Some(workspace.data_dir().join("plugin-cache")),
         workspace.data_dir(),
         store.cloned(),
-    );
+    )
+    .with_proxy(workspace.config.proxy());
     let ws = workspace.clone();
     let bots: crate::governance::BotLoader = Arc::new(move |name| ws.bot(name));
     let ws = workspace.clone();

@@ -1,9 +1,11 @@
 //! One tool call: what the gate grants it and how much it may use.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::http::HttpPolicy;
 use super::secrets::Secrets;
 use super::ssh::SshPolicy;
 
@@ -23,6 +25,15 @@ pub struct PluginCall {
     /// Origins (`https://api.github.com`, or with a path prefix `https://host/api/v3`) the guest
     /// may send HTTP requests to; empty allows none.
     pub allowed_origins: Vec<String>,
+    /// Credential field -> the one origin (optionally with a path prefix) whose requests may
+    /// carry it. A field not listed may be attached only when the call can reach exactly one
+    /// origin (one `allowed_origins` entry and no `http_policy`).
+    pub credential_origins: BTreeMap<String, String>,
+    /// Decides each request URL outside `allowed_origins` (the binding's scope); `None`
+    /// allows none.
+    pub http_policy: Option<HttpPolicy>,
+    /// Per-request limits of the `http` capability, within the call's own limits.
+    pub http_limits: HttpLimits,
     /// Decides each SSH command (host, argv); `None` allows none.
     pub ssh_policy: Option<SshPolicy>,
     /// Resource limits.
@@ -40,6 +51,9 @@ impl PluginCall {
             config: Map::new(),
             secrets: Secrets::new(),
             allowed_origins: Vec::new(),
+            credential_origins: BTreeMap::new(),
+            http_policy: None,
+            http_limits: HttpLimits::default(),
             ssh_policy: None,
             limits: CallLimits::default(),
         }
@@ -53,6 +67,9 @@ impl std::fmt::Debug for PluginCall {
             .field("tool", &self.tool)
             .field("secrets", &self.secrets)
             .field("allowed_origins", &self.allowed_origins)
+            .field("credential_origins", &self.credential_origins)
+            .field("http_policy", &self.http_policy.is_some())
+            .field("http_limits", &self.http_limits)
             .field("ssh_policy", &self.ssh_policy.is_some())
             .field("limits", &self.limits)
             .finish_non_exhaustive()
@@ -83,4 +100,14 @@ impl Default for CallLimits {
             max_output_bytes: 4 << 20,
         }
     }
+}
+
+/// Limits of each HTTP request of a call (the manifest's `http:` block); `None` leaves the
+/// call's own limit (its remaining time, its memory limit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// How long one request may take.
+    pub timeout: Option<Duration>,
+    /// The largest response body accepted, in bytes.
+    pub max_body_bytes: Option<usize>,
 }

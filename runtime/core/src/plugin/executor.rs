@@ -7,7 +7,7 @@
 
 use super::kv::StoreKv;
 use super::ssh_client::{RusshExecutor, SshTarget, with_target};
-use super::{HostConfig, LoadedPlugin, PluginCall, PluginHost, Secrets, SshPolicy};
+use super::{HostConfig, HttpLimits, HttpPolicy, LoadedPlugin, PluginCall, PluginHost, Proxy, Secrets, SshPolicy};
 use crate::governance::scope::{Source, ToolScope};
 use crate::governance::{BoundTool, Executor, Principal};
 use crate::store::Store;
@@ -34,6 +34,7 @@ pub struct HostExecutor {
     cache_dir: Option<PathBuf>,
     data_dir: PathBuf,
     store: Option<Store>,
+    proxy: Proxy,
     host: OnceCell<PluginHost>,
     vault: OnceCell<Vault>,
     loaded: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
@@ -53,10 +54,17 @@ impl HostExecutor {
             cache_dir,
             data_dir,
             store,
+            proxy: Proxy::Env,
             host: OnceCell::new(),
             vault: OnceCell::new(),
             loaded: Mutex::default(),
         }
+    }
+
+    /// Sends plugins' HTTP requests through `proxy` (default: the environment's).
+    pub fn with_proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = proxy;
+        self
     }
 
     async fn host(&self) -> Result<&PluginHost, String> {
@@ -65,6 +73,7 @@ impl HostExecutor {
                 let mut config = HostConfig {
                     cache_dir: self.cache_dir.clone(),
                     ssh: Some(Arc::new(RusshExecutor)),
+                    proxy: self.proxy.clone(),
                     ..HostConfig::default()
                 };
                 if let Some(store) = &self.store {
@@ -125,11 +134,70 @@ pub fn effective_config(manifest: &Manifest, given: &Map<String, Value>) -> Map<
     config
 }
 
+/// A manifest template (`{{ config.api_url }}`) rendered with the config.
+fn render(template: &str, config: &Map<String, Value>) -> Result<String, String> {
+    let env = minijinja::Environment::new();
+    env.render_str(template, minijinja::context! { config => config }).map_err(|e| e.to_string())
+}
+
 /// The manifest's `network:` origins, rendered with the config (`{{ config.api_url }}`).
 pub fn origins(manifest: &Manifest, config: &Map<String, Value>) -> Result<Vec<String>, String> {
-    let env = minijinja::Environment::new();
-    let ctx = minijinja::context! { config => config };
-    manifest.network.iter().map(|t| env.render_str(t, &ctx).map_err(|e| format!("network origin `{t}`: {e}"))).collect()
+    manifest.network.iter().map(|t| render(t, config).map_err(|e| format!("network origin `{t}`: {e}"))).collect()
+}
+
+/// The origin each HTTP credential field is tied to (`inject.origin`, rendered with the
+/// config). A field without one is left out: the host then attaches it only when the call can
+/// reach a single origin.
+pub fn credential_origins(
+    manifest: &Manifest,
+    config: &Map<String, Value>,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for (field, spec) in &manifest.credentials {
+        if let Some(template) = &spec.inject.origin {
+            let origin = render(template, config).map_err(|e| format!("origin of credential `{field}`: {e}"))?;
+            out.insert(field.clone(), origin);
+        }
+    }
+    Ok(out)
+}
+
+/// The per-request limits of the manifest's `http:` block, rendered with the config.
+pub fn http_limits(manifest: &Manifest, config: &Map<String, Value>) -> Result<HttpLimits, String> {
+    let Some(http) = &manifest.http else {
+        return Ok(HttpLimits::default());
+    };
+    let number = |what: &str, template: &Option<String>| -> Result<Option<f64>, String> {
+        let Some(template) = template else { return Ok(None) };
+        let text = render(template, config).map_err(|e| format!("http.{what}: {e}"))?;
+        match text.trim().parse::<f64>() {
+            Ok(n) if n.is_finite() && n > 0.0 => Ok(Some(n)),
+            _ => Err(format!("http.{what}: `{text}` is not a positive number")),
+        }
+    };
+    Ok(HttpLimits {
+        timeout: number("timeout_secs", &http.timeout_secs)?.map(std::time::Duration::from_secs_f64),
+        max_body_bytes: number("max_response_bytes", &http.max_response_bytes)?.map(|n| n as usize),
+    })
+}
+
+/// The policy of request URLs outside `network:`, from the manifest's `http.url` rule and the
+/// binding's scope: the whole URL goes through the same scope engine as tool parameters, so the
+/// guest reaches no more than what the binding lets a tool parameter name. No rule: no policy,
+/// so only `network:` is reachable.
+pub fn http_policy(manifest: &Manifest, scope: &BTreeMap<String, Value>) -> Result<Option<HttpPolicy>, String> {
+    let Some(rule) = manifest.http.as_ref().and_then(|h| h.url.as_ref()) else {
+        return Ok(None);
+    };
+    let def = ToolDef {
+        name: "http".into(),
+        description: String::new(),
+        parameters: serde_json::json!({ "type": "object" }),
+        scope: vec![ScopeRule { dimension: rule.dimension.clone(), param: "/url".into(), kind: rule.kind }],
+        redact: Vec::new(),
+    };
+    let compiled = ToolScope::compile(&def, scope, Source::Binding).map_err(|e| format!("http scope: {e}"))?;
+    Ok(Some(Arc::new(move |url: &str| compiled.check(&serde_json::json!({ "url": url })).map_err(|d| d.to_string()))))
 }
 
 #[async_trait::async_trait]
@@ -140,6 +208,9 @@ impl Executor for HostExecutor {
         let config = effective_config(&tool.manifest, &tool.binding.config);
         let mut call = PluginCall::new(tool.binding.instance_name(), tool.tool.clone(), arguments);
         call.allowed_origins = origins(&tool.manifest, &config)?;
+        call.credential_origins = credential_origins(&tool.manifest, &config)?;
+        call.http_limits = http_limits(&tool.manifest, &config)?;
+        call.http_policy = http_policy(&tool.manifest, &tool.binding.scope)?;
         call.config = config;
         call.secrets = self.secrets(tool).await?;
         call.ssh_policy = ssh_policy(&tool.manifest, &tool.binding.scope, &principal.narrowing())?;

@@ -188,6 +188,12 @@ impl PluginHost {
         let started = Instant::now();
         let limits = CallLimits { memory_bytes: call.limits.memory_bytes.min(self.max_memory_bytes), ..call.limits };
         let origins = AllowedOrigins::parse(&call.allowed_origins).map_err(|e| format!("{name}: {e}"))?;
+        let mut credential_origins = std::collections::BTreeMap::new();
+        for (field, origin) in &call.credential_origins {
+            let parsed = AllowedOrigins::parse(std::slice::from_ref(origin))
+                .map_err(|e| format!("{name}: the origin of credential `{field}`: {e}"))?;
+            credential_origins.insert(field.clone(), parsed);
+        }
         let arguments = serde_json::to_string(&call.arguments).map_err(|e| format!("{name}: arguments: {e}"))?;
         let mut config = call.config;
         for (key, field) in &plugin.manifest.config {
@@ -201,6 +207,9 @@ impl PluginHost {
             instance: call.instance,
             secrets: call.secrets,
             origins,
+            credential_origins,
+            http_policy: call.http_policy,
+            http_limits: call.http_limits,
             ssh_policy: call.ssh_policy,
             deadline: started + limits.timeout,
             memory_bytes: limits.memory_bytes,

@@ -1,11 +1,15 @@
 //! The `http` capability. A request leaves the host only if its URL's origin (scheme, host,
 //! port) is one the call allows and, when the allowed entry has a path, its path is under that
-//! path. The host then writes the secrets of the credential fields the guest named into the
-//! header or query parameter their manifest entries give (a guest header of the same name is
-//! dropped), sends the request without following redirects, within the call's deadline, reads at
-//! most the call's memory limit of body, and scrubs every secret of the call from what it hands
-//! back (a server echoing a credential does not leak it into the guest).
+//! path, or else if the call's [`HttpPolicy`] (the binding's scope, from the manifest's
+//! `http.url` rule) accepts the whole URL. The host then writes the secrets of the credential
+//! fields the guest named into the header or query parameter their manifest entries give (a
+//! guest header of the same name is dropped), but only on a request to the origin each
+//! credential is tied to; sends the request without following redirects, within the call's
+//! deadline and the per-request timeout, reads at most the call's body limit, and scrubs every
+//! secret of the call from what it hands back (a server echoing a credential does not leak it
+//! into the guest).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderName, HeaderValue};
@@ -14,6 +18,10 @@ use zeroize::Zeroizing;
 
 use super::bindings::monstrum::plugin::http::{HttpError, Request, Response};
 use super::state::CallEnv;
+
+/// Decides whether a request to this URL (outside the call's allowed origins) may leave:
+/// `Err(reason)` refuses.
+pub type HttpPolicy = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 
 /// How outgoing requests reach the network.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -80,6 +88,11 @@ impl AllowedOrigins {
         Ok(Self(allowed))
     }
 
+    /// Whether exactly one entry is allowed.
+    fn is_single(&self) -> bool {
+        self.0.len() == 1
+    }
+
     fn permits(&self, url: &Url) -> bool {
         let Some((scheme, host, port)) = origin(url) else { return false };
         self.0.iter().any(|a| {
@@ -104,12 +117,22 @@ fn origin(url: &Url) -> Option<(String, String, u16)> {
 
 pub(crate) async fn send(state: &CallEnv, req: Request) -> Result<Response, HttpError> {
     let mut url = Url::parse(&req.url).map_err(|e| HttpError::Denied(format!("invalid URL {:?}: {e}", req.url)))?;
-    if !state.origins.permits(&url) {
-        return Err(HttpError::Denied(format!(
-            "{} is outside the origins instance {} may reach",
-            display_origin(&url),
-            state.instance
-        )));
+    let in_network = state.origins.permits(&url);
+    if !in_network {
+        let Some(policy) = &state.http_policy else {
+            return Err(HttpError::Denied(format!(
+                "{} is outside the origins instance {} may reach",
+                display_origin(&url),
+                state.instance
+            )));
+        };
+        policy(url.as_str()).map_err(|reason| {
+            HttpError::Denied(format!(
+                "{} is outside the origins and the scope of instance {}: {reason}",
+                display_origin(&url),
+                state.instance
+            ))
+        })?;
     }
     let method = Method::from_bytes(req.method.as_bytes())
         .map_err(|_| HttpError::Denied(format!("invalid method {:?}", req.method)))?;
@@ -120,6 +143,20 @@ pub(crate) async fn send(state: &CallEnv, req: Request) -> Result<Response, Http
         let spec = state.manifest.credentials.get(field).ok_or_else(|| {
             HttpError::Denied(format!("plugin {} has no credential field {field:?}", state.manifest.name))
         })?;
+        // A credential goes only to its own origin: the guest cannot put one service's key on a
+        // request to another origin it may reach. Without a declared origin, only a call that
+        // can reach a single origin may carry it (there is nowhere else for it to go).
+        let tied = match state.credential_origins.get(field) {
+            Some(origin) => origin.permits(&url),
+            None => in_network && state.http_policy.is_none() && state.origins.is_single(),
+        };
+        if !tied {
+            return Err(HttpError::Denied(format!(
+                "credential {field:?} of instance {} may not be sent to {}",
+                state.instance,
+                display_origin(&url)
+            )));
+        }
         let secret = state.secrets.get(field).ok_or_else(|| {
             HttpError::Denied(format!("no secret is bound to credential {field:?} of instance {}", state.instance))
         })?;
@@ -162,7 +199,8 @@ pub(crate) async fn send(state: &CallEnv, req: Request) -> Result<Response, Http
         builder = builder.body(body);
     }
     let remaining = state.deadline.saturating_duration_since(Instant::now());
-    builder = builder.timeout(remaining.min(MAX_REQUEST_TIME));
+    let limit = state.http_timeout.unwrap_or(MAX_REQUEST_TIME).min(MAX_REQUEST_TIME);
+    builder = builder.timeout(remaining.min(limit));
 
     let response = builder.send().await.map_err(|e| transport_error(state, e))?;
     let status = response.status().as_u16();

@@ -51,10 +51,10 @@ pub mod ssh_client;
 mod state;
 
 pub use builtin::{BuiltinPlugin, builtin};
-pub use call::{CallLimits, PluginCall};
+pub use call::{CallLimits, HttpLimits, PluginCall};
 pub use evm::{EvmSigner, EvmTransaction};
 pub use executor::{Component, HostExecutor};
 pub use host::{HostConfig, LoadedPlugin, PluginHost};
-pub use http::Proxy;
+pub use http::{HttpPolicy, Proxy};
 pub use secrets::Secrets;
 pub use ssh::{SshExecutor, SshOutput, SshPolicy};

@@ -1,7 +1,8 @@
 //! What one call's store holds: the call's grants, its limits and an empty WASI context.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use monstrum_model::Manifest;
 use wasmtime::component::ResourceTable;
@@ -10,7 +11,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::evm::EvmSigner;
-use super::http::{AllowedOrigins, HttpClient};
+use super::http::{AllowedOrigins, HttpClient, HttpPolicy};
 use super::kv::KvStore;
 use super::secrets::Secrets;
 use super::ssh::{SshExecutor, SshPolicy};
@@ -34,6 +35,12 @@ pub(crate) struct CallEnv {
     pub(crate) instance: String,
     pub(crate) secrets: Secrets,
     pub(crate) origins: AllowedOrigins,
+    /// The origin each credential field is tied to.
+    pub(crate) credential_origins: BTreeMap<String, AllowedOrigins>,
+    /// Decides request URLs outside `origins`.
+    pub(crate) http_policy: Option<HttpPolicy>,
+    /// The longest one HTTP request may take, if shorter than what is left of the call.
+    pub(crate) http_timeout: Option<Duration>,
     pub(crate) ssh_policy: Option<SshPolicy>,
     /// When the call must be over; host calls get no more time than what is left.
     pub(crate) deadline: Instant,
@@ -58,6 +65,9 @@ pub(crate) struct CallGrants {
     pub(crate) instance: String,
     pub(crate) secrets: Secrets,
     pub(crate) origins: AllowedOrigins,
+    pub(crate) credential_origins: BTreeMap<String, AllowedOrigins>,
+    pub(crate) http_policy: Option<HttpPolicy>,
+    pub(crate) http_limits: super::call::HttpLimits,
     pub(crate) ssh_policy: Option<SshPolicy>,
     pub(crate) deadline: Instant,
     pub(crate) memory_bytes: usize,
@@ -79,9 +89,15 @@ impl CallState {
             instance: grants.instance,
             secrets: grants.secrets,
             origins: grants.origins,
+            credential_origins: grants.credential_origins,
+            http_policy: grants.http_policy,
+            http_timeout: grants.http_limits.timeout,
             ssh_policy: grants.ssh_policy,
             deadline: grants.deadline,
-            max_body_bytes: grants.memory_bytes,
+            max_body_bytes: grants
+                .http_limits
+                .max_body_bytes
+                .map_or(grants.memory_bytes, |n| n.min(grants.memory_bytes)),
             http: caps.http.clone(),
             kv: caps.kv.clone(),
             ssh: caps.ssh.clone(),
