@@ -393,9 +393,12 @@ mod tests {
             problems(&untied),
             ["E014: this plugin reaches several origins: the credential must name the one it is for"]
         );
-        let tied = format!("{HEAD}{two}credentials:\n  k: {{ inject: {{ header: X-Key, origin: \"{{{{ config.a }}}}\" }} }}\n");
+        let tied = format!(
+            "{HEAD}{two}credentials:\n  k: {{ inject: {{ header: X-Key, origin: \"{{{{ config.a }}}}\" }} }}\n"
+        );
         assert!(problems(&tied).is_empty(), "{:?}", problems(&tied));
-        let one = format!("{HEAD}network: [\"{{{{ config.a }}}}\"]\ncredentials:\n  k: {{ inject: {{ query: key }} }}\n");
+        let one =
+            format!("{HEAD}network: [\"{{{{ config.a }}}}\"]\ncredentials:\n  k: {{ inject: {{ query: key }} }}\n");
         assert!(problems(&one).is_empty(), "a single-origin plugin may leave it implicit");
     }
 

@@ -181,23 +181,54 @@ pub fn http_limits(manifest: &Manifest, config: &Map<String, Value>) -> Result<H
     })
 }
 
-/// The policy of request URLs outside `network:`, from the manifest's `http.url` rule and the
-/// binding's scope: the whole URL goes through the same scope engine as tool parameters, so the
-/// guest reaches no more than what the binding lets a tool parameter name. No rule: no policy,
-/// so only `network:` is reachable.
-pub fn http_policy(manifest: &Manifest, scope: &BTreeMap<String, Value>) -> Result<Option<HttpPolicy>, String> {
+/// The policy of request URLs outside `network:`, from the manifest's `http.url` rule, the
+/// binding's scope and the values that narrow it (the caller's skills and delegations): the whole
+/// URL goes through the same scope engine as tool parameters, so the guest reaches no more than
+/// what the caller may name in a tool parameter. No rule: no policy, so only `network:` is
+/// reachable.
+pub fn http_policy(
+    manifest: &Manifest,
+    scope: &BTreeMap<String, Value>,
+    narrowing: &[&BTreeMap<String, Value>],
+) -> Result<Option<HttpPolicy>, String> {
     let Some(rule) = manifest.http.as_ref().and_then(|h| h.url.as_ref()) else {
         return Ok(None);
     };
+    let rules = vec![ScopeRule { dimension: rule.dimension.clone(), param: "/url".into(), kind: rule.kind }];
+    let scopes = capability_scopes("http", rules, scope, narrowing)?;
+    Ok(Some(Arc::new(move |url: &str| check_all(&scopes, &serde_json::json!({ "url": url })))))
+}
+
+/// A host capability's rules compiled against the binding's values (where a dimension without
+/// values allows nothing) and against each narrowing (where it does not narrow).
+fn capability_scopes(
+    capability: &str,
+    rules: Vec<ScopeRule>,
+    scope: &BTreeMap<String, Value>,
+    narrowing: &[&BTreeMap<String, Value>],
+) -> Result<Vec<ToolScope>, String> {
     let def = ToolDef {
-        name: "http".into(),
+        name: capability.into(),
         description: String::new(),
         parameters: serde_json::json!({ "type": "object" }),
-        scope: vec![ScopeRule { dimension: rule.dimension.clone(), param: "/url".into(), kind: rule.kind }],
+        scope: rules,
         redact: Vec::new(),
     };
-    let compiled = ToolScope::compile(&def, scope, Source::Binding).map_err(|e| format!("http scope: {e}"))?;
-    Ok(Some(Arc::new(move |url: &str| compiled.check(&serde_json::json!({ "url": url })).map_err(|d| d.to_string()))))
+    let compile =
+        |values, source| ToolScope::compile(&def, values, source).map_err(|e| format!("{capability} scope: {e}"));
+    let mut scopes = vec![compile(scope, Source::Binding)?];
+    for values in narrowing {
+        let narrower = compile(values, Source::Constraint)?;
+        if !narrower.is_empty() {
+            scopes.push(narrower);
+        }
+    }
+    Ok(scopes)
+}
+
+/// Every scope must allow `call`.
+fn check_all(scopes: &[ToolScope], call: &Value) -> Result<(), String> {
+    scopes.iter().try_for_each(|scope| scope.check(call).map_err(|d| d.to_string()))
 }
 
 #[async_trait::async_trait]
@@ -210,10 +241,11 @@ impl Executor for HostExecutor {
         call.allowed_origins = origins(&tool.manifest, &config)?;
         call.credential_origins = credential_origins(&tool.manifest, &config)?;
         call.http_limits = http_limits(&tool.manifest, &config)?;
-        call.http_policy = http_policy(&tool.manifest, &tool.binding.scope)?;
+        let narrowing = principal.narrowing();
+        call.http_policy = http_policy(&tool.manifest, &tool.binding.scope, &narrowing)?;
         call.config = config;
         call.secrets = self.secrets(tool).await?;
-        call.ssh_policy = ssh_policy(&tool.manifest, &tool.binding.scope, &principal.narrowing())?;
+        call.ssh_policy = ssh_policy(&tool.manifest, &tool.binding.scope, &narrowing)?;
         let target = if call.ssh_policy.is_some() { SshTarget::from_config(&call.config)? } else { None };
         with_target(target, host.call(&plugin, call)).await
     }
@@ -233,27 +265,14 @@ pub fn ssh_policy(
     };
     let rule =
         |dimension: &str, param: &str, kind| ScopeRule { dimension: dimension.into(), param: param.into(), kind };
-    let def = ToolDef {
-        name: "ssh".into(),
-        description: String::new(),
-        parameters: serde_json::json!({ "type": "object" }),
-        scope: vec![
-            rule(&ssh.host.dimension, "/host", ssh.host.kind),
-            rule(&ssh.command.dimension, "/command", ssh.command.kind),
-        ],
-        redact: Vec::new(),
-    };
-    let mut scopes = vec![ToolScope::compile(&def, scope, Source::Binding).map_err(|e| format!("ssh scope: {e}"))?];
-    for values in narrowing {
-        let narrower = ToolScope::compile(&def, values, Source::Constraint).map_err(|e| format!("ssh scope: {e}"))?;
-        if !narrower.is_empty() {
-            scopes.push(narrower);
-        }
-    }
+    let rules = vec![
+        rule(&ssh.host.dimension, "/host", ssh.host.kind),
+        rule(&ssh.command.dimension, "/command", ssh.command.kind),
+    ];
+    let scopes = capability_scopes("ssh", rules, scope, narrowing)?;
     Ok(Some(Arc::new(move |host: &str, argv: &[String]| {
         let command =
             shlex::try_join(argv.iter().map(String::as_str)).map_err(|e| format!("cannot quote the command: {e}"))?;
-        let call = serde_json::json!({ "host": host, "command": command });
-        scopes.iter().try_for_each(|scope| scope.check(&call).map_err(|d| d.to_string()))
+        check_all(&scopes, &serde_json::json!({ "host": host, "command": command }))
     })))
 }
