@@ -18,6 +18,8 @@
 //!   error. The host and every other plugin carry on. At most
 //!   [`HostConfig::max_concurrent_calls`] calls run at once (the pool's size); more wait.
 //! - [`builtin()`] lists the plugins embedded at build time (`plugins/*`, built by `build.rs`).
+//! - [`package`] reads and writes plugin packages (`.mst`: manifest, component, README,
+//!   checksums), verifying everything before a workspace uses one.
 //!
 //! [`ssh_client::RusshExecutor`] is the [`SshExecutor`] the gate's executor uses (a host built
 //! without one answers an allowed command "not available"). Not here yet: an [`EvmSigner`]

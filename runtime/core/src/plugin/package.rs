@@ -373,6 +373,64 @@ mod tests {
         assert!(matches!(err, PackageError::BadComponent { .. }), "{err}");
     }
 
+    /// A gzip-compressed tar of `(name, type, data)` entries, headers written as given.
+    fn archive(entries: &[(&str, tar::EntryType, &[u8])]) -> Vec<u8> {
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+        for (name, kind, data) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+            header.set_size(data.len() as u64);
+            header.set_entry_type(*kind);
+            header.set_cksum();
+            tar.append(&header, *data).unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap()
+    }
+
+    #[test]
+    fn oversized_duplicate_and_non_file_entries_are_refused() {
+        let file = tar::EntryType::Regular;
+        let big = vec![b'x'; MAX_TEXT_BYTES as usize + 1];
+        let err = Package::from_bytes(&archive(&[(README, file, &big)])).unwrap_err();
+        assert!(matches!(err, PackageError::EntryTooLarge { ref name, .. } if name == README), "{err}");
+        let err = Package::from_bytes(&archive(&[(README, file, b"a"), (README, file, b"b")])).unwrap_err();
+        assert!(matches!(err, PackageError::Duplicate(_)), "{err}");
+        let err = Package::from_bytes(&archive(&[(MANIFEST, tar::EntryType::Symlink, b"")])).unwrap_err();
+        assert!(matches!(err, PackageError::NotAFile { .. }), "{err}");
+        let err = Package::from_bytes(&archive(&[
+            ("a", file, b""),
+            ("b", file, b""),
+            ("c", file, b""),
+            ("d", file, b""),
+            ("e", file, b""),
+        ]))
+        .unwrap_err();
+        assert!(matches!(err, PackageError::Unknown(ref n) if n == "e"), "{err}");
+        let err = Package::from_bytes(&archive(&[(README, file, b"hi")])).unwrap_err();
+        assert!(matches!(err, PackageError::Missing(ref n) if n == CHECKSUMS), "{err}");
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_at_the_limit() {
+        // A GNU long-name entry is read into memory by the tar reader before any entry is seen:
+        // 70 MiB of zeros (70 KB compressed) must stop at MAX_UNPACKED_BYTES, not fill memory.
+        let size = MAX_UNPACKED_BYTES + (2 << 20);
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::GNULongName);
+        header.set_size(size);
+        header.set_cksum();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(header.as_bytes()).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..size >> 20 {
+            gz.write_all(&zeros).unwrap();
+        }
+        let bomb = gz.finish().unwrap();
+        assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+        let err = Package::from_bytes(&bomb).unwrap_err();
+        assert!(err.to_string().contains("unpacks to more than"), "{err}");
+    }
+
     #[test]
     fn names_are_plain_file_names() {
         for bad in ["", ".", "..", "../x", "/etc/passwd", "a/b", "a\\b", "c:x", "x\n"] {
