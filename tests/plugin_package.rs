@@ -242,6 +242,24 @@ fn installing_over_a_builtin_needs_force_and_then_shadows_it() {
     assert_eq!(noop.len(), 2, "{noop:?}");
     assert_eq!((noop[0]["source"].as_str(), noop[0]["active"].as_bool()), (Some("builtin"), Some(false)));
     assert_eq!((noop[1]["source"].as_str(), noop[1]["active"].as_bool()), (Some("installed"), Some(true)));
+
+    // A plugin being developed in plugins/noop/ wins over both.
+    copy_plugin_folder(dir.path(), &ws.path().join("plugins/noop"));
+    let o = ws.run(&["--json", "plugin", "list"]);
+    let noop: Vec<Value> = events(&o).into_iter().filter(|p| p["name"] == "noop").collect();
+    let sources: Vec<(&str, bool)> =
+        noop.iter().map(|p| (p["source"].as_str().unwrap(), p["active"].as_bool().unwrap())).collect();
+    assert_eq!(sources, [("builtin", false), ("installed", false), ("dev", true)]);
+    let o = ws.run(&["plugin", "inspect", "noop"]);
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("noop 0.1.0 (dev "), "{}", text(&o));
+}
+
+fn copy_plugin_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
 }
 
 #[test]
