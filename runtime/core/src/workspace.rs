@@ -40,6 +40,53 @@ impl Config {
     }
 }
 
+/// Where a workspace's plugin comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PluginSource {
+    /// Embedded in the binary.
+    Builtin,
+    /// An installed package, `plugins/<name>.mst`.
+    Installed(PathBuf),
+    /// A plugin being developed in `plugins/<name>/`.
+    Dev(PathBuf),
+}
+
+impl PluginSource {
+    /// `builtin`, `installed` or `dev`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PluginSource::Builtin => "builtin",
+            PluginSource::Installed(_) => "installed",
+            PluginSource::Dev(_) => "dev",
+        }
+    }
+}
+
+/// A plugin a workspace can use.
+#[derive(Clone)]
+pub struct AvailablePlugin {
+    /// Its manifest.
+    pub manifest: monstrum_model::Manifest,
+    /// Where it comes from.
+    pub source: PluginSource,
+    /// Its component.
+    pub component: Component,
+}
+
+/// The `*.mst` files directly in `dir`, sorted (none if `dir` does not exist).
+fn installed_packages(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(Vec::new()) };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.with_context(|| format!("cannot list {}", dir.display()))?.path();
+        if path.extension().is_some_and(|e| e == crate::plugin::package::EXTENSION) && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// A workspace folder and its configuration.
 #[derive(Clone, Debug)]
 pub struct Workspace {
@@ -99,20 +146,54 @@ impl Workspace {
         self.root.join(relative)
     }
 
-    /// The plugins the workspace can use: the built-in ones, and those being developed in
-    /// `plugins/<name>/` (manifest and component), which replace a built-in of the same name.
+    /// The plugins the workspace can use: the built-in ones, the installed packages
+    /// (`plugins/<name>.mst`) and those being developed in `plugins/<name>/` (manifest and
+    /// component); of several with one name, the last of [`Workspace::available_plugins`] wins.
     pub fn plugins(&self) -> anyhow::Result<(crate::governance::Catalog, HashMap<String, Component>)> {
         let mut manifests = Vec::new();
         let mut components = HashMap::new();
-        for p in crate::plugin::builtin() {
-            components.insert(p.manifest.name.clone(), Component::Builtin(p.component));
+        for p in self.available_plugins()? {
+            components.insert(p.manifest.name.clone(), p.component);
             manifests.push(p.manifest);
         }
-        for (dir, m) in crate::governance::Catalog::load_dir(&self.root.join("plugins"))? {
-            components.insert(m.name.clone(), Component::File(dir.join(&m.component)));
-            manifests.push(m);
-        }
         Ok((crate::governance::Catalog::new(manifests), components))
+    }
+
+    /// Every plugin of the workspace, in precedence order: built-in, then installed packages
+    /// (each verified: checksums, manifest, component), then dev plugins. A later one of the
+    /// same name shadows an earlier one. A package that fails verification is an error.
+    pub fn available_plugins(&self) -> anyhow::Result<Vec<AvailablePlugin>> {
+        let mut out: Vec<AvailablePlugin> = crate::plugin::builtin()
+            .into_iter()
+            .map(|p| AvailablePlugin {
+                manifest: p.manifest,
+                source: PluginSource::Builtin,
+                component: Component::Builtin(p.component),
+            })
+            .collect();
+        let dir = self.root.join("plugins");
+        for file in installed_packages(&dir)? {
+            let package = crate::plugin::Package::read(&file)?;
+            let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            if stem != package.manifest.name {
+                bail!(
+                    "{} holds plugin `{}`: rename it to plugins/{}.mst or reinstall it",
+                    file.display(),
+                    package.manifest.name,
+                    package.manifest.name
+                );
+            }
+            out.push(AvailablePlugin {
+                manifest: package.manifest,
+                source: PluginSource::Installed(file),
+                component: Component::Package(package.component),
+            });
+        }
+        for (plugin_dir, m) in crate::governance::Catalog::load_dir(&dir)? {
+            let component = Component::File(plugin_dir.join(&m.component));
+            out.push(AvailablePlugin { manifest: m, source: PluginSource::Dev(plugin_dir), component });
+        }
+        Ok(out)
     }
 
     /// The manifests of [`Workspace::plugins`].

@@ -2,6 +2,7 @@
 
 mod audit;
 mod diagnostics;
+mod plugin;
 mod progress;
 mod run;
 mod runs;
@@ -85,6 +86,11 @@ enum Command {
     Vault {
         #[command(subcommand)]
         action: VaultAction,
+    },
+    /// Plugin packages: pack a plugin folder, install a .mst, list and inspect plugins.
+    Plugin {
+        #[command(subcommand)]
+        action: plugin::PluginAction,
     },
 }
 
@@ -208,6 +214,7 @@ pub fn main() -> ExitCode {
                 VaultAction::List => vault::list(&global).await,
                 VaultAction::Rm { name } => vault::remove(&global, &name).await,
             },
+            Command::Plugin { action } => plugin::run(&global, action),
         };
         result.unwrap_or_else(|e| {
             report_error(&global, &e);

@@ -26,6 +26,8 @@ pub enum Component {
     Builtin(&'static [u8]),
     /// A file (a plugin being developed in a workspace).
     File(PathBuf),
+    /// The component of an installed package (`plugins/<name>.mst`), verified when it was read.
+    Package(Arc<[u8]>),
 }
 
 /// Runs allowed plugin calls on the plugin host.
@@ -97,6 +99,7 @@ impl HostExecutor {
             Component::File(path) => std::fs::read(path)
                 .map_err(|e| format!("plugin `{}`: cannot read {}: {e}", manifest.name, path.display()))?
                 .into(),
+            Component::Package(bytes) => (**bytes).into(),
         };
         let loaded = host.load(manifest.clone(), &bytes).map_err(|e| format!("plugin `{}`: {e:#}", manifest.name))?;
         self.loaded.lock().map_err(|_| "plugin cache poisoned")?.insert(manifest.name.clone(), loaded.clone());

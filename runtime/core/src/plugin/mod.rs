@@ -18,6 +18,8 @@
 //!   error. The host and every other plugin carry on. At most
 //!   [`HostConfig::max_concurrent_calls`] calls run at once (the pool's size); more wait.
 //! - [`builtin()`] lists the plugins embedded at build time (`plugins/*`, built by `build.rs`).
+//! - [`package`] reads and writes plugin packages (`.mst`: manifest, component, README,
+//!   checksums), verifying everything before a workspace uses one.
 //!
 //! [`ssh_client::RusshExecutor`] is the [`SshExecutor`] the gate's executor uses (a host built
 //! without one answers an allowed command "not available"). Not here yet: an [`EvmSigner`]
@@ -45,6 +47,7 @@ mod host;
 pub mod http;
 pub mod kv;
 pub mod log;
+pub mod package;
 mod secrets;
 pub mod ssh;
 pub mod ssh_client;
@@ -56,5 +59,6 @@ pub use evm::{EvmSigner, EvmTransaction};
 pub use executor::{Component, HostExecutor};
 pub use host::{HostConfig, LoadedPlugin, PluginHost};
 pub use http::{HttpPolicy, Proxy};
+pub use package::Package;
 pub use secrets::Secrets;
 pub use ssh::{SshExecutor, SshOutput, SshPolicy};
