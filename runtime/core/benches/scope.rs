@@ -257,8 +257,27 @@ fn criterion_benches(c: &mut Criterion) {
     g.finish();
 }
 
+/// `--repeat N [allowed|denied]`: N allowed and N denied decisions (or only one kind) and nothing else, for counting instructions
+/// (`valgrind --tool=callgrind --toggle-collect='*ToolScope*check*'`), which unlike time does not
+/// depend on what else the machine is doing.
+fn repeat(n: u64, which: Option<&str>) {
+    let s = Subjects::new();
+    for _ in 0..n {
+        if which != Some("denied") {
+            black_box(s.scope.check(black_box(&s.allowed)).is_ok());
+        }
+        if which != Some("allowed") {
+            black_box(s.scope.check(black_box(&s.denied)).is_ok());
+        }
+    }
+}
+
 fn main() {
-    if std::env::args().any(|a| a == "--figures") {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--repeat") {
+        let n = args.get(i + 1).and_then(|n| n.parse().ok()).expect("--repeat N [allowed|denied]");
+        repeat(n, args.get(i + 2).map(String::as_str));
+    } else if args.iter().any(|a| a == "--figures") {
         figures();
     } else {
         let mut c = Criterion::default().configure_from_args();

@@ -30,7 +30,7 @@ impl Pointer {
         for token in &self.0 {
             v = match v {
                 // Argument objects are small: a scan beats hashing the key.
-                Value::Object(map) if map.len() <= 16 => map.iter().find(|(k, _)| *k == token).map(|(_, v)| v)?,
+                Value::Object(map) if map.len() <= 16 => map.iter().find(|(k, _)| same(k, token)).map(|(_, v)| v)?,
                 Value::Object(map) => map.get(token)?,
                 Value::Array(items) => items.get(token.parse::<usize>().ok()?)?,
                 _ => return None,
@@ -38,6 +38,12 @@ impl Pointer {
         }
         Some(v)
     }
+}
+
+/// String equality for short keys: lengths first, then the bytes in line (no call to `memcmp`).
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 #[derive(Debug)]

@@ -64,20 +64,32 @@ fn walk(bytes: &[u8], path_like: bool, scheme_end: usize) -> Option<&'static str
 }
 
 /// The common case, decided without a byte-by-byte walk: no control character (tab and line
-/// breaks included), and for path-like kinds no backslash, no `%`, no `..` and no `//` after
-/// the scheme. Anything else takes the exact walk of [`refusal`].
+/// breaks included), and for path-like kinds no backslash, no `%`, and no `..` or `//` after the
+/// scheme. Anything else takes the exact walk of [`walk`].
 fn plain(bytes: &[u8], path_like: bool, scheme_end: usize) -> bool {
-    // A branch-free fold, which the compiler vectorises.
-    let suspicious = if path_like {
-        bytes.iter().fold(false, |acc, &b| acc | (b < 0x20) | (b == 0x7f) | (b == b'\\') | (b == b'%'))
-    } else {
-        bytes.iter().fold(false, |acc, &b| acc | (b < 0x20) | (b == 0x7f))
-    };
-    !suspicious
-        && (!path_like
-            || (memchr::memmem::find(bytes, b"..").is_none()
-                && memchr::memmem::find(&bytes[scheme_end..], b"//").is_none()))
+    let odd = |b: u8| (b < 0x20) | (b == 0x7f) | (path_like & ((b == b'\\') | (b == b'%')));
+    let twin = |a: u8, b: u8| (a == b) & ((a == b'.') | (a == b'/'));
+    if bytes.len() > BLOCK {
+        let rest = &bytes[scheme_end..];
+        return !bytes.iter().any(|&b| odd(b)) && !(path_like && rest.windows(2).any(|w| twin(w[0], w[1])));
+    }
+    // Short values (nearly all) are copied into a block padded with a harmless letter, so that
+    // both checks are loops of a fixed length, which the compiler turns into vector compares.
+    let mut block = [b'a'; BLOCK + 1];
+    block[..bytes.len()].copy_from_slice(bytes);
+    if block.iter().fold(false, |acc, &b| acc | odd(b)) {
+        return false;
+    }
+    if !path_like {
+        return true;
+    }
+    let mut rest = [b'a'; BLOCK + 1];
+    rest[..bytes.len() - scheme_end].copy_from_slice(&bytes[scheme_end..]);
+    !rest[..BLOCK].iter().zip(&rest[1..]).fold(false, |acc, (&a, &b)| acc | twin(a, b))
 }
+
+/// The longest value [`plain`] checks in a fixed-size block.
+const BLOCK: usize = 64;
 
 /// The segment between two slashes: `..` is refused, and so is an empty one between slashes.
 fn segment_refusal(segment: &[u8], between_slashes: bool) -> Option<&'static str> {
