@@ -26,8 +26,8 @@ use super::state::{CallGrants, CallState, Capabilities};
 const FUEL_YIELD_INTERVAL: u64 = 100_000;
 /// The longest tool error message passed on, in bytes.
 const MAX_ERROR_BYTES: usize = 4096;
-/// How much of each pooled memory, table and stack is kept resident between calls.
-const KEEP_RESIDENT_BYTES: usize = 1 << 20;
+/// How much of each pooled table and fiber stack is kept resident between calls.
+const KEEP_RESIDENT_BYTES: usize = 64 << 10;
 
 /// How a [`PluginHost`] is set up.
 pub struct HostConfig {
@@ -123,12 +123,15 @@ impl PluginHost {
             .total_tables(n * 4)
             .total_stacks(n)
             .max_memory_size(config.max_memory_bytes)
-            // A call's instance is dropped when it returns. Resetting the first pages of its
-            // memories, tables and fiber stack in place (instead of handing them back to the
-            // kernel) spares the next call the page faults of touching them again.
-            .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+            // A call's instance is dropped when it returns. Resetting its tables and fiber stack
+            // in place (instead of handing them back to the kernel) spares the next call the
+            // page faults of touching them again. (Memories are not: resetting a guest's 1 MiB
+            // stack region in place costs more than the faults it saves.)
             .table_keep_resident(KEEP_RESIDENT_BYTES)
-            .async_stack_keep_resident(KEEP_RESIDENT_BYTES);
+            .async_stack_keep_resident(KEEP_RESIDENT_BYTES)
+            // Returning a finished call's pages to the kernel in batches saves TLB shootdowns; a
+            // slot is only reused once its batch is done, so no call sees another's memory.
+            .decommit_batch_size((n as usize / 2).max(1));
         let mut wasm = Config::new();
         wasm.wasm_component_model(true)
             .consume_fuel(true)
