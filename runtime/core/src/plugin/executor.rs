@@ -5,6 +5,7 @@
 //! The wasmtime engine and the vault are opened on the first plugin call, so runs that use no
 //! plugin pay nothing for them.
 
+use super::evm_signer::{LocalKeySigner, with_endpoint};
 use super::ssh_client::{RusshExecutor, SshTarget, with_target};
 use super::{HostConfig, LoadedPlugin, PluginCall, PluginHost, Secrets, SshPolicy};
 use crate::governance::scope::{Source, ToolScope};
@@ -64,6 +65,7 @@ impl HostExecutor {
                 let config = HostConfig {
                     cache_dir: self.cache_dir.clone(),
                     ssh: Some(Arc::new(RusshExecutor)),
+                    signer: Some(Arc::new(LocalKeySigner::new())),
                     ..HostConfig::default()
                 };
                 PluginHost::with_config(config).map_err(|e| format!("the plugin host cannot start: {e:#}"))
@@ -140,8 +142,18 @@ impl Executor for HostExecutor {
         call.secrets = self.secrets(tool).await?;
         call.ssh_policy = ssh_policy(&tool.manifest, &tool.binding.scope)?;
         let target = if call.ssh_policy.is_some() { SshTarget::from_config(&call.config)? } else { None };
-        with_target(target, host.call(&plugin, call)).await
+        let rpc_url = signer_endpoint(&tool.manifest, &call.config);
+        with_endpoint(rpc_url, with_target(target, host.call(&plugin, call))).await
     }
+}
+
+/// The JSON-RPC endpoint the host signer completes and submits transactions through: the
+/// binding's `rpc_url`, for plugins that declare a signer credential only.
+fn signer_endpoint(manifest: &Manifest, config: &Map<String, Value>) -> Option<String> {
+    if !manifest.credentials.values().any(|c| c.inject.signer) {
+        return None;
+    }
+    config.get("rpc_url").and_then(Value::as_str).filter(|s| !s.trim().is_empty()).map(str::to_string)
 }
 
 /// The policy of a call's SSH commands, from the manifest's `ssh:` block and the binding's

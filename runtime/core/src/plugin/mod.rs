@@ -20,8 +20,9 @@
 //! - [`builtin()`] lists the plugins embedded at build time (`plugins/*`, built by `build.rs`).
 //!
 //! [`ssh_client::RusshExecutor`] is the [`SshExecutor`] the gate's executor uses (a host built
-//! without one answers an allowed command "not available"). Not here yet: an [`EvmSigner`]
-//! ("not configured"); [`kv::MemoryKv`] forgets everything when the process ends.
+//! without one answers an allowed command "not available"); [`evm_signer::LocalKeySigner`] is
+//! its [`EvmSigner`] (a host built without one answers "not configured"). [`kv::MemoryKv`]
+//! forgets everything when the process ends.
 //!
 //! What a guest can reach is exactly what [`PluginCall`] grants: HTTP to `allowed_origins`
 //! ([`http`]) with the credentials in `secrets` attached by the host (the guest names a
@@ -39,6 +40,8 @@ pub mod builtin;
 pub mod cache;
 mod call;
 mod evm;
+mod evm_rpc;
+pub mod evm_signer;
 pub mod executor;
 mod host;
 pub mod http;
@@ -52,6 +55,7 @@ mod state;
 pub use builtin::{BuiltinPlugin, builtin};
 pub use call::{CallLimits, PluginCall};
 pub use evm::{EvmSigner, EvmTransaction};
+pub use evm_signer::LocalKeySigner;
 pub use executor::{Component, HostExecutor};
 pub use host::{HostConfig, LoadedPlugin, PluginHost};
 pub use http::Proxy;
