@@ -228,6 +228,8 @@ fn denied_transfers_never_reach_the_chain() {
     );
     let over = LIMIT + 1;
     let huge = "1".repeat(60);
+    // The same address as `alice`, written with capitals (the binding lists it in lowercase).
+    let a_upper = format!("0x{}", a[2..].to_uppercase());
     ws.write(
         "scripts/treasurer.yaml",
         &format!(
@@ -242,6 +244,10 @@ fn denied_transfers_never_reach_the_chain() {
     - {{ name: wallet.call, arguments: {{ contract: "{t}", function: "allowance(address,address)", args: ["{a}", "{m}"] }} }}
     - {{ name: wallet.call, arguments: {{ contract: "{o}", function: "balanceOf(address)", args: ["{a}"] }} }}
     - {{ name: wallet.logs, arguments: {{ contract: "{o}", event: "Transfer(address indexed from, address indexed to, uint256 value)" }} }}
+    - {{ name: wallet.transfer, arguments: {{ to: "{a_upper}", value: "1" }} }}
+    - {{ name: wallet.transfer, arguments: {{ to: "{a}", value: "0xffffffffffff" }} }}
+    - {{ name: wallet.transfer, arguments: {{ to: "{a}", value: "1e30" }} }}
+    - {{ name: wallet.transfer, arguments: {{ to: ["{a}", "{m}"], value: "1" }} }}
 - text: done
 "#
         ),
@@ -253,7 +259,7 @@ fn denied_transfers_never_reach_the_chain() {
     assert_eq!(finished(&evs)["status"], "succeeded", "{}\n{}", text(&out), chain.node.log());
 
     let calls = of_type(&evs, "tool_call");
-    assert_eq!(calls.len(), 9, "{calls:#?}");
+    assert_eq!(calls.len(), 13, "{calls:#?}");
     let expected = [
         ("transfer", "max_value"),
         ("transfer", "max_value"),
@@ -271,6 +277,13 @@ fn denied_transfers_never_reach_the_chain() {
         let reason = call["reason"].as_str().unwrap_or_default();
         assert!(reason.contains("scope") && reason.contains(dimension), "{dimension}: {reason}");
     }
+    // Other spellings of an address or an amount are not what the schema accepts: denied too.
+    for call in &calls[9..] {
+        assert_eq!(call["tool"], "wallet.transfer", "{call}");
+        assert_eq!(call["decision"], "denied", "{call}");
+        let reason = call["reason"].as_str().unwrap_or_default();
+        assert!(reason.starts_with("invalid arguments for wallet.transfer: /"), "{reason}");
+    }
 
     // Nothing reached the chain: no transaction was sent, nobody was paid.
     assert_eq!(chain.node.nonce(me), nonce, "the sender's nonce moved");
@@ -283,6 +296,6 @@ fn denied_transfers_never_reach_the_chain() {
 
     let denied = ws.run(&["--json", "audit", "list", "--decision", "denied"]);
     assert!(denied.status.success(), "{}", text(&denied));
-    assert_eq!(events(&denied).len(), 9, "every denial is audited: {}", text(&denied));
+    assert_eq!(events(&denied).len(), 13, "every denial is audited: {}", text(&denied));
     assert_key_nowhere(&ws, &chain.node, &out);
 }
