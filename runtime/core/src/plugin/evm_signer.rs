@@ -41,12 +41,14 @@ pub async fn with_endpoint<F: std::future::Future>(rpc_url: Option<String>, fut:
     ENDPOINT.scope(rpc_url, fut).await
 }
 
+/// One lock per (endpoint, sender): held from choosing the nonce to submitting.
+type SendLocks = Mutex<HashMap<(String, Address), Arc<tokio::sync::Mutex<()>>>>;
+
 /// Signs with the key it is given and sends through the call's endpoint.
 #[derive(Clone, Debug, Default)]
 pub struct LocalKeySigner {
     client: reqwest::Client,
-    /// One lock per (endpoint, sender): held from choosing the nonce to submitting.
-    sending: Arc<Mutex<HashMap<(String, Address), Arc<tokio::sync::Mutex<()>>>>>,
+    sending: Arc<SendLocks>,
 }
 
 impl LocalKeySigner {
