@@ -3,8 +3,9 @@
 //! test) and a real ERC-20 (tests/fixtures/evm/Token.sol, compiled with solcjs and deployed by
 //! the harness).
 //!
-//! - Allowed native and ERC-20 transfers land: the recipient's balances change on chain, and the
-//!   read tools (balance, erc20_balance, call, logs, estimate_gas) see them.
+//! - Allowed native and ERC-20 transfers land (three of them sent in parallel): the recipient's
+//!   balances change on chain, and the read tools (balance, erc20_balance, call, logs,
+//!   estimate_gas) see them.
 //! - An over-limit value or amount, an off-whitelist recipient, contract or function is denied by
 //!   the gate, audited, and never reaches the chain: the sender's nonce and every balance are
 //!   unchanged.
@@ -165,8 +166,13 @@ steps:
     needs: [pay]
     tool: wallet.erc20_transfer
     with: {{ token: "{t}", to: "{a}", amount: "250" }}
-  - id: balance
+  - id: fan-out
     needs: [pay-token]
+    for_each: '["1", "2", "3"]'
+    tool: wallet.transfer
+    with: {{ to: "{a}", value: "{{{{ item }}}}" }}
+  - id: balance
+    needs: [fan-out]
     tool: wallet.balance
     with: {{ address: "{a}" }}
   - id: token-balance
@@ -190,9 +196,10 @@ steps:
     assert_eq!(finished(&evs)["status"], "succeeded", "{}\n{}", text(&out), chain.node.log());
 
     // On chain, read by the harness, not by the plugin.
-    assert_eq!(chain.node.balance(alice), U256::from(LIMIT));
+    assert_eq!(chain.node.balance(alice), U256::from(LIMIT + 6));
     assert_eq!(chain.token_balance(chain.token, alice), U256::from(250));
-    assert_eq!(chain.node.nonce(chain.node.account), nonce + 2, "two transactions were sent");
+    // Five transactions, three of them in parallel, each with its own nonce.
+    assert_eq!(chain.node.nonce(chain.node.account), nonce + 5);
 
     let me = hex(chain.node.account);
     assert_eq!(output(&evs, "me")["address"], me);
@@ -201,7 +208,9 @@ steps:
     assert_eq!(pay["status"], "success", "{pay}");
     assert!(pay["hash"].as_str().is_some_and(|h| h.starts_with("0x") && h.len() == 66), "{pay}");
     assert_eq!(output(&evs, "pay-token")["status"], "success");
-    assert_eq!(output(&evs, "balance")["wei"], LIMIT.to_string());
+    assert_eq!(output(&evs, "balance")["wei"], (LIMIT + 6).to_string());
+    let fan = output(&evs, "fan-out").as_array().expect("one output per item").clone();
+    assert!(fan.iter().all(|o| o["status"] == "success"), "{fan:?}");
     assert_eq!(output(&evs, "token-balance")["amount"], "250");
     assert_eq!(output(&evs, "read")["result"], serde_json::json!(["250"]));
     let logs = output(&evs, "logs")["logs"].as_array().expect("logs").clone();
@@ -211,7 +220,7 @@ steps:
     assert_eq!(logs[1]["transaction"], output(&evs, "pay-token")["hash"]);
 
     let calls = of_type(&evs, "tool_call");
-    assert_eq!(calls.len(), 8);
+    assert_eq!(calls.len(), 11);
     assert!(calls.iter().all(|c| c["decision"] == "allowed"), "{calls:?}");
     assert_key_nowhere(&ws, &chain.node, &out);
 }
