@@ -80,41 +80,41 @@ impl LocalKeySigner {
         };
         let (max_fee, tip) = (fee(&tx.max_fee_per_gas, "max fee")?, fee(&tx.max_priority_fee_per_gas, "tip")?);
         let data = Bytes::from(tx.data);
-        let complete = tx.nonce.is_some() && tx.gas_limit.is_some() && max_fee.is_some() && tip.is_some();
-        let endpoint = ENDPOINT.try_with(Clone::clone).ok().flatten();
-        let (nonce, gas_limit, max_fee, tip) = if complete {
-            (tx.nonce, tx.gas_limit, max_fee, tip)
-        } else {
-            let url = endpoint.as_deref().ok_or("evm: the binding's config sets no `rpc_url`")?;
-            let rpc = Rpc::new(&self.client, url);
-            let from = signer.address();
-            let nonce = match tx.nonce {
-                Some(n) => n,
-                None => rpc.nonce(from).await?,
-            };
-            let gas = match tx.gas_limit {
-                Some(g) => g,
-                None => {
-                    let estimate = rpc.estimate_gas(from, to, value, &data).await?;
-                    estimate.saturating_add(estimate / 5)
-                }
-            };
-            let (max_fee, tip) = match (max_fee, tip) {
-                (Some(m), Some(t)) => (m, t),
-                (m, t) => {
-                    let (node_max, node_tip) = rpc.fees().await?;
-                    let tip = t.unwrap_or(node_tip);
-                    (m.unwrap_or(node_max.max(tip)), tip)
-                }
-            };
-            (Some(nonce), Some(gas), Some(max_fee), Some(tip))
+        let (nonce, gas_limit, max_fee, tip) = match (tx.nonce, tx.gas_limit, max_fee, tip) {
+            (Some(nonce), Some(gas), Some(max_fee), Some(tip)) => (nonce, gas, max_fee, tip),
+            (nonce, gas, max_fee, tip) => {
+                let endpoint = ENDPOINT.try_with(Clone::clone).ok().flatten();
+                let url = endpoint.as_deref().ok_or("evm: the binding's config sets no `rpc_url`")?;
+                let rpc = Rpc::new(&self.client, url);
+                let from = signer.address();
+                let nonce = match nonce {
+                    Some(n) => n,
+                    None => rpc.nonce(from).await?,
+                };
+                let gas = match gas {
+                    Some(g) => g,
+                    None => {
+                        let estimate = rpc.estimate_gas(from, to, value, &data).await?;
+                        estimate.saturating_add(estimate / 5)
+                    }
+                };
+                let (max_fee, tip) = match (max_fee, tip) {
+                    (Some(m), Some(t)) => (m, t),
+                    (m, t) => {
+                        let (node_max, node_tip) = rpc.fees().await?;
+                        let tip = t.unwrap_or(node_tip);
+                        (m.unwrap_or(node_max.max(tip)), tip)
+                    }
+                };
+                (nonce, gas, max_fee, tip)
+            }
         };
         let unsigned = TxEip1559 {
             chain_id: tx.chain_id,
-            nonce: nonce.unwrap_or_default(),
-            gas_limit: gas_limit.unwrap_or_default(),
-            max_fee_per_gas: max_fee.unwrap_or_default(),
-            max_priority_fee_per_gas: tip.unwrap_or_default(),
+            nonce,
+            gas_limit,
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: tip,
             to: to.map_or(TxKind::Create, TxKind::Call),
             value,
             access_list: Default::default(),
