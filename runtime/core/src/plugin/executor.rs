@@ -6,6 +6,7 @@
 //! plugin pay nothing for them.
 
 use super::kv::StoreKv;
+use super::evm_signer::{LocalKeySigner, with_endpoint};
 use super::ssh_client::{RusshExecutor, SshTarget, with_target};
 use super::{HostConfig, HttpLimits, HttpPolicy, LoadedPlugin, PluginCall, PluginHost, Proxy, Secrets, SshPolicy};
 use crate::governance::scope::{Source, ToolScope};
@@ -76,6 +77,7 @@ impl HostExecutor {
                     cache_dir: self.cache_dir.clone(),
                     ssh: Some(Arc::new(RusshExecutor)),
                     proxy: self.proxy.clone(),
+                    signer: Some(Arc::new(LocalKeySigner::new())),
                     ..HostConfig::default()
                 };
                 if let Some(store) = &self.store {
@@ -250,8 +252,18 @@ impl Executor for HostExecutor {
         call.secrets = self.secrets(tool).await?;
         call.ssh_policy = ssh_policy(&tool.manifest, &tool.binding.scope, &narrowing)?;
         let target = if call.ssh_policy.is_some() { SshTarget::from_config(&call.config)? } else { None };
-        with_target(target, host.call(&plugin, call)).await
+        let rpc_url = signer_endpoint(&tool.manifest, &call.config);
+        with_endpoint(rpc_url, with_target(target, host.call(&plugin, call))).await
     }
+}
+
+/// The JSON-RPC endpoint the host signer completes and submits transactions through: the
+/// binding's `rpc_url`, for plugins that declare a signer credential only.
+fn signer_endpoint(manifest: &Manifest, config: &Map<String, Value>) -> Option<String> {
+    if !manifest.credentials.values().any(|c| c.inject.signer) {
+        return None;
+    }
+    config.get("rpc_url").and_then(Value::as_str).filter(|s| !s.trim().is_empty()).map(str::to_string)
 }
 
 /// The policy of a call's SSH commands, from the manifest's `ssh:` block, the binding's scope

@@ -22,9 +22,10 @@
 //!   checksums), verifying everything before a workspace uses one.
 //!
 //! [`ssh_client::RusshExecutor`] is the [`SshExecutor`] the gate's executor uses (a host built
-//! without one answers an allowed command "not available"). Not here yet: an [`EvmSigner`]
-//! ("not configured"). The gate's executor keeps `kv` in the store ([`kv::StoreKv`]); a host
-//! configured without one uses [`kv::MemoryKv`], which forgets everything when the process ends.
+//! without one answers an allowed command "not available"); [`evm_signer::LocalKeySigner`] is
+//! its [`EvmSigner`] (a host built without one answers "not configured"). The gate's executor
+//! keeps `kv` in the store ([`kv::StoreKv`]); a host configured without one uses
+//! [`kv::MemoryKv`], which forgets everything when the process ends.
 //!
 //! What a guest can reach is exactly what [`PluginCall`] grants: HTTP to `allowed_origins`
 //! ([`http`]) with the credentials in `secrets` attached by the host (the guest names a
@@ -42,6 +43,8 @@ pub mod builtin;
 pub mod cache;
 mod call;
 mod evm;
+mod evm_rpc;
+pub mod evm_signer;
 pub mod executor;
 mod host;
 pub mod http;
@@ -56,6 +59,7 @@ mod state;
 pub use builtin::{BuiltinPlugin, builtin};
 pub use call::{CallLimits, HttpLimits, PluginCall};
 pub use evm::{EvmSigner, EvmTransaction};
+pub use evm_signer::LocalKeySigner;
 pub use executor::{Component, HostExecutor};
 pub use host::{HostConfig, LoadedPlugin, PluginHost};
 pub use http::{HttpPolicy, Proxy};
