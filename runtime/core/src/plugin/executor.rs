@@ -5,8 +5,8 @@
 //! The wasmtime engine and the vault are opened on the first plugin call, so runs that use no
 //! plugin pay nothing for them.
 
-use super::kv::StoreKv;
 use super::evm_signer::{LocalKeySigner, with_endpoint};
+use super::kv::StoreKv;
 use super::ssh_client::{RusshExecutor, SshTarget, with_target};
 use super::{HostConfig, HttpLimits, HttpPolicy, LoadedPlugin, PluginCall, PluginHost, Proxy, Secrets, SshPolicy};
 use crate::governance::scope::{Source, ToolScope};
