@@ -80,17 +80,7 @@ async fn github(
 }
 
 fn serve(state: GitHub) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let app = Router::new().fallback(github).with_state(state);
-            axum::serve(tokio::net::TcpListener::from_std(listener).unwrap(), app).await.unwrap();
-        });
-    });
-    format!("http://{addr}")
+    common::serve(Router::new().fallback(github).with_state(state))
 }
 
 /// A workspace whose bot `ops` may read issues and comment in `org/public-*`, with its token in

@@ -17,12 +17,9 @@ mod ganache;
 
 use alloy_primitives::{Address, U256};
 use alloy_sol_types::{SolCall, SolConstructor, sol};
-use common::{Ws, events, finished, of_type, skip, text};
+use common::{Ws, assert_not_in_files, events, finished, of_type, skip, text};
 use ganache::Ganache;
 use serde_json::Value;
-use std::io::Write;
-use std::path::Path;
-use std::process::Stdio;
 
 sol! {
     contract Token {
@@ -105,27 +102,13 @@ resources:
         ),
     );
     ws.write("scripts/treasurer.yaml", "- text: nothing to do\n");
-    let mut set = ws.cmd().args(["vault", "set", "wallet-key"]).stdin(Stdio::piped()).spawn().unwrap();
-    set.stdin.take().unwrap().write_all(format!("0x{}\n", chain.node.key).as_bytes()).unwrap();
-    assert!(set.wait().unwrap().success(), "vault set");
+    ws.vault_set("wallet-key", &format!("0x{}\n", chain.node.key));
     ws
 }
 
 fn output<'a>(evs: &'a [Value], step: &str) -> &'a Value {
     let done = evs.iter().find(|e| e["type"] == "step_finished" && e["step"] == step);
     &done.unwrap_or_else(|| panic!("step {step} did not finish: {evs:#?}"))["output"]
-}
-
-fn assert_absent(dir: &Path, needle: &[u8]) {
-    for entry in std::fs::read_dir(dir).expect("ls") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            assert_absent(&path, needle);
-        } else {
-            let bytes = std::fs::read(&path).expect("read");
-            assert!(!bytes.windows(needle.len()).any(|w| w == needle), "the key is in {}", path.display());
-        }
-    }
 }
 
 /// The key (either case) is in none of the run's output, the audit trail, the workspace's data.
@@ -136,8 +119,8 @@ fn assert_key_nowhere(ws: &Ws, node: &Ganache, out: &std::process::Output) {
     let audit = ws.run(&["--json", "audit", "list"]);
     assert!(audit.status.success(), "{}", text(&audit));
     assert!(!text(&audit).to_lowercase().contains(&key), "the key is in the audit trail");
-    assert_absent(&ws.path().join(".monstrum"), key.as_bytes());
-    assert_absent(&ws.path().join(".monstrum"), upper.as_bytes());
+    assert_not_in_files(&ws.path().join(".monstrum"), key.as_bytes());
+    assert_not_in_files(&ws.path().join(".monstrum"), upper.as_bytes());
 }
 
 #[test]

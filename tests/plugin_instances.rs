@@ -11,9 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use common::{Ws, events, finished, of_type, text};
 use serde_json::{Value, json};
-use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 const WORK_TOKEN: &str = "ghp_WORK4c1e0b7d9a2f";
@@ -50,23 +48,7 @@ async fn github(
 }
 
 fn serve(seen: Arc<Mutex<Vec<Seen>>>) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let app = Router::new().fallback(github).with_state(seen);
-            axum::serve(tokio::net::TcpListener::from_std(listener).unwrap(), app).await.unwrap();
-        });
-    });
-    format!("http://{addr}")
-}
-
-fn vault_set(ws: &Ws, name: &str, value: &str) {
-    let mut set = ws.cmd().args(["vault", "set", name]).stdin(Stdio::piped()).spawn().unwrap();
-    set.stdin.take().unwrap().write_all(value.as_bytes()).unwrap();
-    assert!(set.wait().unwrap().success(), "vault set {name}");
+    common::serve(Router::new().fallback(github).with_state(seen))
 }
 
 #[test]
@@ -112,8 +94,8 @@ resources:
         "workflows/both.yaml",
         "name: both\nbot: me\nsteps:\n  - id: look\n    llm: { prompt: \"Look at both.\" }\n",
     );
-    vault_set(&ws, "gh-work-token", WORK_TOKEN);
-    vault_set(&ws, "gh-personal-token", PERSONAL_TOKEN);
+    ws.vault_set("gh-work-token", WORK_TOKEN);
+    ws.vault_set("gh-personal-token", PERSONAL_TOKEN);
 
     let out = ws.run(&["run", "--json", "workflows/both.yaml"]);
     let evs = events(&out);

@@ -4,12 +4,11 @@
 
 mod common;
 
-use common::{Ws, events, of_type, postgres_database, text};
+use common::{Ws, assert_not_in_files, events, of_type, postgres_database, text};
 use monstrum::store::{Store, VaultRow};
 use monstrum::vault::{KEY_FILE, MasterKey, Vault, VaultError};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::process::{Output, Stdio};
 
 const CANARY: &str = "canary-7d1e04-must-never-appear";
@@ -63,19 +62,6 @@ fn names(ws: &Ws, db: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Every file under `dir` (the database, its WAL, the key) is free of `needle`.
-fn assert_absent(dir: &Path, needle: &[u8]) {
-    for entry in std::fs::read_dir(dir).expect("ls") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            assert_absent(&path, needle);
-        } else {
-            let bytes = std::fs::read(&path).expect("read");
-            assert!(!bytes.windows(needle.len()).any(|w| w == needle), "plaintext found in {}", path.display());
-        }
-    }
-}
-
 #[test]
 fn a_secret_set_on_stdin_is_listed_by_name_only_and_is_nowhere_on_disk_in_plaintext() {
     let ws = Ws::new();
@@ -93,8 +79,8 @@ fn a_secret_set_on_stdin_is_listed_by_name_only_and_is_nowhere_on_disk_in_plaint
     let meta = std::fs::metadata(&key_file).expect("vault.key was created");
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     assert_eq!(meta.len(), 32);
-    assert_absent(&data(&ws), CANARY.as_bytes());
-    assert_absent(&data(&ws), b"second value");
+    assert_not_in_files(&data(&ws), CANARY.as_bytes());
+    assert_not_in_files(&data(&ws), b"second value");
 
     // Another process with the same key reads the value back, without the trailing newline.
     let key = MasterKey::from_file(&key_file).expect("key");

@@ -15,8 +15,7 @@ use axum::response::{IntoResponse, Response};
 use common::{Ws, events, finished, of_type, text};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 
 const BRAVE_KEY: &str = "BSA-CANARY-brave-5f2c91";
@@ -215,23 +214,7 @@ fn long_page(n: usize) -> String {
 
 /// Starts a server on a free port of 127.0.0.1; returns its base URL.
 fn serve(state: Server) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let app = Router::new().fallback(handle).with_state(state);
-            axum::serve(tokio::net::TcpListener::from_std(listener).unwrap(), app).await.unwrap();
-        });
-    });
-    format!("http://{addr}")
-}
-
-fn vault_set(ws: &Ws, name: &str, secret: &str) {
-    let mut set = ws.cmd().args(["vault", "set", name]).stdin(Stdio::piped()).spawn().unwrap();
-    set.stdin.take().unwrap().write_all(secret.as_bytes()).unwrap();
-    assert!(set.wait().unwrap().success(), "vault set {name}");
+    common::serve(Router::new().fallback(handle).with_state(state))
 }
 
 /// A workspace whose bot `researcher` is bound to `web-search` as instance `web`, every
@@ -259,9 +242,9 @@ resources:
         ),
     );
     ws.write("scripts/researcher.yaml", "- text: nothing to do\n");
-    vault_set(&ws, "brave-key", BRAVE_KEY);
-    vault_set(&ws, "serp-key", SERP_KEY);
-    vault_set(&ws, "tavily-key", TAVILY_KEY);
+    ws.vault_set("brave-key", BRAVE_KEY);
+    ws.vault_set("serp-key", SERP_KEY);
+    ws.vault_set("tavily-key", TAVILY_KEY);
     ws
 }
 
@@ -402,7 +385,7 @@ fn a_missing_or_wrong_key_is_a_clean_tool_error() {
     // A binding without the Brave key, and the SerpAPI key replaced by a wrong one.
     let bot = std::fs::read_to_string(ws.path().join("bots/researcher.yaml")).unwrap();
     ws.write("bots/researcher.yaml", &bot.replace("brave: brave-key, ", ""));
-    vault_set(&ws, "serp-key", "wrong");
+    ws.vault_set("serp-key", "wrong");
     let (out, evs) = run(
         &ws,
         r#"name: w
@@ -616,8 +599,8 @@ resources:
         ),
     );
     ws.write("scripts/thief.yaml", "- text: nothing to do\n");
-    vault_set(&ws, "key-a", "KEY-A-CANARY");
-    vault_set(&ws, "key-b", "KEY-B-CANARY");
+    ws.vault_set("key-a", "KEY-A-CANARY");
+    ws.vault_set("key-b", "KEY-B-CANARY");
     ws
 }
 

@@ -30,18 +30,7 @@ async fn answer(State(s): State<Server>, headers: HeaderMap, Json(body): Json<Va
 
 /// Serves `path` on a loopback port in a background thread; returns the base URL.
 pub fn serve(path: &'static str, server: Server) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let app = Router::new().route(path, post(answer)).with_state(server);
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    format!("http://{addr}")
+    super::common::serve(Router::new().route(path, post(answer)).with_state(server))
 }
 
 /// An OpenAI chat completion that calls `calls` (name, arguments) with tokens used.
