@@ -36,8 +36,8 @@ fi
 "$VENV/bin/python" -c 'import importlib.metadata as m; print("langgraph", m.version("langgraph"))' >&2
 
 # ---- Monstrum: the figures of runtime/core/benches/orchestration.rs, in release
-say "Monstrum: cargo bench -p monstrum --bench orchestration -- --figures"
-cargo bench -p monstrum --bench orchestration -j"$JOBS" -- --figures | tee "$OUT/monstrum.txt"
+say "Monstrum: cargo bench -p monstrum-core --bench orchestration -- --figures"
+cargo bench -p monstrum-core --bench orchestration -j"$JOBS" -- --figures | tee "$OUT/monstrum.txt"
 
 # ---- LangGraph
 : > "$OUT/langgraph.jsonl"

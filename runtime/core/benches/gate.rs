@@ -2,13 +2,13 @@
 //! every model request pays), and one allowed call through the whole gate (resolve, schema,
 //! scope, audit record sealed with SHA-256, execution of a built-in tool, result record).
 //!
-//! `cargo bench -p monstrum --bench gate` runs criterion; `-- --figures` prints the figures.
+//! `cargo bench -p monstrum-core --bench gate` runs criterion; `-- --figures` prints the figures.
 
 use criterion::Criterion;
-use monstrum::audit::Trail;
-use monstrum::governance::budget::Ledger;
-use monstrum::governance::{Catalog, Gate, GateCall, Principal};
-use monstrum::workflow::EventSink;
+use monstrum_core::audit::Trail;
+use monstrum_core::events::EventSink;
+use monstrum_core::governance::budget::Ledger;
+use monstrum_core::governance::{Catalog, Gate, GateCall, Principal};
 use monstrum_model::{Binding, Bot, Manifest};
 use serde_json::json;
 use std::collections::BTreeMap;

@@ -11,8 +11,8 @@
 //! as the fixed costs of a cold run.
 //!
 //! Two modes:
-//! - `cargo bench -p monstrum --bench orchestration`: criterion benchmarks, few samples.
-//! - `cargo bench -p monstrum --bench orchestration -- --figures` (or `MONSTRUM_BENCH_JSON=1`):
+//! - `cargo bench -p monstrum-core --bench orchestration`: criterion benchmarks, few samples.
+//! - `cargo bench -p monstrum-core --bench orchestration -- --figures` (or `MONSTRUM_BENCH_JSON=1`):
 //!   no criterion; prints a table and one JSON line per shape/mode/size, which
 //!   `benches/compare.sh` reads.
 //!
@@ -20,10 +20,11 @@
 //! cores, as `monstrum run` uses). See `benches/README.md` for what the figures mean.
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-use monstrum::governance::Gate;
-use monstrum::store::Store;
-use monstrum::workflow::{Engine, EventSink, Plan, RunStatus, StartRun};
-use monstrum::workspace::{Config, Workspace};
+use monstrum_core::events::EventSink;
+use monstrum_core::governance::Gate;
+use monstrum_core::store::Store;
+use monstrum_core::workflow::{Engine, Plan, RunStatus, StartRun};
+use monstrum_core::workspace::{Config, Workspace};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

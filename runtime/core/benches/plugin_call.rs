@@ -1,13 +1,13 @@
 //! The plugin host's overhead: a no-op tool call (fresh store and instance from the
 //! pre-instance, call, return, drop) and the first call of a plugin with a cold and a warm disk
-//! compile cache. Run: `cargo bench -j2 -p monstrum --bench plugin_call`.
+//! compile cache. Run: `cargo bench -j2 -p monstrum-core --bench plugin_call`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use monstrum::plugin::builtin;
-use monstrum::plugin::{PluginCall, PluginHost};
+use monstrum_core::plugin::builtin;
+use monstrum_core::plugin::internals::{PluginCall, PluginHost};
 use serde_json::{Value, json};
 
 fn noop_call(c: &mut Criterion) {

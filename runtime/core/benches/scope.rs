@@ -9,17 +9,17 @@
 //! - Cedar including building the request and its context from the same JSON arguments.
 //!
 //! Two modes:
-//! - `cargo bench -p monstrum --bench scope`: criterion groups.
-//! - `cargo bench -p monstrum --bench scope -- --figures`: no criterion; prints the table, then
+//! - `cargo bench -p monstrum-core --bench scope`: criterion groups.
+//! - `cargo bench -p monstrum-core --bench scope -- --figures`: no criterion; prints the table, then
 //!   decides `MONSTRUM_BENCH_DIFF_CASES` (default 1,000,000) random calls both ways and prints
 //!   how many disagreed (the process fails if any did).
 
-#[path = "../tests/support/cedar.rs"]
+#[path = "../tests/core/cedar.rs"]
 mod cedar;
 
 use cedar::{Binding, CedarScope, Dim, Gen, Tally};
 use criterion::{BenchmarkId, Criterion};
-use monstrum::governance::scope::ToolScope;
+use monstrum_core::governance::scope::ToolScope;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Value, json};

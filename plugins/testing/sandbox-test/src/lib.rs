@@ -1,5 +1,5 @@
 //! A guest that misbehaves on purpose, one tool per way of misbehaving, for the host's sandbox
-//! tests (runtime/core/tests/plugin_host.rs).
+//! tests (runtime/core/tests/core/plugin_host.rs).
 
 use std::hint::black_box;
 

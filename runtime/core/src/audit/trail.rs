@@ -31,7 +31,7 @@ impl Trail {
     }
 
     /// Appends `entry`. An error means nothing was recorded, and the caller must not act.
-    pub async fn append(&self, entry: AuditEntry) -> Result<AuditRecord, String> {
+    pub(crate) async fn append(&self, entry: AuditEntry) -> Result<AuditRecord, String> {
         let mut last = self.last.lock().await;
         match &*self.backend {
             Backend::Memory(records) => {

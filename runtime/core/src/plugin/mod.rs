@@ -40,29 +40,48 @@
 
 mod bindings;
 pub mod builtin;
-pub mod cache;
+mod cache;
 mod call;
 mod evm;
 mod evm_rpc;
-pub mod evm_signer;
-pub mod executor;
+mod evm_signer;
+mod executor;
 mod host;
-pub mod http;
-pub mod kv;
-pub mod log;
+mod http;
+mod kv;
+mod log;
 pub mod package;
 mod secrets;
-pub mod ssh;
-pub mod ssh_client;
+mod ssh;
+mod ssh_client;
 mod state;
 
+// What other crates see: which plugins exist, what their packages hold and what their manifests
+// resolve to. The host that runs them is this crate's own; doors reach it only through the gate.
 pub use builtin::{BuiltinPlugin, builtin};
-pub use call::{CallLimits, HttpLimits, PluginCall};
-pub use evm::{EvmSigner, EvmTransaction};
-pub use evm_signer::LocalKeySigner;
-pub use executor::{Component, HostExecutor};
-pub use host::{HostConfig, LoadedPlugin, PluginHost};
-pub use http::{HttpPolicy, Proxy};
+pub use executor::{Component, effective_config, origins};
+pub use http::Proxy;
 pub use package::Package;
-pub use secrets::Secrets;
-pub use ssh::{SshExecutor, SshOutput, SshPolicy};
+
+pub(crate) use call::{HttpLimits, PluginCall};
+pub(crate) use executor::HostExecutor;
+pub(crate) use host::{HostConfig, LoadedPlugin, PluginHost};
+pub(crate) use http::HttpPolicy;
+pub(crate) use secrets::Secrets;
+pub(crate) use ssh::SshPolicy;
+
+/// The host's internals, for this crate's own benches and integration tests (feature
+/// `internals`). No door crate enables it: `.ci/check-layout` fails the build if one does.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals {
+    pub use super::call::{CallLimits, HttpLimits, PluginCall};
+    pub use super::evm::{EvmSigner, EvmTransaction};
+    pub use super::evm_signer::LocalKeySigner;
+    pub use super::executor::{HostExecutor, ssh_policy};
+    pub use super::host::{HostConfig, LoadedPlugin, PluginHost};
+    pub use super::http::HttpPolicy;
+    pub use super::secrets::Secrets;
+    pub use super::ssh::{SshExecutor, SshOutput, SshPolicy};
+    pub use super::ssh_client::{RusshExecutor, SshTarget, with_target};
+}

@@ -45,7 +45,7 @@ impl Store {
     }
 
     /// Appends a sealed record; fails if its `seq` is taken.
-    pub async fn insert_audit(&self, r: &AuditRecord) -> StoreResult<()> {
+    pub(crate) async fn insert_audit(&self, r: &AuditRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO audit (seq, at, kind, run_id, step_key, bot, tool, decision, reason, detail, prev, hash)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -99,7 +99,7 @@ impl Store {
     // ---- budget ledger
 
     /// Writes a reservation: one row per account.
-    pub async fn reserve_budget(
+    pub(crate) async fn reserve_budget(
         &self,
         reservation: &str,
         accounts: &[String],
@@ -127,7 +127,7 @@ impl Store {
     }
 
     /// Replaces a reservation's estimate with what was used (zero for a request that failed).
-    pub async fn settle_budget(&self, reservation: &str, tokens: i64, micro_usd: i64) -> StoreResult<()> {
+    pub(crate) async fn settle_budget(&self, reservation: &str, tokens: i64, micro_usd: i64) -> StoreResult<()> {
         sqlx::query("UPDATE budget_usage SET tokens = $1, micro_usd = $2, settled = 1 WHERE reservation = $3")
             .bind(tokens)
             .bind(micro_usd)
@@ -139,7 +139,7 @@ impl Store {
     }
 
     /// Withdraws a reservation that was refused.
-    pub async fn release_budget(&self, reservation: &str) -> StoreResult<()> {
+    pub(crate) async fn release_budget(&self, reservation: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM budget_usage WHERE reservation = $1")
             .bind(reservation)
             .execute(&self.pool)

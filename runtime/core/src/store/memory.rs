@@ -23,7 +23,7 @@ impl Store {
     }
 
     /// Stores a bot's value.
-    pub async fn memory_set(&self, bot: &str, part: &str, key: &str, value: &Value, at: i64) -> StoreResult<()> {
+    pub(crate) async fn memory_set(&self, bot: &str, part: &str, key: &str, value: &Value, at: i64) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO memory (bot, part, mkey, value, updated_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (bot, part, mkey) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -40,7 +40,7 @@ impl Store {
     }
 
     /// Forgets a key; whether it was there.
-    pub async fn memory_delete(&self, bot: &str, part: &str, key: &str) -> StoreResult<bool> {
+    pub(crate) async fn memory_delete(&self, bot: &str, part: &str, key: &str) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM memory WHERE bot = $1 AND part = $2 AND mkey = $3")
             .bind(bot)
             .bind(part)
@@ -63,7 +63,7 @@ impl Store {
     }
 
     /// Deletes a whole partition (a finished run's task memory).
-    pub async fn memory_clear(&self, part: &str) -> StoreResult<()> {
+    pub(crate) async fn memory_clear(&self, part: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM memory WHERE part = $1")
             .bind(part)
             .execute(&self.pool)

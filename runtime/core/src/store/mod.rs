@@ -113,7 +113,7 @@ impl Store {
     // ---- runs
 
     /// Records a new run.
-    pub async fn create_run(&self, run: &RunRecord) -> StoreResult<()> {
+    pub(crate) async fn create_run(&self, run: &RunRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO runs (id, workflow, file, source, inputs, status, started_by, parent_run, parent_step, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -174,7 +174,7 @@ impl Store {
     }
 
     /// Sets a run's status, and its outputs and error when it ends.
-    pub async fn set_run_status(
+    pub(crate) async fn set_run_status(
         &self,
         id: &str,
         status: &str,
@@ -200,7 +200,7 @@ impl Store {
 
     /// Takes the run for this process: succeeds if nobody holds it, the lease ran out, or
     /// `stale_owner` says the holder is gone.
-    pub async fn claim_run(
+    pub(crate) async fn claim_run(
         &self,
         id: &str,
         owner: &str,
@@ -225,7 +225,7 @@ impl Store {
     }
 
     /// Gives the run up.
-    pub async fn release_run(&self, id: &str, owner: &str) -> StoreResult<()> {
+    pub(crate) async fn release_run(&self, id: &str, owner: &str) -> StoreResult<()> {
         sqlx::query("UPDATE runs SET owner = NULL, lease_until = NULL WHERE id = $1 AND owner = $2")
             .bind(id)
             .bind(owner)
@@ -248,7 +248,7 @@ impl Store {
     }
 
     /// Notes that an attempt started; queued behind earlier writes, not awaited.
-    pub fn step_started(&self, run: &str, key: &str, step: &str, attempt: u32) {
+    pub(crate) fn step_started(&self, run: &str, key: &str, step: &str, attempt: u32) {
         self.writer.send(WriteOp::Started {
             run: run.into(),
             key: key.into(),
@@ -259,22 +259,22 @@ impl Store {
     }
 
     /// Records how a step ended without waiting for the commit; [`Store::flush`] waits for it.
-    pub fn step_finished_later(&self, record: StepRecord) {
+    pub(crate) fn step_finished_later(&self, record: StepRecord) {
         self.writer.send(WriteOp::Finished(record));
     }
 
     /// Returns once every step record queued so far is committed.
-    pub async fn flush(&self) -> StoreResult<()> {
+    pub(crate) async fn flush(&self) -> StoreResult<()> {
         self.writer.commit(WriteOp::Barrier).await
     }
 
     /// Records how a step (or item) ended; returns once it is committed.
-    pub async fn step_finished(&self, record: StepRecord) -> StoreResult<()> {
+    pub(crate) async fn step_finished(&self, record: StepRecord) -> StoreResult<()> {
         self.writer.commit(WriteOp::Finished(record)).await
     }
 
     /// Forgets steps so that a resume runs them again (`resume --from`).
-    pub async fn delete_steps(&self, run: &str, step_ids: &[String]) -> StoreResult<()> {
+    pub(crate) async fn delete_steps(&self, run: &str, step_ids: &[String]) -> StoreResult<()> {
         for id in step_ids {
             sqlx::query("DELETE FROM steps WHERE run_id = $1 AND step_id = $2")
                 .bind(run)
@@ -295,7 +295,7 @@ impl Store {
     // ---- approvals
 
     /// Opens a gate unless it is already open; returns the gate as recorded.
-    pub async fn request_approval(&self, gate: &ApprovalRecord) -> StoreResult<ApprovalRecord> {
+    pub(crate) async fn request_approval(&self, gate: &ApprovalRecord) -> StoreResult<ApprovalRecord> {
         sqlx::query(
             "INSERT INTO approvals (run_id, step_id, message, approvers, self_approval, requested_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, step_id) DO NOTHING",
@@ -338,7 +338,7 @@ impl Store {
 
     /// Records a decision (`approved`, `rejected` or `expired`) on an undecided gate; false if
     /// it was already decided.
-    pub async fn decide_approval(
+    pub(crate) async fn decide_approval(
         &self,
         run: &str,
         step: &str,
@@ -363,14 +363,14 @@ impl Store {
     }
 
     /// Records that an undecided gate expired (which rejects it); false if it was decided.
-    pub async fn expire_approval(&self, run: &str, step: &str) -> StoreResult<bool> {
+    pub(crate) async fn expire_approval(&self, run: &str, step: &str) -> StoreResult<bool> {
         self.decide_approval(run, step, "expired", "timeout", Some("expired")).await
     }
 
     // ---- model requests
 
     /// Records one model request.
-    pub async fn record_llm_request(&self, r: &LlmRecord) -> StoreResult<()> {
+    pub(crate) async fn record_llm_request(&self, r: &LlmRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO llm_requests (id, run_id, step_key, provider, model, script, tools, input_tokens, output_tokens, error, at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",

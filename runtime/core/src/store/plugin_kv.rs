@@ -33,7 +33,7 @@ impl Store {
     }
 
     /// Stores `value` under `key` in `instance`'s storage.
-    pub async fn plugin_kv_set(&self, instance: &str, key: &str, value: &[u8], at: i64) -> StoreResult<()> {
+    pub(crate) async fn plugin_kv_set(&self, instance: &str, key: &str, value: &[u8], at: i64) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO plugin_kv (instance, kkey, value, updated_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (instance, kkey) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -49,7 +49,7 @@ impl Store {
     }
 
     /// Deletes `key` from `instance`'s storage.
-    pub async fn plugin_kv_delete(&self, instance: &str, key: &str) -> StoreResult<()> {
+    pub(crate) async fn plugin_kv_delete(&self, instance: &str, key: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM plugin_kv WHERE instance = $1 AND kkey = $2")
             .bind(instance)
             .bind(key)

@@ -30,7 +30,7 @@ fn vault_row(row: &AnyRow) -> Result<VaultRow, sqlx::Error> {
 impl Store {
     /// Writes a sealed entry, replacing any entry of that name (its `created_at` is kept).
     /// `row.created_at` is ignored; `row.updated_at` is the time of this write.
-    pub async fn put_vault_entry(&self, row: &VaultRow) -> StoreResult<()> {
+    pub(crate) async fn put_vault_entry(&self, row: &VaultRow) -> StoreResult<()> {
         let name = &row.name;
         sqlx::query(
             "INSERT INTO vault (name, nonce, ciphertext, key_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)
@@ -81,7 +81,7 @@ impl Store {
     }
 
     /// Deletes an entry; false if there was none.
-    pub async fn delete_vault_entry(&self, name: &str) -> StoreResult<bool> {
+    pub(crate) async fn delete_vault_entry(&self, name: &str) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM vault WHERE name = $1")
             .bind(name)
             .execute(&self.pool)

@@ -1,8 +1,8 @@
 //! Running one unit of work (a step, or one item of a for_each step) with its timeout and
 //! retries.
 
-use super::events::Event;
 use super::run::RunCtx;
+use crate::events::Event;
 use monstrum_model::Step;
 use serde_json::Value;
 use std::future::Future;

@@ -4,8 +4,6 @@
 mod attempt;
 mod claim;
 mod context;
-pub mod core_tools;
-pub mod events;
 mod inputs;
 mod plan;
 mod result;
@@ -14,7 +12,7 @@ mod scheduler;
 mod step_task;
 mod steps;
 
-pub use events::{Decision, Event, EventSink};
+pub use crate::events::{Decision, Event, EventSink};
 pub use inputs::resolve_inputs;
 pub use plan::Plan;
 pub use result::{StepResult, StepStatus};

@@ -1,9 +1,9 @@
 //! Starting, resuming and deciding runs: the engine's API. The scheduler that drives a run is
 //! in `scheduler.rs`, one step's execution in `step_task.rs`, the run's claim in `claim.rs`.
 
-use super::events::{Event, EventSink};
 use super::plan::Plan;
 use super::scheduler::drive;
+use crate::events::{Event, EventSink};
 use crate::governance::Gate;
 use crate::llm::Providers;
 use crate::store::{ApprovalRecord, StepRecord, Store, StoreError, now_ms};

@@ -3,11 +3,11 @@
 
 use super::claim::claim;
 use super::context::{Scope, eval_condition, eval_items, render_string, render_value};
-use super::events::Event;
 use super::plan::Reads;
 use super::result::{StepResult, StepStatus};
 use super::run::{EngineError, RunCtx, RunOutcome, RunStatus, Unit};
 use super::step_task::{Prepared, record, run_step};
+use crate::events::Event;
 use crate::store::{StepRecord, StoreError, now_ms};
 use monstrum_model::{Step, StepKind};
 use serde_json::{Map, Value};

@@ -2,10 +2,10 @@
 //! the output size limit, and the record committed before the step counts as finished.
 
 use super::attempt::{Outcome, with_retries};
-use super::events::Event;
 use super::result::{StepResult, StepStatus};
 use super::run::{RunCtx, Unit};
 use super::steps;
+use crate::events::Event;
 use crate::store::{StepRecord, StoreError, now_ms};
 use futures::StreamExt;
 use monstrum_model::{Step, StepKind};

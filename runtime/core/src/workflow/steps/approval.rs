@@ -1,9 +1,9 @@
 //! An `approval:` step: a gate that waits for a person. Its output is `approved`, `by`,
 //! `comment`, `at`; a rejected or expired gate has `approved: false`.
 
+use crate::events::Event;
 use crate::store::{ApprovalRecord, now_ms};
 use crate::workflow::attempt::Outcome;
-use crate::workflow::events::Event;
 use crate::workflow::run::RunCtx;
 use monstrum_model::{ApprovalStep, Step};
 use serde_json::{Value, json};

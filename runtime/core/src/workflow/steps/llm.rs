@@ -2,11 +2,11 @@
 //! until it answers or `max_turns` runs out. A delegation runs the same conversation for the
 //! delegate, under the delegate's principal.
 
+use crate::events::Event;
 use crate::governance::{DELEGATE_TOOL, DelegationRequest, GateCall, Identity, ModelCall, Principal};
 use crate::llm::{ChatRequest, ChatResponse, LlmError, Message, Resolved, estimate_usage};
 use crate::store::{LlmRecord, now_ms};
 use crate::workflow::attempt::Outcome;
-use crate::workflow::events::Event;
 use crate::workflow::run::RunCtx;
 use futures::future::BoxFuture;
 use monstrum_model::{Bot, LlmOutput, LlmStep, ModelRef, Step};

@@ -1,0 +1,234 @@
+//! The `monstrum` binary: the command line (clap), the progress view and diagnostics, wiring
+//! the core (`monstrum-core`) together. No engine, gate or store code lives here.
+
+mod audit;
+mod diagnostics;
+mod plugin;
+mod progress;
+mod run;
+mod runs;
+mod vault;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code of a run that finished.
+pub const EXIT_DONE: u8 = 0;
+/// Exit code of a failed run or command.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code of invalid input (nothing ran).
+pub const EXIT_INVALID: u8 = 2;
+/// Exit code of a run that waits for approval.
+pub const EXIT_WAITING: u8 = 3;
+
+/// Monstrum: a workflow runtime for AI agents in which governance is structural.
+#[derive(Parser)]
+#[command(name = "monstrum", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// The workspace folder (default: found upward from the file or the current directory).
+    #[arg(long, global = true)]
+    workspace: Option<PathBuf>,
+    /// Print one JSON object per line instead of the progress view.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Store URL: sqlite://FILE or postgres://… (default: SQLite in <workspace>/.monstrum).
+    #[arg(long, global = true, env = "MONSTRUM_DB")]
+    db: Option<String>,
+    /// Who is acting (default: the operating-system user).
+    #[arg(long = "as", global = true, value_name = "NAME")]
+    acting_as: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a workflow file.
+    Run {
+        file: PathBuf,
+        /// An input: NAME=VALUE (repeatable).
+        #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+    },
+    /// Check workflow and bot files; report every problem with file, line and column.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List runs, or show one.
+    Runs {
+        #[command(subcommand)]
+        action: Option<RunsAction>,
+    },
+    /// The audit trail: list records, or verify the chain.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+    /// Approve (or reject) a waiting gate and continue the run.
+    Approve {
+        run: String,
+        step: String,
+        /// Reject instead of approving.
+        #[arg(long)]
+        reject: bool,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Continue a run that was interrupted, or re-run it from a step.
+    Resume {
+        run: String,
+        /// Run this step and everything after it again; earlier results are reused.
+        #[arg(long)]
+        from: Option<String>,
+    },
+    /// Encrypted credentials: set (the value is read from stdin, never argv), list names, remove.
+    Vault {
+        #[command(subcommand)]
+        action: VaultAction,
+    },
+    /// Plugin packages: pack a plugin folder, install a .mst, list and inspect plugins.
+    Plugin {
+        #[command(subcommand)]
+        action: plugin::PluginAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum VaultAction {
+    /// Store the value read from stdin (one trailing newline is dropped) under NAME.
+    Set { name: String },
+    /// Entry names and when each was last set; values are never shown.
+    List,
+    /// Delete an entry.
+    Rm { name: String },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Audit records, oldest first, filtered.
+    List {
+        #[arg(long)]
+        bot: Option<String>,
+        #[arg(long)]
+        run: Option<String>,
+        #[arg(long)]
+        tool: Option<String>,
+        /// allowed, denied, used, succeeded, failed, approved, rejected
+        #[arg(long)]
+        decision: Option<String>,
+        /// tool_call, tool_result, model_request, delegation, approval
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only the newest N.
+        #[arg(long)]
+        limit: Option<i64>,
+    },
+    /// Check the hash chain: any edited, removed or reordered record is reported (exit 1).
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum RunsAction {
+    /// The newest runs.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// One run: steps, timings, outputs, errors, gates and model requests.
+    Show { run: String },
+}
+
+/// Options every command shares.
+pub struct Global {
+    pub workspace: Option<PathBuf>,
+    pub json: bool,
+    pub db: Option<String>,
+    pub acting_as: Option<String>,
+}
+
+impl Global {
+    /// Who is acting: `--as`, else the operating-system user.
+    pub fn who(&self) -> String {
+        self.acting_as
+            .clone()
+            .or_else(|| std::env::var("USER").ok())
+            .or_else(|| std::env::var("LOGNAME").ok())
+            .filter(|s| !s.is_empty())
+            .or_else(os_user)
+            .unwrap_or_else(|| "unknown".into())
+    }
+}
+
+/// The name of the user owning this process, from /etc/passwd (no environment needed).
+fn os_user() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid().to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then(|| name.to_string())
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MONSTRUM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let global = Global { workspace: cli.workspace, json: cli.json, db: cli.db, acting_as: cli.acting_as };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let code = runtime.block_on(async move {
+        let result = match cli.command {
+            Command::Run { file, inputs } => run::run(&global, &file, &inputs).await,
+            Command::Validate { files } => Ok(diagnostics::validate(&global, &files)),
+            Command::Runs { action } => match action.unwrap_or(RunsAction::List { limit: 20 }) {
+                RunsAction::List { limit } => runs::list(&global, limit).await,
+                RunsAction::Show { run } => runs::show(&global, &run).await,
+            },
+            Command::Approve { run, step, reject, comment } => {
+                run::approve(&global, &run, &step, !reject, comment.as_deref()).await
+            }
+            Command::Audit { action } => match action {
+                AuditAction::List { bot, run, tool, decision, kind, limit } => {
+                    let filter = monstrum_core::store::AuditFilter { bot, run, tool, decision, kind, limit };
+                    audit::list(&global, filter).await
+                }
+                AuditAction::Verify => audit::verify(&global).await,
+            },
+            Command::Resume { run, from } => run::resume(&global, &run, from.as_deref()).await,
+            Command::Vault { action } => match action {
+                VaultAction::Set { name } => vault::set(&global, &name).await,
+                VaultAction::List => vault::list(&global).await,
+                VaultAction::Rm { name } => vault::remove(&global, &name).await,
+            },
+            Command::Plugin { action } => plugin::run(&global, action),
+        };
+        result.unwrap_or_else(|e| {
+            report_error(&global, &e);
+            EXIT_FAILED
+        })
+    });
+    ExitCode::from(code)
+}
+
+/// Prints a command's error (as a JSON object with `--json`).
+pub fn report_error(global: &Global, e: &anyhow::Error) {
+    if global.json {
+        println!("{}", serde_json::json!({ "type": "error", "error": format!("{e:#}") }));
+    } else {
+        eprintln!("error: {e:#}");
+    }
+}

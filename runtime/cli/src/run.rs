@@ -1,0 +1,164 @@
+//! `monstrum run`, `approve` and `resume`: start or continue a run and show how it ends.
+
+use crate::diagnostics::load_checked;
+use crate::progress::Progress;
+use crate::{EXIT_DONE, EXIT_FAILED, EXIT_INVALID, EXIT_WAITING, Global};
+use anyhow::Context;
+use monstrum_core::events::EventSink;
+use monstrum_core::workflow::{
+    DecideError, Engine, EngineError, Plan, RunOutcome, RunStatus, StartRun, resolve_inputs,
+};
+use monstrum_core::workspace::Workspace;
+use serde_json::{Map, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Opens the workspace's engine, reporting the way the user asked.
+async fn engine(global: &Global, workspace: Workspace) -> anyhow::Result<(Arc<Engine>, Option<Arc<Progress>>)> {
+    let (events, progress) = if global.json {
+        (
+            EventSink::new(|event| {
+                if let Ok(line) = serde_json::to_string(&event) {
+                    println!("{line}");
+                }
+            }),
+            None,
+        )
+    } else {
+        let progress = Arc::new(Progress::new());
+        let p = progress.clone();
+        (EventSink::new(move |event| p.handle(&event)), Some(progress))
+    };
+    let engine = monstrum_core::open(workspace, global.db.as_deref(), events).await?;
+    Ok((Arc::new(engine), progress))
+}
+
+/// `monstrum run FILE [--input k=v]...`
+pub async fn run(global: &Global, file: &Path, inputs: &[String]) -> anyhow::Result<u8> {
+    let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let workspace = Workspace::discover(global.workspace.as_deref(), file.parent().unwrap_or(Path::new(".")))?;
+    let (workflow, source) = match load_checked(global, &file, &workspace) {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
+    };
+    let mut given = Map::new();
+    for pair in inputs {
+        let Some((k, v)) = pair.split_once('=') else {
+            crate::report_error(global, &anyhow::anyhow!("--input takes NAME=VALUE, got `{pair}`"));
+            return Ok(EXIT_INVALID);
+        };
+        given.insert(k.trim().to_string(), Value::String(v.to_string()));
+    }
+    let inputs = match resolve_inputs(&workflow, given) {
+        Ok(v) => v,
+        Err(e) => {
+            crate::report_error(global, &anyhow::anyhow!("{e}"));
+            return Ok(EXIT_INVALID);
+        }
+    };
+    let (engine, progress) = engine(global, workspace).await?;
+    let outcome = engine
+        .start(StartRun {
+            plan: Plan::new(workflow),
+            source,
+            file,
+            inputs,
+            started_by: global.who(),
+            parent: None,
+            depth: 0,
+        })
+        .await?;
+    let outcome = continue_parents(&engine, outcome).await?;
+    Ok(finish(global, progress.as_deref(), &outcome))
+}
+
+/// `monstrum approve RUN STEP [--reject] [--comment TEXT]`
+pub async fn approve(
+    global: &Global,
+    run: &str,
+    step: &str,
+    approved: bool,
+    comment: Option<&str>,
+) -> anyhow::Result<u8> {
+    let workspace = Workspace::discover(global.workspace.as_deref(), Path::new("."))?;
+    let (engine, progress) = engine(global, workspace).await?;
+    let run_id = match engine.decide(run, step, approved, &global.who(), comment).await {
+        Ok(id) => id,
+        Err(DecideError::Expired) => {
+            crate::report_error(global, &anyhow::anyhow!("{}", DecideError::Expired));
+            run.to_string()
+        }
+        Err(e) => {
+            crate::report_error(global, &e.into());
+            return Ok(EXIT_FAILED);
+        }
+    };
+    let outcome = match engine.resume(&run_id, None).await {
+        Err(EngineError::Busy { owner, .. }) => {
+            // The decision is recorded; the process driving the run continues with it.
+            if !global.json {
+                println!("decision recorded; run {run_id} is being driven by {owner}, which continues with it");
+            }
+            return Ok(EXIT_DONE);
+        }
+        other => other?,
+    };
+    let outcome = continue_parents(&engine, outcome).await?;
+    Ok(finish(global, progress.as_deref(), &outcome))
+}
+
+/// `monstrum resume RUN [--from STEP]`
+pub async fn resume(global: &Global, run: &str, from: Option<&str>) -> anyhow::Result<u8> {
+    let workspace = Workspace::discover(global.workspace.as_deref(), Path::new("."))?;
+    let (engine, progress) = engine(global, workspace).await?;
+    let outcome = engine.resume(run, from).await?;
+    let outcome = continue_parents(&engine, outcome).await?;
+    Ok(finish(global, progress.as_deref(), &outcome))
+}
+
+/// A sub-workflow run that ended lets its parent go on; the outcome shown is the outermost.
+async fn continue_parents(engine: &Arc<Engine>, mut outcome: RunOutcome) -> anyhow::Result<RunOutcome> {
+    let store = engine.store.as_ref().context("no store")?;
+    while outcome.status != RunStatus::Waiting {
+        let Some(run) = store.load_run(&outcome.run_id).await? else { break };
+        let Some(parent) = run.parent_run else { break };
+        outcome = engine.resume(&parent, None).await?;
+    }
+    Ok(outcome)
+}
+
+/// Prints how the run ended and returns the exit code.
+fn finish(global: &Global, progress: Option<&Progress>, outcome: &RunOutcome) -> u8 {
+    if let Some(p) = progress {
+        p.clear();
+    }
+    if !global.json {
+        let id = &outcome.run_id;
+        match outcome.status {
+            RunStatus::Succeeded => {
+                println!("run {id} succeeded");
+                if outcome.outputs.as_object().is_some_and(|o| !o.is_empty()) {
+                    println!("{}", serde_json::to_string_pretty(&outcome.outputs).unwrap_or_default());
+                }
+            }
+            RunStatus::Failed => {
+                println!("run {id} failed: {}", outcome.error.as_deref().unwrap_or("unknown error"));
+                println!("  see:       monstrum runs show {id}");
+                println!("  re-run:    monstrum resume {id} --from STEP");
+            }
+            RunStatus::Waiting => {
+                println!("run {id} is waiting for approval");
+                for (step, message) in &outcome.waiting {
+                    println!("  {step}: {message}");
+                    println!("    approve: monstrum approve {id} {step}");
+                    println!("    reject:  monstrum approve {id} {step} --reject --comment \"why\"");
+                }
+            }
+        }
+    }
+    match outcome.status {
+        RunStatus::Succeeded => EXIT_DONE,
+        RunStatus::Failed => EXIT_FAILED,
+        RunStatus::Waiting => EXIT_WAITING,
+    }
+}

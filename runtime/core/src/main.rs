@@ -1,5 +1,0 @@
-//! The `monstrum` binary.
-
-fn main() -> std::process::ExitCode {
-    monstrum::cli::main()
-}

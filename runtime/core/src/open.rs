@@ -1,0 +1,47 @@
+//! Opening a workspace: its store, and the gate and engine wired to its plugins, bots, skills
+//! and memory. Every door (the command line, and the server, MCP, agent link and gateway crates
+//! after it) starts here; none of them builds a gate or a plugin host of its own.
+
+use crate::audit::Trail;
+use crate::events::EventSink;
+use crate::governance::budget::Ledger;
+use crate::governance::{BotLoader, Gate, SkillLoader};
+use crate::memory::Memory;
+use crate::plugin::HostExecutor;
+use crate::store::Store;
+use crate::workflow::Engine;
+use crate::workspace::Workspace;
+use std::sync::Arc;
+
+/// Opens `workspace`'s store (`db`, else `store:` in monstrum.yaml, else SQLite in `.monstrum/`)
+/// and the engine over it, reporting to `events`.
+pub async fn open(workspace: Workspace, db: Option<&str>, events: EventSink) -> anyhow::Result<Engine> {
+    let store = Store::open(&workspace.store_url(db)?).await?;
+    let workspace = Arc::new(workspace);
+    let gate = gate(&workspace, Some(&store))?;
+    Ok(Engine { store: Some(store), workspace, events, gate })
+}
+
+/// The gate of a workspace: its plugins (run by the plugin host), its bots and skills, auditing
+/// to `store` (in memory without one).
+pub fn gate(workspace: &Arc<Workspace>, store: Option<&Store>) -> anyhow::Result<Gate> {
+    let (catalog, components) = workspace.plugins()?;
+    let executor = HostExecutor::new(
+        components,
+        Some(workspace.data_dir().join("plugin-cache")),
+        workspace.data_dir(),
+        store.cloned(),
+    )
+    .with_proxy(workspace.config.proxy());
+    let ws = workspace.clone();
+    let bots: BotLoader = Arc::new(move |name| ws.bot(name));
+    let ws = workspace.clone();
+    let skills: SkillLoader = Arc::new(move |name| ws.skill(name));
+    Ok(match store {
+        Some(store) => Gate::new(catalog, bots, Trail::in_store(store.clone()), Ledger::Store(store.clone()))
+            .with_memory(Memory::Store(store.clone())),
+        None => Gate::new(catalog, bots, Trail::in_memory(), Ledger::in_memory()),
+    }
+    .with_skills(skills)
+    .with_executor(Arc::new(executor)))
+}

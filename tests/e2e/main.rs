@@ -1,0 +1,17 @@
+//! The end-to-end tests: the real `monstrum` binary against real servers (PostgreSQL, OpenSSH,
+//! ganache, local servers speaking hosted services' wire formats). One test binary with a module
+//! per area, so the runtime is linked once rather than once per file.
+
+mod common;
+
+mod attacks;
+mod cli;
+mod durability;
+mod evm;
+mod governance;
+mod llm_workflow;
+mod plugin_instances;
+mod plugin_package;
+mod ssh;
+mod vault;
+mod web_search;
