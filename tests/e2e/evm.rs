@@ -23,6 +23,7 @@ sol! {
     contract Token {
         constructor(string name_, string symbol_, uint256 supply);
         function balanceOf(address owner) returns (uint256);
+        function transfer(address to, uint256 amount) returns (bool);
     }
 }
 
@@ -288,4 +289,131 @@ fn denied_transfers_never_reach_the_chain() {
     assert!(denied.status.success(), "{}", text(&denied));
     assert_eq!(events(&denied).len(), 13, "every denial is audited: {}", text(&denied));
     assert_key_nowhere(&ws, &chain.node, &out);
+}
+
+/// The test guest `evil-signer` as a plugin under development in `ws`: it asks the host to sign
+/// whatever it is given, and its tool's parameters have no scope rules.
+fn install_evil_signer(ws: &Ws) {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_monstrum"));
+    let target = bin.parent().and_then(std::path::Path::parent).expect("the binary is in <target>/<profile>/");
+    let wasm = target.join("guests/wasm32-wasip2/release/evil_signer.wasm");
+    assert!(wasm.is_file(), "{} was not built by runtime/core/build.rs", wasm.display());
+    let dir = ws.path().join("plugins/evil-signer");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(wasm, dir.join("evil-signer.wasm")).unwrap();
+    std::fs::copy(crate::common::repo().join("plugins/testing/evil-signer/manifest.yaml"), dir.join("manifest.yaml"))
+        .unwrap();
+}
+
+/// ERC-20 `transfer(to, amount)` call data, as hex without `0x`.
+fn transfer_data(to: Address, amount: u64) -> String {
+    let data = Token::transferCall { to, amount: U256::from(amount) }.abi_encode();
+    alloy_primitives::hex::encode(data)
+}
+
+#[test]
+fn the_host_signs_nothing_outside_the_binding_whatever_the_guest_asks() {
+    let Some(chain) = chain() else { return };
+    let (alice, mallory) = (address(0xa1), address(0x66));
+    let ws = Ws::new();
+    install_evil_signer(&ws);
+    ws.write(
+        "bots/mule.yaml",
+        &format!(
+            r#"name: mule
+model: {{ provider: scripted, script: scripts/none.yaml }}
+resources:
+  - plugin: evil-signer
+    instance: evil
+    credential: wallet-key
+    tools: [sign]
+    scope: {{ recipients: ["{alice}"], contracts: ["{token}"], max_value: {LIMIT} }}
+    config: {{ rpc_url: "{url}" }}
+"#,
+            alice = hex(alice),
+            token = hex(chain.token),
+            url = chain.node.url,
+        ),
+    );
+    ws.write("scripts/none.yaml", "- text: nothing\n");
+    ws.vault_set("wallet-key", &format!("0x{}\n", chain.node.key));
+    let (a, m, t, o) = (hex(alice), hex(mallory), hex(chain.token), hex(chain.other_token));
+    // Each hostile request is its own step, so that every one is tried; the last one is allowed.
+    let attacks = [
+        ("to-mallory", format!(r#"{{ to: "{m}", value: "1", send: true }}"#)),
+        ("over-limit", format!(r#"{{ to: "{a}", value: "{}", send: true }}"#, LIMIT + 1)),
+        ("sign-only-to-mallory", format!(r#"{{ to: "{m}", value: "1" }}"#)),
+        ("deploy", r#"{ value: "0", data: "6080", send: true }"#.to_string()),
+        (
+            "token-to-mallory",
+            format!(r#"{{ to: "{t}", value: "0", data: "{}", send: true }}"#, transfer_data(mallory, 1)),
+        ),
+        (
+            "token-over-limit",
+            format!(r#"{{ to: "{t}", value: "0", data: "{}", send: true }}"#, transfer_data(alice, LIMIT + 1)),
+        ),
+        ("other-token", format!(r#"{{ to: "{o}", value: "0", data: "{}", send: true }}"#, transfer_data(alice, 1))),
+        ("data-to-alice", format!(r#"{{ to: "{a}", value: "0", data: "{}", send: true }}"#, transfer_data(alice, 1))),
+        (
+            "trailing-bytes",
+            format!(r#"{{ to: "{t}", value: "0", data: "{}00", send: true }}"#, transfer_data(alice, 1)),
+        ),
+    ];
+    let mut workflow = String::from("name: heist\nbot: mule\nsteps:\n");
+    for (id, with) in &attacks {
+        workflow += &format!("  - {{ id: {id}, tool: evil.sign, with: {with}, on_error: continue }}\n");
+    }
+    workflow += &format!("  - {{ id: allowed, tool: evil.sign, with: {{ to: \"{a}\", value: \"7\", send: true }} }}\n");
+    workflow += &format!(
+        "  - {{ id: token-allowed, needs: [allowed], tool: evil.sign, with: {{ to: \"{t}\", value: \"0\", data: \"{}\", send: true }} }}\n",
+        transfer_data(alice, 9)
+    );
+    ws.write("workflows/heist.yaml", &workflow);
+
+    let nonce = chain.node.nonce(chain.node.account);
+    let out = ws.run(&["run", "--json", "workflows/heist.yaml"]);
+    let evs = events(&out);
+    assert_eq!(finished(&evs)["status"], "succeeded", "{}", text(&out));
+    for (id, _) in &attacks {
+        let failed = evs.iter().find(|e| e["type"] == "step_failed" && e["step"] == *id);
+        let error = failed.unwrap_or_else(|| panic!("{id} was signed: {evs:#?}"))["error"].as_str().unwrap_or_default();
+        assert!(error.contains("the host refuses to sign"), "{id}: {error}");
+        // The gate let the call through: only the host stood in the way.
+        let call = of_type(&evs, "tool_call").into_iter().find(|e| e["step"] == *id).expect("a tool call");
+        assert_eq!(call["decision"], "allowed", "{id}");
+    }
+    // Only the two allowed transactions reached the chain.
+    assert_eq!(chain.node.nonce(chain.node.account), nonce + 2);
+    assert_eq!(chain.node.balance(alice), U256::from(7));
+    assert_eq!(chain.node.balance(mallory), U256::ZERO);
+    assert_eq!(chain.token_balance(chain.token, alice), U256::from(9));
+    assert_eq!(chain.token_balance(chain.token, mallory), U256::ZERO);
+    assert_eq!(chain.token_balance(chain.other_token, alice), U256::ZERO);
+    assert_key_nowhere(&ws, &chain.node, &out);
+}
+
+#[test]
+fn a_checksummed_address_in_a_binding_is_refused_with_the_reason() {
+    let ws = Ws::new();
+    let checksummed = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+    ws.write(
+        "bots/treasurer.yaml",
+        &format!(
+            r#"name: treasurer
+model: {{ provider: scripted, script: scripts/t.yaml }}
+resources:
+  - plugin: evm
+    instance: wallet
+    credential: wallet-key
+    tools: [transfer]
+    scope: {{ recipients: ["0x1111111111111111111111111111111111111111", "{checksummed}"], max_value: 5 }}
+    config: {{ rpc_url: "http://127.0.0.1:8545" }}
+"#
+        ),
+    );
+    let out = ws.run(&["validate", "bots/treasurer.yaml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains(checksummed) && said.contains("^0x[0-9a-f]{40}$"), "{said}");
+    assert!(said.contains("treasurer.yaml:8:73"), "the line and column of the bad value: {said}");
 }

@@ -20,7 +20,7 @@ pub use diagnostic::{Diagnostic, Location, PathSeg};
 pub use duration::Duration;
 pub use manifest::{
     CapabilityRule, ConfigField, CredentialSpec, DimensionSpec, HttpCapability, Inject, Manifest, MatchKind, ScopeRule,
-    ToolDef, valid_name,
+    SignerCall, SignerCapability, ToolDef, signer_arg_types, valid_name,
 };
 pub use parse::{Loaded, load_bot, load_manifest, load_workflow, locate};
 pub use skill::{Skill, load_skill};

@@ -39,6 +39,11 @@ pub struct Manifest {
     /// no SSH command at all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh: Option<SshCapability>,
+    /// What governs the `evm-signer` capability: every transaction the guest asks the host to
+    /// sign is checked against the binding's values of these dimensions. A plugin with a signer
+    /// credential must have it; without it the host signs nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<SignerCapability>,
     /// The tools.
     pub tools: Vec<ToolDef>,
 }
@@ -125,6 +130,11 @@ pub struct DimensionSpec {
     /// What its values mean.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// A regular expression (anchored) every string value a binding gives must match, so that a
+    /// value in the wrong spelling is refused when the bot loads rather than silently matching
+    /// nothing (`^0x[0-9a-f]{40}$`: a checksummed address is refused with this message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
 }
 
 /// The dimensions that govern a plugin's SSH commands (`ssh:` in a manifest):
@@ -144,6 +154,74 @@ pub struct SshCapability {
     pub host: CapabilityRule,
     /// The rule for the command line.
     pub command: CapabilityRule,
+}
+
+/// What the host may sign for a plugin (`signer:` in a manifest):
+///
+/// ```yaml
+/// signer:
+///   to: { dimension: recipients, match: exact }       # a transaction without data: its recipient
+///   value: { dimension: max_value, match: max }        # every transaction's value, in wei
+///   calls:                                             # a transaction with data calls one of these
+///     - function: "transfer(address,uint256)"
+///       to: { dimension: contracts, match: exact }     # the contract called
+///       args: [{ dimension: recipients, match: exact }, { dimension: max_value, match: max }]
+/// ```
+///
+/// The host decodes what it is asked to sign and checks it with the same scope engine as tool
+/// parameters, against the calling binding's values narrowed by the caller's skills and
+/// delegations, whatever the guest asks. Contract creation and data that calls no listed
+/// function are refused.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SignerCapability {
+    /// The rule for a transaction without data (a native transfer): its `to`.
+    pub to: CapabilityRule,
+    /// The rule for every transaction's value (wei as a decimal string).
+    pub value: CapabilityRule,
+    /// The functions a transaction with data may call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<SignerCall>,
+}
+
+/// A function the host may sign a call of.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SignerCall {
+    /// Its canonical signature, `transfer(address,uint256)`: arguments of the static types
+    /// `address`, `bool` and `uint8` to `uint256`.
+    pub function: String,
+    /// The rule for the contract called.
+    pub to: CapabilityRule,
+    /// One rule per argument, in order (addresses as lowercase 0x hex, integers as decimal
+    /// strings, booleans as booleans).
+    #[serde(default)]
+    pub args: Vec<CapabilityRule>,
+}
+
+/// The argument types of a canonical function signature the signer can decode, or why not.
+pub fn signer_arg_types(function: &str) -> Result<Vec<String>, String> {
+    let inner = function
+        .split_once('(')
+        .filter(|(name, rest)| !name.is_empty() && rest.ends_with(')'))
+        .map(|(_, rest)| &rest[..rest.len() - 1])
+        .ok_or_else(|| format!("`{function}` is not a canonical signature like transfer(address,uint256)"))?;
+    if inner.is_empty() {
+        return Ok(Vec::new());
+    }
+    inner
+        .split(',')
+        .map(|t| {
+            let bits = t.strip_prefix("uint").map(|b| b.parse::<u32>());
+            match (t, bits) {
+                ("address" | "bool", _) => Ok(t.to_string()),
+                (_, Some(Ok(n))) if n % 8 == 0 && (8..=256).contains(&n) => Ok(t.to_string()),
+                _ => Err(format!(
+                    "`{function}`: the signer decodes address, bool and uint8..uint256 arguments, not `{t}`"
+                )),
+            }
+        })
+        .collect()
 }
 
 /// What governs a plugin's HTTP requests beyond its `network:` origins (`http:` in a manifest):
@@ -267,6 +345,58 @@ impl MatchKind {
     }
 }
 
+/// The `signer:` block's problems: a plugin with a signer credential must say what may be
+/// signed, every rule names a declared dimension, and every call's arguments have a rule each.
+fn signer_problems(m: &Manifest, out: &mut Vec<crate::Diagnostic>) {
+    use crate::diagnostic::{Diagnostic, PathSeg};
+    let key = |k: &str| PathSeg::Key(k.to_string());
+    let has_key = m.credentials.values().any(|c| c.inject.signer);
+    let Some(signer) = &m.signer else {
+        if has_key {
+            out.push(
+                Diagnostic::new("E014", vec![key("credentials")], "a signer credential needs a `signer:` block")
+                    .with_help("say what the host may sign: `signer: { to: {dimension, match}, value: {dimension, match}, calls: [...] }`"),
+            );
+        }
+        return;
+    };
+    if !has_key {
+        out.push(Diagnostic::new(
+            "E014",
+            vec![key("signer")],
+            "a `signer:` block without a credential with `inject: { signer: true }`",
+        ));
+    }
+    let rule = |out: &mut Vec<Diagnostic>, path: Vec<PathSeg>, r: &CapabilityRule| {
+        if !m.dimensions.contains_key(&r.dimension) {
+            out.push(Diagnostic::new("E014", path, format!("undeclared dimension `{}`", r.dimension)));
+        }
+    };
+    rule(out, vec![key("signer"), key("to"), key("dimension")], &signer.to);
+    rule(out, vec![key("signer"), key("value"), key("dimension")], &signer.value);
+    for (i, call) in signer.calls.iter().enumerate() {
+        let at = |rest: &[PathSeg]| [&[key("signer"), key("calls"), PathSeg::Index(i)][..], rest].concat();
+        rule(out, at(&[key("to"), key("dimension")]), &call.to);
+        for (j, arg) in call.args.iter().enumerate() {
+            rule(out, at(&[key("args"), PathSeg::Index(j), key("dimension")]), arg);
+        }
+        match signer_arg_types(&call.function) {
+            Err(e) => out.push(Diagnostic::new("E014", at(&[key("function")]), e)),
+            Ok(types) if types.len() != call.args.len() => out.push(Diagnostic::new(
+                "E014",
+                at(&[key("args")]),
+                format!(
+                    "`{}` has {} argument(s): give one rule each, not {}",
+                    call.function,
+                    types.len(),
+                    call.args.len()
+                ),
+            )),
+            Ok(_) => {}
+        }
+    }
+}
+
 /// Checks a manifest's internal consistency.
 pub(crate) fn validate_manifest(m: &Manifest) -> Vec<crate::Diagnostic> {
     use crate::diagnostic::{Diagnostic, PathSeg};
@@ -325,6 +455,7 @@ pub(crate) fn validate_manifest(m: &Manifest) -> Vec<crate::Diagnostic> {
             }
         }
     }
+    signer_problems(m, &mut out);
     let mut seen = std::collections::HashSet::new();
     for (i, tool) in m.tools.iter().enumerate() {
         let at = |k: &str| vec![key("tools"), PathSeg::Index(i), key(k)];

@@ -88,12 +88,17 @@ pub fn compile_bot(bot: &Bot, catalog: &Catalog, skills: &[Skill]) -> Result<Bot
         if !instances.insert(instance.to_string()) {
             problem(at(&[key("instance")]), format!("two bindings use the instance name `{instance}`"));
         }
-        for dimension in binding.scope.keys() {
-            if !manifest.dimensions.contains_key(dimension) {
-                problem(
+        for (dimension, values) in &binding.scope {
+            match manifest.dimensions.get(dimension) {
+                None => problem(
                     at(&[key("scope"), key(dimension)]),
                     format!("plugin `{}` has no dimension `{dimension}`", manifest.name),
-                );
+                ),
+                Some(spec) => {
+                    for (j, bad) in misspelled(spec, values) {
+                        problem(at(&[key("scope"), key(dimension), PathSeg::Index(j)]), bad);
+                    }
+                }
             }
         }
         for field in binding.config.keys() {
@@ -184,6 +189,29 @@ pub fn compile_bot(bot: &Bot, catalog: &Catalog, skills: &[Skill]) -> Result<Bot
     } else {
         Err(problems)
     }
+}
+
+/// The values of a dimension that do not match its manifest `pattern`, with why (a checksummed
+/// address where lowercase hex is asked for would otherwise match nothing, silently).
+fn misspelled(spec: &monstrum_model::DimensionSpec, values: &Value) -> Vec<(usize, String)> {
+    let Some(pattern) = &spec.pattern else { return Vec::new() };
+    let Ok(re) = regex::Regex::new(&format!("^(?:{pattern})$")) else {
+        return vec![(0, format!("the manifest's pattern `{pattern}` is not a valid regular expression"))];
+    };
+    let list = match values {
+        Value::Array(items) => items.iter().collect(),
+        one => vec![one],
+    };
+    list.into_iter()
+        .enumerate()
+        .filter_map(|(j, v)| {
+            let text = v.as_str()?;
+            (!re.is_match(text)).then(|| {
+                let meaning = spec.description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
+                (j, format!("`{text}` does not match `{pattern}`{meaning}"))
+            })
+        })
+        .collect()
 }
 
 fn check_credentials(binding: &Binding, manifest: &Manifest, problem: &mut dyn FnMut(Vec<PathSeg>, String)) {

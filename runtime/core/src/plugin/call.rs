@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::evm::SignerPolicy;
 use super::http::HttpPolicy;
 use super::secrets::Secrets;
 use super::ssh::SshPolicy;
@@ -36,6 +37,8 @@ pub struct PluginCall {
     pub http_limits: HttpLimits,
     /// Decides each SSH command (host, argv); `None` allows none.
     pub ssh_policy: Option<SshPolicy>,
+    /// Decides each transaction the guest asks the host to sign; `None` signs none.
+    pub signer_policy: Option<SignerPolicy>,
     /// Resource limits.
     pub limits: CallLimits,
 }
@@ -55,6 +58,7 @@ impl PluginCall {
             http_policy: None,
             http_limits: HttpLimits::default(),
             ssh_policy: None,
+            signer_policy: None,
             limits: CallLimits::default(),
         }
     }
@@ -71,6 +75,7 @@ impl std::fmt::Debug for PluginCall {
             .field("http_policy", &self.http_policy.is_some())
             .field("http_limits", &self.http_limits)
             .field("ssh_policy", &self.ssh_policy.is_some())
+            .field("signer_policy", &self.signer_policy.is_some())
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }

@@ -1,8 +1,14 @@
 //! The `evm-signer` capability: the host signs with the key bound to the instance (the
 //! manifest's credential with `inject: { signer: true }`); the key never enters the guest.
 //!
-//! The signing itself is an [`EvmSigner`] given to the host ([`super::HostConfig::signer`]); a
-//! host without one answers every request with "not configured".
+//! Before anything is signed, the call's [`SignerPolicy`] (the manifest's `signer:` block
+//! against the binding's values, narrowed by the caller's skills and delegations) must accept
+//! the transaction: its recipient or the contract and decoded arguments it calls, and its value.
+//! Without a policy nothing is signed. The signing itself is an [`EvmSigner`] given to the host
+//! ([`super::HostConfig::signer`]); a host without one answers every request with "not
+//! configured".
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -20,6 +26,9 @@ pub struct EvmTransaction {
     pub max_fee_per_gas: Option<String>,
     pub max_priority_fee_per_gas: Option<String>,
 }
+
+/// Decides whether the host may sign a transaction the guest describes.
+pub type SignerPolicy = Arc<dyn Fn(&EvmTransaction) -> Result<(), String> + Send + Sync>;
 
 /// Signs (and sends) transactions with a private key the host holds.
 #[async_trait]
@@ -51,12 +60,22 @@ pub(crate) async fn address(state: &CallEnv) -> Result<String, String> {
     signer.address(key).await
 }
 
+/// The call's policy must accept `tx`; without a policy nothing is signed.
+fn allowed(state: &CallEnv, tx: &EvmTransaction) -> Result<(), String> {
+    let policy = state.signer_policy.as_ref().ok_or_else(|| {
+        format!("the host signs nothing for plugin {}: its manifest has no `signer:` block", state.manifest.name)
+    })?;
+    policy(tx).map_err(|why| format!("the host refuses to sign: {why}"))
+}
+
 pub(crate) async fn sign(state: &CallEnv, tx: EvmTransaction) -> Result<Vec<u8>, String> {
     let (signer, key) = signer(state)?;
+    allowed(state, &tx)?;
     signer.sign(key, tx).await
 }
 
 pub(crate) async fn send(state: &CallEnv, tx: EvmTransaction) -> Result<String, String> {
     let (signer, key) = signer(state)?;
+    allowed(state, &tx)?;
     signer.send(key, tx).await
 }

@@ -206,7 +206,7 @@ pub fn http_policy(
 
 /// A host capability's rules compiled against the binding's values (where a dimension without
 /// values allows nothing) and against each narrowing (where it does not narrow).
-fn capability_scopes(
+pub(crate) fn capability_scopes(
     capability: &str,
     rules: Vec<ScopeRule>,
     scope: &BTreeMap<String, Value>,
@@ -232,7 +232,7 @@ fn capability_scopes(
 }
 
 /// Every scope must allow `call`.
-fn check_all(scopes: &[ToolScope], call: &Value) -> Result<(), String> {
+pub(crate) fn check_all(scopes: &[ToolScope], call: &Value) -> Result<(), String> {
     scopes.iter().try_for_each(|scope| scope.check(call).map_err(|d| d.to_string()))
 }
 
@@ -251,6 +251,7 @@ impl Executor for HostExecutor {
         call.config = config;
         call.secrets = self.secrets(tool).await?;
         call.ssh_policy = ssh_policy(&tool.manifest, &tool.binding.scope, &narrowing)?;
+        call.signer_policy = super::signer_policy(&tool.manifest, &tool.binding.scope, &narrowing)?;
         let target = if call.ssh_policy.is_some() { SshTarget::from_config(&call.config)? } else { None };
         let rpc_url = signer_endpoint(&tool.manifest, &call.config);
         with_endpoint(rpc_url, with_target(target, host.call(&plugin, call))).await

@@ -214,6 +214,7 @@ impl PluginHost {
             http_policy: call.http_policy,
             http_limits: call.http_limits,
             ssh_policy: call.ssh_policy,
+            signer_policy: call.signer_policy,
             deadline: started + limits.timeout,
             memory_bytes: limits.memory_bytes,
         };

@@ -52,6 +52,7 @@ mod kv;
 mod log;
 pub mod package;
 mod secrets;
+mod signer_policy;
 mod ssh;
 mod ssh_client;
 mod state;
@@ -68,6 +69,7 @@ pub(crate) use executor::HostExecutor;
 pub(crate) use host::{HostConfig, LoadedPlugin, PluginHost};
 pub(crate) use http::HttpPolicy;
 pub(crate) use secrets::Secrets;
+pub(crate) use signer_policy::signer_policy;
 pub(crate) use ssh::SshPolicy;
 
 /// The host's internals, for this crate's own benches and integration tests (feature
@@ -76,12 +78,13 @@ pub(crate) use ssh::SshPolicy;
 #[doc(hidden)]
 pub mod internals {
     pub use super::call::{CallLimits, HttpLimits, PluginCall};
-    pub use super::evm::{EvmSigner, EvmTransaction};
+    pub use super::evm::{EvmSigner, EvmTransaction, SignerPolicy};
     pub use super::evm_signer::LocalKeySigner;
     pub use super::executor::{HostExecutor, ssh_policy};
     pub use super::host::{HostConfig, LoadedPlugin, PluginHost};
     pub use super::http::HttpPolicy;
     pub use super::secrets::Secrets;
+    pub use super::signer_policy::signer_policy;
     pub use super::ssh::{SshExecutor, SshOutput, SshPolicy};
     pub use super::ssh_client::{RusshExecutor, SshTarget, with_target};
 }

@@ -10,7 +10,7 @@ use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::evm::EvmSigner;
+use super::evm::{EvmSigner, SignerPolicy};
 use super::http::{AllowedOrigins, HttpClient, HttpPolicy};
 use super::kv::KvStore;
 use super::secrets::Secrets;
@@ -42,6 +42,7 @@ pub(crate) struct CallEnv {
     /// The longest one HTTP request may take, if shorter than what is left of the call.
     pub(crate) http_timeout: Option<Duration>,
     pub(crate) ssh_policy: Option<SshPolicy>,
+    pub(crate) signer_policy: Option<SignerPolicy>,
     /// When the call must be over; host calls get no more time than what is left.
     pub(crate) deadline: Instant,
     /// The largest HTTP response body accepted.
@@ -69,6 +70,7 @@ pub(crate) struct CallGrants {
     pub(crate) http_policy: Option<HttpPolicy>,
     pub(crate) http_limits: super::call::HttpLimits,
     pub(crate) ssh_policy: Option<SshPolicy>,
+    pub(crate) signer_policy: Option<SignerPolicy>,
     pub(crate) deadline: Instant,
     pub(crate) memory_bytes: usize,
 }
@@ -93,6 +95,7 @@ impl CallState {
             http_policy: grants.http_policy,
             http_timeout: grants.http_limits.timeout,
             ssh_policy: grants.ssh_policy,
+            signer_policy: grants.signer_policy,
             deadline: grants.deadline,
             max_body_bytes: grants
                 .http_limits
