@@ -11,6 +11,9 @@ pub struct Context {
     pub instance: String,
     /// The binding's configuration, the manifest's defaults applied.
     pub config: Map<String, Value>,
+    /// The call's idempotency key: the same when a run resumes after a crash and sends the call
+    /// again, so a service that dedupes by it (an `Idempotency-Key` header) does the work once.
+    pub idempotency_key: Option<String>,
 }
 
 impl Context {
@@ -21,7 +24,7 @@ impl Context {
             Ok(other) => return Err(format!("the host sent a config that is not an object: {other}")),
             Err(e) => return Err(format!("the host sent a config that is not JSON: {e}")),
         };
-        Ok(Self { instance: context.instance, config })
+        Ok(Self { instance: context.instance, config, idempotency_key: context.idempotency_key })
     }
 
     /// A string config field.

@@ -75,6 +75,9 @@ enum Command {
         reject: bool,
         #[arg(long)]
         comment: Option<String>,
+        /// For a write in doubt: mark it done with this output (JSON) instead of sending it again.
+        #[arg(long, value_name = "JSON", conflicts_with = "reject")]
+        output: Option<String>,
     },
     /// Continue a run that was interrupted, or re-run it from a step.
     Resume {
@@ -198,8 +201,8 @@ fn main() -> ExitCode {
                 RunsAction::List { limit } => runs::list(&global, limit).await,
                 RunsAction::Show { run } => runs::show(&global, &run).await,
             },
-            Command::Approve { run, step, reject, comment } => {
-                run::approve(&global, &run, &step, !reject, comment.as_deref()).await
+            Command::Approve { run, step, reject, comment, output } => {
+                run::approve(&global, &run, &step, !reject, comment.as_deref(), output.as_deref()).await
             }
             Command::Audit { action } => match action {
                 AuditAction::List { bot, run, tool, decision, kind, limit } => {

@@ -79,10 +79,18 @@ pub async fn approve(
     step: &str,
     approved: bool,
     comment: Option<&str>,
+    output: Option<&str>,
 ) -> anyhow::Result<u8> {
+    let output: Option<Value> = match output.map(serde_json::from_str).transpose() {
+        Ok(v) => v,
+        Err(e) => {
+            crate::report_error(global, &anyhow::anyhow!("--output takes JSON: {e}"));
+            return Ok(EXIT_INVALID);
+        }
+    };
     let workspace = Workspace::discover(global.workspace.as_deref(), Path::new("."))?;
     let (engine, progress) = engine(global, workspace).await?;
-    let run_id = match engine.decide(run, step, approved, &global.who(), comment).await {
+    let run_id = match engine.decide(run, step, approved, &global.who(), comment, output.as_ref()).await {
         Ok(id) => id,
         Err(DecideError::Expired) => {
             crate::report_error(global, &anyhow::anyhow!("{}", DecideError::Expired));

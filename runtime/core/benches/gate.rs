@@ -93,6 +93,8 @@ fn figures() {
                     tool: "core.echo",
                     arguments: json!({ "repo": "acme/public-site" }),
                     offered: None,
+                    key: None,
+                    resend: false,
                 };
                 std::hint::black_box(gate.call(call, &events).await).ok();
             })

@@ -39,7 +39,8 @@ pub fn gate(workspace: &Arc<Workspace>, store: Option<&Store>) -> anyhow::Result
     let skills: SkillLoader = Arc::new(move |name| ws.skill(name));
     Ok(match store {
         Some(store) => Gate::new(catalog, bots, Trail::in_store(store.clone()), Ledger::Store(store.clone()))
-            .with_memory(Memory::Store(store.clone())),
+            .with_memory(Memory::Store(store.clone()))
+            .with_journal(store.clone()),
         None => Gate::new(catalog, bots, Trail::in_memory(), Ledger::in_memory()),
     }
     .with_skills(skills)

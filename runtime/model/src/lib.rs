@@ -19,8 +19,8 @@ pub use bot::{Binding, Bot, Budget, Limits, ModelRef, Period, Price};
 pub use diagnostic::{Diagnostic, Location, PathSeg};
 pub use duration::Duration;
 pub use manifest::{
-    CapabilityRule, ConfigField, CredentialSpec, DimensionSpec, HttpCapability, Inject, Manifest, MatchKind, ScopeRule,
-    SignerCall, SignerCapability, ToolDef, signer_arg_types, valid_name,
+    CapabilityRule, ConfigField, CredentialSpec, DimensionSpec, Effect, HttpCapability, Inject, Manifest, MatchKind,
+    ScopeRule, SignerCall, SignerCapability, ToolDef, signer_arg_types, valid_name,
 };
 pub use parse::{Loaded, load_bot, load_manifest, load_workflow, locate};
 pub use skill::{Skill, load_skill};

@@ -249,6 +249,10 @@ pub struct HttpCapability {
     /// The largest response body accepted, in bytes (a template over `config`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_response_bytes: Option<String>,
+    /// A header (`Idempotency-Key`) the host sets on every request of a call to the call's
+    /// idempotency key, the same when a run resumes after a crash and sends the call again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_header: Option<String>,
 }
 
 impl Manifest {
@@ -288,6 +292,38 @@ pub struct ToolDef {
     /// JSON pointers of arguments that are secret: redacted in the audit trail and events.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redact: Vec<String>,
+    /// What a call does outside: after a crash, a `read` or `idempotent` call in doubt is sent
+    /// again, a `write` is not sent again without a person's decision.
+    #[serde(default, skip_serializing_if = "Effect::is_write")]
+    pub effect: Effect,
+}
+
+/// What a tool call does outside the run, which decides what happens to it after a crash.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Changes nothing: sent again freely.
+    Read,
+    /// Changes something, but sending it again changes nothing more (a `PUT`, a call the service
+    /// dedupes by its idempotency key, a transaction the host recognises).
+    Idempotent,
+    /// Changes something each time it is sent (the default).
+    #[default]
+    Write,
+}
+
+impl Effect {
+    pub fn is_write(&self) -> bool {
+        *self == Effect::Write
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Read => "read",
+            Effect::Idempotent => "idempotent",
+            Effect::Write => "write",
+        }
+    }
 }
 
 fn empty_object_schema() -> Value {

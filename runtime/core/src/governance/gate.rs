@@ -14,9 +14,11 @@ use crate::core_tools;
 use crate::events::{Decision, Event, EventSink};
 use crate::llm::ToolSpec;
 use crate::memory::Memory;
+use crate::store::{CallRecord, Store};
 use jsonschema::Validator;
-use monstrum_model::{Bot, Limits, Skill};
+use monstrum_model::{Bot, Effect, Limits, Skill};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
@@ -36,12 +38,16 @@ pub enum ToolError {
     /// The tool ran and failed.
     #[error("{0}")]
     Failed(String),
+    /// A write was sent by a process that stopped before its result was recorded: it may have
+    /// had its effect. It is not sent again unless a person decides so (`GateCall::resend`).
+    #[error("a write may have happened: {tool} was sent (call {key}) and its result was never recorded")]
+    InDoubt { tool: String, key: String },
 }
 
 impl ToolError {
-    /// Whether the gate refused the call (as opposed to the tool failing).
+    /// Whether the gate refused the call (as opposed to the tool failing, or being in doubt).
     pub fn is_denial(&self) -> bool {
-        !matches!(self, ToolError::Failed(_))
+        matches!(self, ToolError::NoSuchTool(_) | ToolError::InvalidArguments { .. } | ToolError::Denied(_))
     }
 }
 
@@ -49,8 +55,15 @@ impl ToolError {
 #[async_trait::async_trait]
 pub trait Executor: Send + Sync {
     /// Runs `tool` with `arguments` for `principal`, whose skills and delegations narrow what
-    /// the plugin's capabilities (SSH commands) may do, as they narrowed the call itself.
-    async fn execute(&self, tool: &BoundTool, arguments: Value, principal: &Principal) -> Result<Value, String>;
+    /// the plugin's capabilities (SSH commands) may do, as they narrowed the call itself. `key`
+    /// is the call's idempotency key, for the plugin and the services it calls.
+    async fn execute(
+        &self,
+        tool: &BoundTool,
+        arguments: Value,
+        principal: &Principal,
+        key: Option<&str>,
+    ) -> Result<Value, String>;
 }
 
 /// The executor of a build without a plugin host: every plugin call fails.
@@ -58,7 +71,7 @@ struct NoHost;
 
 #[async_trait::async_trait]
 impl Executor for NoHost {
-    async fn execute(&self, tool: &BoundTool, _: Value, _: &Principal) -> Result<Value, String> {
+    async fn execute(&self, tool: &BoundTool, _: Value, _: &Principal, _: Option<&str>) -> Result<Value, String> {
         Err(format!("no plugin host is available to run {}", tool.name))
     }
 }
@@ -83,6 +96,12 @@ pub struct GateCall<'a> {
     pub arguments: Value,
     /// For a model's call: the names it was offered. A name outside them is "no such tool".
     pub offered: Option<&'a [String]>,
+    /// The call's idempotency key (run, step, item, attempt, call), the same when a run resumes
+    /// after a crash; `None` outside a run. With a journal, a plugin call under a key that
+    /// already finished returns its recorded output without being sent again.
+    pub key: Option<&'a str>,
+    /// A person decided that a write in doubt under `key` is to be sent again.
+    pub resend: bool,
 }
 
 /// A delegation asked for by a step or by a model.
@@ -172,6 +191,7 @@ struct Inner {
     ledger: Ledger,
     memory: Memory,
     executor: Arc<dyn Executor>,
+    journal: Option<Store>,
 }
 
 /// The gate. Cheap to clone.
@@ -199,6 +219,7 @@ impl Gate {
                 ledger,
                 memory: Memory::in_memory(),
                 executor: Arc::new(NoHost),
+                journal: None,
             }),
         }
     }
@@ -229,6 +250,12 @@ impl Gate {
     pub fn with_memory(self, memory: Memory) -> Gate {
         let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("with_memory is called while building"));
         Gate { inner: Arc::new(Inner { memory, ..inner }) }
+    }
+
+    /// The same gate journaling plugin calls in `store` (see [`GateCall::key`]).
+    pub fn with_journal(self, store: Store) -> Gate {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("with_journal is called while building"));
+        Gate { inner: Arc::new(Inner { journal: Some(store), ..inner }) }
     }
 
     /// Bot memory.
@@ -359,7 +386,7 @@ impl Gate {
     // ---- tool calls
 
     /// Passes one call through the gate and, when allowed, executes it.
-    pub async fn call(&self, call: GateCall<'_>, events: &EventSink) -> Result<Value, ToolError> {
+    pub async fn call(&self, mut call: GateCall<'_>, events: &EventSink) -> Result<Value, ToolError> {
         let started = Instant::now();
         let checked = self.check(&call);
         let (decision, rule) = match &checked {
@@ -396,19 +423,69 @@ impl Gate {
         }
         let (target, _) = checked.map_err(|r| r.error)?;
         let result = match target {
-            Target::Core(tool) => core_tools::call(&tool.spec.name, call.arguments).await,
+            Target::Core(tool) => {
+                core_tools::call(&tool.spec.name, std::mem::take(&mut call.arguments)).await.map_err(ToolError::Failed)
+            }
             Target::Memory(tool) => {
                 let bot = call.principal.bot_name().unwrap_or_default();
-                self.inner.memory.call(&tool.spec.name, bot, call.run, &call.arguments).await
+                self.inner.memory.call(&tool.spec.name, bot, call.run, &call.arguments).await.map_err(ToolError::Failed)
             }
-            Target::Bound(tool) => self.inner.executor.execute(&tool, call.arguments, call.principal).await,
+            Target::Bound(tool) => self.execute_journaled(&tool, &call).await,
+        };
+        let outcome = match &result {
+            Ok(_) => "succeeded",
+            Err(ToolError::InDoubt { .. }) => "in_doubt",
+            Err(ToolError::Denied(_)) => "denied",
+            Err(_) => "failed",
         };
         let done = AuditEntry::at(AuditKind::ToolResult, call.run, call.step, call.principal.bot_name())
             .on(call.tool)
-            .decided(if result.is_ok() { "succeeded" } else { "failed" }, result.as_ref().err().cloned())
-            .with_detail(json!({ "duration_ms": started.elapsed().as_secs_f64() * 1000.0 }));
+            .decided(outcome, result.as_ref().err().map(ToString::to_string))
+            .with_detail(json!({ "duration_ms": started.elapsed().as_secs_f64() * 1000.0, "key": call.key }));
         if let Err(e) = self.inner.trail.append(done).await {
             tracing::error!(tool = call.tool, "the result of an allowed call could not be audited: {e}");
+        }
+        result
+    }
+
+    /// Runs an allowed plugin call. With a journal and a key, the call is written as sent before
+    /// it runs and with its result after; a call under a key that already finished returns its
+    /// recorded output, and a write left in doubt by a stopped process is not sent again unless a
+    /// person decided so (`resend`). `read` and `idempotent` calls in doubt are sent again under
+    /// the same key.
+    async fn execute_journaled(&self, tool: &BoundTool, call: &GateCall<'_>) -> Result<Value, ToolError> {
+        let run = || self.inner.executor.execute(tool, call.arguments.clone(), call.principal, call.key);
+        let (Some(journal), Some(key)) = (&self.inner.journal, call.key) else {
+            return run().await.map_err(ToolError::Failed);
+        };
+        let effect = tool.manifest.tool(&tool.tool).map_or(Effect::Write, |d| d.effect);
+        let digest = hex::encode(Sha256::digest(redact(&call.arguments, &tool.redact).to_string()));
+        let journal_fault = |e: crate::store::StoreError| ToolError::Denied(format!("the call journal: {e}"));
+        if let Some(prev) = journal.call_record(key).await.map_err(journal_fault)? {
+            let same = prev.tool == call.tool && prev.arguments == digest;
+            if same && prev.state == "done" {
+                return Ok(prev.output.unwrap_or(Value::Null));
+            }
+            if prev.state != "done" && prev.effect == Effect::Write.as_str() && !call.resend {
+                return Err(ToolError::InDoubt { tool: prev.tool, key: key.to_string() });
+            }
+        }
+        let record = CallRecord {
+            key: key.to_string(),
+            run_id: call.run.to_string(),
+            step_key: call.step.to_string(),
+            tool: call.tool.to_string(),
+            effect: effect.as_str().to_string(),
+            arguments: digest,
+            state: "sent".into(),
+            output: None,
+            error: None,
+            sent_at: crate::store::now_ms(),
+        };
+        journal.call_sent(&record).await.map_err(journal_fault)?;
+        let result = run().await;
+        if let Err(e) = journal.call_ended(key, &result).await {
+            tracing::error!(tool = call.tool, key, "the end of a call could not be journaled: {e}");
         }
         result.map_err(ToolError::Failed)
     }

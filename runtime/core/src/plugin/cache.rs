@@ -19,6 +19,7 @@ use wasmtime::{Cache, CacheConfig, Engine};
 
 /// How loads were served so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests and benches
 pub struct CacheStats {
     /// Components found already compiled in this host.
     pub memory_hits: usize,
@@ -74,6 +75,7 @@ impl CompileCache {
         Ok((component, digest))
     }
 
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests and benches
     pub(crate) fn stats(&self) -> CacheStats {
         let (disk_hits, disk_misses) = self.disk.as_ref().map_or((0, 0), |c| (c.cache_hits(), c.cache_misses()));
         CacheStats {

@@ -39,6 +39,9 @@ pub struct PluginCall {
     pub ssh_policy: Option<SshPolicy>,
     /// Decides each transaction the guest asks the host to sign; `None` signs none.
     pub signer_policy: Option<SignerPolicy>,
+    /// The call's idempotency key, given to the guest and, when the manifest names a header
+    /// (`http.idempotency_header`), sent on each of its requests.
+    pub idempotency_key: Option<String>,
     /// Resource limits.
     pub limits: CallLimits,
 }
@@ -59,6 +62,7 @@ impl PluginCall {
             http_limits: HttpLimits::default(),
             ssh_policy: None,
             signer_policy: None,
+            idempotency_key: None,
             limits: CallLimits::default(),
         }
     }

@@ -218,6 +218,7 @@ pub(crate) fn capability_scopes(
         parameters: serde_json::json!({ "type": "object" }),
         scope: rules,
         redact: Vec::new(),
+        effect: Default::default(),
     };
     let compile =
         |values, source| ToolScope::compile(&def, values, source).map_err(|e| format!("{capability} scope: {e}"));
@@ -238,11 +239,18 @@ pub(crate) fn check_all(scopes: &[ToolScope], call: &Value) -> Result<(), String
 
 #[async_trait::async_trait]
 impl Executor for HostExecutor {
-    async fn execute(&self, tool: &BoundTool, arguments: Value, principal: &Principal) -> Result<Value, String> {
+    async fn execute(
+        &self,
+        tool: &BoundTool,
+        arguments: Value,
+        principal: &Principal,
+        key: Option<&str>,
+    ) -> Result<Value, String> {
         let host = self.host().await?;
         let plugin = self.plugin(host, &tool.manifest)?;
         let config = effective_config(&tool.manifest, &tool.binding.config);
         let mut call = PluginCall::new(tool.binding.instance_name(), tool.tool.clone(), arguments);
+        call.idempotency_key = key.map(str::to_string);
         call.allowed_origins = origins(&tool.manifest, &config)?;
         call.credential_origins = credential_origins(&tool.manifest, &config)?;
         call.http_limits = http_limits(&tool.manifest, &config)?;

@@ -81,6 +81,7 @@ pub struct LoadedPlugin {
     pre: IntegrationPre<CallState>,
 }
 
+#[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests and benches
 impl LoadedPlugin {
     /// The plugin's manifest.
     pub fn manifest(&self) -> &Arc<Manifest> {
@@ -107,6 +108,7 @@ impl std::fmt::Debug for LoadedPlugin {
 
 impl PluginHost {
     /// A host with the default [`HostConfig`] and the compile cache in `cache_dir`.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests and benches
     pub fn new(cache_dir: Option<&Path>) -> anyhow::Result<Self> {
         Self::with_config(HostConfig { cache_dir: cache_dir.map(Path::to_path_buf), ..HostConfig::default() })
     }
@@ -178,6 +180,7 @@ impl PluginHost {
     }
 
     /// How loads were served so far.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests and benches
     pub fn cache_stats(&self) -> CacheStats {
         self.cache.stats()
     }
@@ -204,7 +207,11 @@ impl PluginHost {
                 config.insert(key.clone(), default.clone());
             }
         }
-        let context = CallContext { instance: call.instance.clone(), config: Value::Object(config).to_string() };
+        let context = CallContext {
+            instance: call.instance.clone(),
+            config: Value::Object(config).to_string(),
+            idempotency_key: call.idempotency_key.clone(),
+        };
         let grants = CallGrants {
             manifest: plugin.manifest.clone(),
             instance: call.instance,
@@ -215,6 +222,7 @@ impl PluginHost {
             http_limits: call.http_limits,
             ssh_policy: call.ssh_policy,
             signer_policy: call.signer_policy,
+            idempotency_key: call.idempotency_key,
             deadline: started + limits.timeout,
             memory_bytes: limits.memory_bytes,
         };

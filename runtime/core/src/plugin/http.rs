@@ -195,6 +195,16 @@ pub(crate) async fn send(state: &CallEnv, req: Request) -> Result<Response, Http
     for (name, value) in injected_headers {
         builder = builder.header(name, value);
     }
+    // The call's idempotency key, under the header the manifest names, so that a service which
+    // dedupes by it sees a call sent again after a crash as the same request.
+    if let (Some(header), Some(key)) =
+        (state.manifest.http.as_ref().and_then(|h| h.idempotency_header.as_deref()), &state.idempotency_key)
+    {
+        let name = HeaderName::from_bytes(header.as_bytes())
+            .map_err(|_| HttpError::Denied(format!("the manifest names an invalid idempotency header {header:?}")))?;
+        let value = HeaderValue::from_str(key).map_err(|_| HttpError::Denied("invalid idempotency key".into()))?;
+        builder = builder.header(name, value);
+    }
     if let Some(body) = req.body {
         builder = builder.body(body);
     }

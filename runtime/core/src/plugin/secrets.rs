@@ -24,6 +24,7 @@ impl Secrets {
     }
 
     /// Builder form of [`Secrets::insert`].
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests and benches
     pub fn with(mut self, field: impl Into<String>, secret: String) -> Self {
         self.insert(field, secret);
         self

@@ -43,6 +43,7 @@ pub(crate) struct CallEnv {
     pub(crate) http_timeout: Option<Duration>,
     pub(crate) ssh_policy: Option<SshPolicy>,
     pub(crate) signer_policy: Option<SignerPolicy>,
+    pub(crate) idempotency_key: Option<String>,
     /// When the call must be over; host calls get no more time than what is left.
     pub(crate) deadline: Instant,
     /// The largest HTTP response body accepted.
@@ -71,6 +72,7 @@ pub(crate) struct CallGrants {
     pub(crate) http_limits: super::call::HttpLimits,
     pub(crate) ssh_policy: Option<SshPolicy>,
     pub(crate) signer_policy: Option<SignerPolicy>,
+    pub(crate) idempotency_key: Option<String>,
     pub(crate) deadline: Instant,
     pub(crate) memory_bytes: usize,
 }
@@ -96,6 +98,7 @@ impl CallState {
             http_timeout: grants.http_limits.timeout,
             ssh_policy: grants.ssh_policy,
             signer_policy: grants.signer_policy,
+            idempotency_key: grants.idempotency_key,
             deadline: grants.deadline,
             max_body_bytes: grants
                 .http_limits

@@ -6,6 +6,7 @@
 //! commit per step, while each completion is still on disk before its dependants start.
 
 mod audit;
+mod calls;
 mod memory;
 mod plugin_kv;
 mod records;
@@ -13,6 +14,7 @@ mod vault;
 mod writer;
 
 pub use audit::AuditFilter;
+pub use calls::CallRecord;
 pub use records::{ApprovalRecord, LlmRecord, RunRecord, StepRecord};
 pub use vault::VaultRow;
 
@@ -275,6 +277,9 @@ impl Store {
 
     /// Forgets steps so that a resume runs them again (`resume --from`).
     pub(crate) async fn delete_steps(&self, run: &str, step_ids: &[String]) -> StoreResult<()> {
+        // A step's own rows and its items' (`id[3]`): gates over its writes in doubt, and its
+        // journaled calls, so that running it again is a new call (a person asked for it).
+        const OF_STEP: &str = "= $2 OR substr(?, 1, length($2) + 1) = $2 || '['";
         for id in step_ids {
             sqlx::query("DELETE FROM steps WHERE run_id = $1 AND step_id = $2")
                 .bind(run)
@@ -282,12 +287,16 @@ impl Store {
                 .execute(&self.pool)
                 .await
                 .context("cannot reset steps")?;
-            sqlx::query("DELETE FROM approvals WHERE run_id = $1 AND step_id = $2")
-                .bind(run)
-                .bind(id)
-                .execute(&self.pool)
-                .await
-                .context("cannot reset approvals")?;
+            for (table, column) in [("approvals", "step_id"), ("tool_calls", "step_key")] {
+                let sql =
+                    format!("DELETE FROM {table} WHERE run_id = $1 AND ({column} {})", OF_STEP.replace('?', column));
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(run)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .context(format!("cannot reset {table}"))?;
+            }
         }
         Ok(())
     }
@@ -345,9 +354,10 @@ impl Store {
         decision: &str,
         by: &str,
         comment: Option<&str>,
+        output: Option<&serde_json::Value>,
     ) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE approvals SET decision = $1, decided_by = $2, comment = $3, decided_at = $4
+            "UPDATE approvals SET decision = $1, decided_by = $2, comment = $3, decided_at = $4, output = $7
              WHERE run_id = $5 AND step_id = $6 AND decision IS NULL",
         )
         .bind(decision)
@@ -356,6 +366,7 @@ impl Store {
         .bind(now_ms())
         .bind(run)
         .bind(step)
+        .bind(output.map(serde_json::Value::to_string))
         .execute(&self.pool)
         .await
         .context("cannot record the decision")?;
@@ -364,7 +375,7 @@ impl Store {
 
     /// Records that an undecided gate expired (which rejects it); false if it was decided.
     pub(crate) async fn expire_approval(&self, run: &str, step: &str) -> StoreResult<bool> {
-        self.decide_approval(run, step, "expired", "timeout", Some("expired")).await
+        self.decide_approval(run, step, "expired", "timeout", Some("expired"), None).await
     }
 
     // ---- model requests

@@ -108,6 +108,9 @@ pub struct ApprovalRecord {
     pub decided_by: Option<String>,
     pub comment: Option<String>,
     pub decided_at: Option<i64>,
+    /// For a gate over a write in doubt: the output the write had, given by whoever marked it
+    /// done.
+    pub output: Option<Value>,
 }
 
 impl ApprovalRecord {
@@ -124,6 +127,7 @@ impl ApprovalRecord {
             decided_by: row.try_get("decided_by")?,
             comment: row.try_get("comment")?,
             decided_at: row.try_get("decided_at")?,
+            output: json_column(row, "output")?,
         })
     }
 }

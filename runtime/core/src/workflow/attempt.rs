@@ -36,10 +36,11 @@ where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<Outcome, String>>,
 {
-    let attempts = step.retry.as_ref().map_or(1, |r| r.attempts.max(1));
+    // A resumed step goes on in the attempt its stopped process was in (same idempotency keys).
+    let mut attempt = ctx.resumed_attempts.get(key).copied().unwrap_or(1);
+    let attempts = step.retry.as_ref().map_or(1, |r| r.attempts.max(1)).max(attempt);
     let mut delay = step.retry.as_ref().and_then(|r| r.backoff).map_or(DEFAULT_BACKOFF, |d| d.get());
     let cap = step.retry.as_ref().and_then(|r| r.max_backoff).map_or(DEFAULT_MAX_BACKOFF, |d| d.get());
-    let mut attempt = 1;
     loop {
         if let Some(store) = &ctx.engine.store {
             store.step_started(&ctx.run_id, key, &step.id, attempt);

@@ -2,6 +2,7 @@
 //! in `scheduler.rs`, one step's execution in `step_task.rs`, the run's claim in `claim.rs`.
 
 use super::plan::Plan;
+use super::result::StepStatus;
 use super::scheduler::drive;
 use crate::events::{Event, EventSink};
 use crate::governance::Gate;
@@ -86,6 +87,8 @@ pub enum DecideError {
     SelfApproval(String),
     #[error("the audit trail cannot be written, so the decision is not taken: {0}")]
     Audit(String),
+    #[error("an output marks a write in doubt done: it goes with an approval, not a rejection")]
+    OutputWithRejection,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -100,6 +103,9 @@ pub struct RunCtx {
     pub file: PathBuf,
     pub depth: u32,
     pub providers: Providers,
+    /// The attempt each unfinished step (or item) of a resumed run was in when its process
+    /// stopped: it goes on under the same attempt, so its calls keep their idempotency keys.
+    pub resumed_attempts: HashMap<String, u32>,
 }
 
 /// A unit of prepared work: the step's templates already rendered.
@@ -166,6 +172,7 @@ impl Engine {
                 started_by: run.started_by,
                 file: run.file,
                 depth: run.depth,
+                resumed_attempts: HashMap::new(),
             };
             drive_in_task(Arc::new(ctx), HashMap::new(), false).await
         })
@@ -201,6 +208,11 @@ impl Engine {
                 }
             }
             store.set_run_status(&run.id, "running", None, None).await?;
+            let resumed_attempts = records
+                .values()
+                .filter(|r| !StepStatus::parse(&r.status).is_some_and(|s| s.is_final()))
+                .map(|r| (r.step_key.clone(), r.attempts.max(1)))
+                .collect();
             let ctx = RunCtx {
                 engine: self.clone(),
                 run_id: run.id.clone(),
@@ -210,6 +222,7 @@ impl Engine {
                 started_by: run.started_by,
                 file: PathBuf::from(run.file),
                 depth: 0,
+                resumed_attempts,
             };
             drive_in_task(Arc::new(ctx), records, true).await
         })
@@ -223,7 +236,11 @@ impl Engine {
         approve: bool,
         by: &str,
         comment: Option<&str>,
+        output: Option<&Value>,
     ) -> Result<String, DecideError> {
+        if output.is_some() && !approve {
+            return Err(DecideError::OutputWithRejection);
+        }
         let store = self.store.as_ref().expect("decisions need a store");
         let run = store.load_run(run_id).await?.ok_or_else(|| DecideError::NoRun(run_id.into()))?;
         let gate: ApprovalRecord = store
@@ -246,7 +263,7 @@ impl Engine {
         let decision = if approve { "approved" } else { "rejected" };
         // Audited first: a decision the trail cannot record is not taken.
         self.gate.audit_approval(&run.id, step, approve, by, comment).await.map_err(DecideError::Audit)?;
-        if !store.decide_approval(&run.id, step, decision, by, comment).await? {
+        if !store.decide_approval(&run.id, step, decision, by, comment, output).await? {
             return Err(DecideError::AlreadyDecided { step: step.into(), decision: "just now".into() });
         }
         self.events.emit(Event::ApprovalDecided {

@@ -78,7 +78,7 @@ pub(super) async fn run_step(
     let result = match prepared {
         Prepared::One(unit) => {
             let (outcome, attempts) =
-                with_retries(&ctx, step, &step.id, true, |_| execute(&ctx, step, &step.id, unit.clone())).await;
+                with_retries(&ctx, step, &step.id, true, |n| execute(&ctx, step, &step.id, n, unit.clone())).await;
             to_result(outcome, attempts)
         }
         Prepared::Each { units, done } => {
@@ -139,7 +139,7 @@ async fn for_each(
             let key = format!("{}[{index}]", step.id);
             let started_at = now_ms();
             let (outcome, attempts) =
-                with_retries(ctx, step, &key, false, |_| execute(ctx, step, &key, unit.clone())).await;
+                with_retries(ctx, step, &key, false, |n| execute(ctx, step, &key, n, unit.clone())).await;
             let result = to_result(outcome, attempts);
             let saved = match &ctx.engine.store {
                 Some(store) => store.step_finished(record(ctx, &key, &step.id, &result, Some(started_at))).await,
@@ -194,17 +194,17 @@ async fn for_each(
 }
 
 /// Runs one unit of work by the step's kind.
-async fn execute(ctx: &Arc<RunCtx>, step: &Step, key: &str, unit: Unit) -> Result<Outcome, String> {
+async fn execute(ctx: &Arc<RunCtx>, step: &Step, key: &str, attempt: u32, unit: Unit) -> Result<Outcome, String> {
     match (step.kind(), unit) {
-        (Some(StepKind::Tool(tool)), Unit::Tool(args)) => steps::tool::run(ctx, step, key, tool, args).await,
+        (Some(StepKind::Tool(tool)), Unit::Tool(args)) => steps::tool::run(ctx, step, key, attempt, tool, args).await,
         (Some(StepKind::Llm(llm)), Unit::Llm { prompt, system }) => {
-            steps::llm::run(ctx, step, llm, key, prompt, system).await
+            steps::llm::run(ctx, step, llm, key, attempt, prompt, system).await
         }
         (Some(StepKind::Approval(gate)), Unit::Approval { message }) => {
             steps::approval::run(ctx, step, gate, message).await
         }
         (Some(StepKind::Delegate(delegate)), Unit::Delegate { task, scope }) => {
-            steps::delegate::run(ctx, step, delegate, key, task, scope).await
+            steps::delegate::run(ctx, step, delegate, key, attempt, task, scope).await
         }
         (Some(StepKind::Workflow(file)), Unit::Workflow(inputs)) => {
             steps::subworkflow::run(ctx, key, file, inputs).await

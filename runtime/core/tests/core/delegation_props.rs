@@ -130,7 +130,16 @@ fn gate(hops: &[Hop]) -> Gate {
 /// Whether the gate allows `call` for `principal` (allowed calls fail later, as no plugin host
 /// runs them here; a denial is the gate's).
 async fn allowed(gate: &Gate, principal: &Principal, tool: &str, args: &Value) -> bool {
-    let call = GateCall { run: "r", step: "s", principal, tool, arguments: args.clone(), offered: None };
+    let call = GateCall {
+        run: "r",
+        step: "s",
+        principal,
+        tool,
+        arguments: args.clone(),
+        offered: None,
+        key: None,
+        resend: false,
+    };
     match gate.call(call, &EventSink::none()).await {
         Ok(_) => true,
         Err(e) => !e.is_denial(),

@@ -24,6 +24,7 @@ pub async fn run(ctx: &RunCtx, step: &Step, gate: &ApprovalStep, message: String
         decided_by: None,
         comment: None,
         decided_at: None,
+        output: None,
     };
     let mut record = store.request_approval(&request).await.map_err(|e| e.to_string())?;
     if record.decision.is_none() && record.expires_at.is_some_and(|at| now >= at) {

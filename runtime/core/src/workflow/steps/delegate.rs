@@ -4,7 +4,7 @@
 use crate::governance::DelegationRequest;
 use crate::workflow::attempt::Outcome;
 use crate::workflow::run::RunCtx;
-use crate::workflow::steps::llm::run_delegate;
+use crate::workflow::steps::llm::{Calls, run_delegate};
 use monstrum_model::{DelegateStep, Step};
 use serde_json::Value;
 
@@ -14,6 +14,7 @@ pub async fn run(
     step: &Step,
     delegate: &DelegateStep,
     key: &str,
+    attempt: u32,
     task: String,
     scope: Value,
 ) -> Result<Outcome, String> {
@@ -25,5 +26,6 @@ pub async fn run(
     };
     let request =
         DelegationRequest { bot: delegate.bot.clone(), tools: delegate.tools.clone(), scope, budget: delegate.budget };
-    run_delegate(ctx, key, &from, &request, task).await.map(Outcome::Output)
+    let calls = Calls::new(&ctx.run_id, key, attempt);
+    run_delegate(ctx, key, &calls, &from, &request, task).await.map(Outcome::Output)
 }

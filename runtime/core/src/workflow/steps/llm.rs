@@ -3,7 +3,7 @@
 //! delegate, under the delegate's principal.
 
 use crate::events::Event;
-use crate::governance::{DELEGATE_TOOL, DelegationRequest, GateCall, Identity, ModelCall, Principal};
+use crate::governance::{DELEGATE_TOOL, DelegationRequest, GateCall, Identity, ModelCall, Principal, ToolError};
 use crate::llm::{ChatRequest, ChatResponse, LlmError, Message, Resolved, estimate_usage};
 use crate::store::{LlmRecord, now_ms};
 use crate::workflow::attempt::Outcome;
@@ -19,9 +19,28 @@ pub const DEFAULT_MAX_TURNS: u32 = 6;
 /// Output tokens reserved for a request that does not set `max_tokens`.
 pub const DEFAULT_OUTPUT_ESTIMATE: u64 = 512;
 
+/// The idempotency keys of the tool calls of one step's attempt (`run/step/attempt/n`), counted
+/// across the delegations it makes.
+pub struct Calls {
+    prefix: String,
+    next: std::sync::atomic::AtomicU32,
+}
+
+impl Calls {
+    pub fn new(run: &str, key: &str, attempt: u32) -> Calls {
+        Calls { prefix: format!("{run}/{key}/{attempt}"), next: Default::default() }
+    }
+
+    fn next(&self) -> String {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{}/{n}", self.prefix)
+    }
+}
+
 /// One conversation with a model on behalf of a principal.
 pub struct Conversation<'a> {
     pub key: &'a str,
+    pub calls: &'a Calls,
     pub principal: Principal,
     pub model: ModelRef,
     pub system: Option<String>,
@@ -39,6 +58,7 @@ pub async fn run(
     step: &Step,
     llm: &LlmStep,
     key: &str,
+    attempt: u32,
     prompt: String,
     system: Option<String>,
 ) -> Result<Outcome, String> {
@@ -59,8 +79,10 @@ pub async fn run(
         .chain(system)
         .filter(|s| !s.trim().is_empty())
         .collect();
+    let calls = Calls::new(&ctx.run_id, key, attempt);
     let conversation = Conversation {
         key,
+        calls: &calls,
         principal,
         model,
         system: (!system_text.is_empty()).then(|| system_text.join("\n\n")),
@@ -125,6 +147,7 @@ pub fn converse<'a>(ctx: &'a RunCtx, c: Conversation<'a>) -> BoxFuture<'a, Resul
                 let result = if call.name == DELEGATE_TOOL && offered.iter().any(|n| n == DELEGATE_TOOL) {
                     delegate_call(ctx, &c, &call.arguments).await
                 } else {
+                    let key = c.calls.next();
                     let gate_call = GateCall {
                         run: &ctx.run_id,
                         step: c.key,
@@ -132,8 +155,19 @@ pub fn converse<'a>(ctx: &'a RunCtx, c: Conversation<'a>) -> BoxFuture<'a, Resul
                         tool: &call.name,
                         arguments: call.arguments.clone(),
                         offered: Some(&offered),
+                        key: Some(&key),
+                        resend: false,
                     };
-                    gate.call(gate_call, &ctx.engine.events).await.map_err(|e| e.to_string())
+                    match gate.call(gate_call, &ctx.engine.events).await {
+                        // Not for the model to judge: the step stops, and nothing is sent again.
+                        Err(e @ ToolError::InDoubt { .. }) => {
+                            return Err(format!(
+                                "{e}; `monstrum resume {} --from STEP` runs the step again, which sends it again",
+                                ctx.run_id
+                            ));
+                        }
+                        other => other.map_err(|e| e.to_string()),
+                    }
                 };
                 let (content, is_error) = match result {
                     Ok(v) => (v.to_string(), false),
@@ -161,7 +195,7 @@ async fn delegate_call(ctx: &RunCtx, c: &Conversation<'_>, arguments: &Value) ->
         Some(v) => serde_json::from_value(v.clone()).map_err(|_| "`scope` must map dimensions to values")?,
     };
     let request = DelegationRequest { bot, tools, scope, budget: None };
-    let answer = run_delegate(ctx, c.key, &c.principal, &request, task).await?;
+    let answer = run_delegate(ctx, c.key, c.calls, &c.principal, &request, task).await?;
     Ok(answer)
 }
 
@@ -169,6 +203,7 @@ async fn delegate_call(ctx: &RunCtx, c: &Conversation<'_>, arguments: &Value) ->
 pub async fn run_delegate(
     ctx: &RunCtx,
     key: &str,
+    calls: &Calls,
     from: &Principal,
     request: &DelegationRequest,
     task: String,
@@ -183,6 +218,7 @@ pub async fn run_delegate(
     let system: Vec<String> = bot.personality.clone().into_iter().chain(skill_bodies(&principal)).collect();
     let conversation = Conversation {
         key,
+        calls,
         principal,
         model,
         system: (!system.is_empty()).then(|| system.join("\n\n")),
