@@ -6,6 +6,7 @@ mod common;
 
 mod attacks;
 mod cli;
+mod crash;
 mod durability;
 mod evm;
 mod governance;
