@@ -231,3 +231,190 @@ fn expected_body(r: usize, step: &str) -> String {
         None => format!("r{r} {step}"),
     }
 }
+
+/// Three transfers (two in parallel) from the bound account to `alice`, of amounts unique to
+/// run `r`.
+fn transfers(r: u64, alice: &str) -> String {
+    let amount = |i: u64| 1000 * (r + 1) + i;
+    format!(
+        r#"name: pay
+bot: treasurer
+steps:
+  - {{ id: one, tool: wallet.transfer, with: {{ to: "{alice}", value: "{}" }} }}
+  - {{ id: two, needs: [one], tool: wallet.transfer, with: {{ to: "{alice}", value: "{}" }} }}
+  - {{ id: three, needs: [one], tool: wallet.transfer, with: {{ to: "{alice}", value: "{}" }} }}
+"#,
+        amount(1),
+        amount(2),
+        amount(3)
+    )
+}
+
+/// Resumes `run` (killing some resumes at random) until it ends; returns the kills. Transfers
+/// resolve their own doubt (the host asks the node about the transaction it recorded), so no
+/// run may stop at a gate.
+fn resume_until_done(ws: &Ws, run: &str, mut last: (std::process::Output, bool), rng: &mut Rng) -> usize {
+    let mut kills = 0;
+    for round in 0.. {
+        assert!(round < 40, "run {run} does not end: {}", text(&last.0));
+        if !last.1 {
+            assert_eq!(last.0.status.code(), Some(0), "run {run}: {}", text(&last.0));
+            return kills;
+        }
+        let after = if rng.below(2) == 0 { rng.below(600) } else { 60_000 };
+        last = run_killed_after(ws, &["resume", run, "--json"], Duration::from_millis(after));
+        kills += usize::from(last.1);
+    }
+    unreachable!()
+}
+
+#[test]
+fn transfers_killed_at_random_moments_land_exactly_once() {
+    let Some(node) = crate::common::ganache::Ganache::start() else {
+        crate::common::skip(
+            "ganache is not installed (npm install --no-save --prefix target/npm ganache@7 solc@0.8.19)",
+        );
+        return;
+    };
+    let alice = alloy_primitives::Address::repeat_byte(0xa1);
+    let alice_hex = alloy_primitives::hex::encode_prefixed(alice);
+    let ws = Ws::new();
+    ws.write(
+        "bots/treasurer.yaml",
+        &format!(
+            "name: treasurer\nresources:\n  - {{ plugin: evm, instance: wallet, credential: wallet-key, tools: [address, transfer], \
+             scope: {{ recipients: [\"{alice_hex}\"], max_value: 1000000 }}, config: {{ rpc_url: \"{}\" }} }}\n",
+            node.url
+        ),
+    );
+    ws.vault_set("wallet-key", &format!("0x{}\n", node.key));
+    ws.write("workflows/warm.yaml", "name: warm\nbot: treasurer\nsteps:\n  - { id: me, tool: wallet.address }\n");
+    let warm = ws.run(&["run", "workflows/warm.yaml"]);
+    assert!(warm.status.success(), "{}", text(&warm));
+
+    let seed = std::env::var("MONSTRUM_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0xe7e7_u64);
+    let mut rng = Rng(seed);
+    let nonce = node.nonce(node.account);
+    let (runs, mut kills, mut expected, mut sent) = (10u64, 0, 0u64, 0u64);
+    for r in 0..runs {
+        let file = format!("workflows/pay{r}.yaml");
+        ws.write(&file, &transfers(r, &alice_hex));
+        let before = newest_run(&ws);
+        let first = run_killed_after(&ws, &["run", "--json", &file], Duration::from_millis(rng.below(700)));
+        kills += usize::from(first.1);
+        let Some(run) = newest_run(&ws).filter(|id| Some(id) != before.as_ref()) else {
+            assert!(first.1, "run {r} did not start: {}", text(&first.0));
+            continue;
+        };
+        kills += resume_until_done(&ws, &run, first, &mut rng);
+        expected += (1..=3).map(|i| 1000 * (r + 1) + i).sum::<u64>();
+        sent += 3;
+    }
+    // Read on the node by the harness: each transfer landed once, and no other transaction went out.
+    assert_eq!(node.balance(alice), alloy_primitives::U256::from(expected), "{}", node.log());
+    assert_eq!(node.nonce(node.account), nonce + sent, "one transaction per transfer");
+    eprintln!("evm crash test (seed {seed:#x}): {runs} runs, {kills} kills, {sent} transfers, 0 duplicates, 0 gates");
+}
+
+/// Makes `step` of `run` look as a stopped process left it: its call sent, no result, the step
+/// unfinished (what a SIGKILL between sending and recording leaves, made on purpose).
+fn leave_in_doubt(ws: &Ws, run: &str, step: &str) {
+    let url = format!("sqlite://{}", ws.path().join(".monstrum/monstrum.db").display());
+    let statements = [
+        format!(
+            "UPDATE tool_calls SET state = 'sent', output = NULL, done_at = NULL WHERE run_id = '{run}' AND step_key = '{step}'"
+        ),
+        format!("DELETE FROM steps WHERE run_id = '{run}' AND step_key = '{step}'"),
+        format!("UPDATE runs SET status = 'running' WHERE id = '{run}'"),
+    ];
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open the database");
+        for sql in statements {
+            let done = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.expect("update");
+            assert_eq!(done.rows_affected(), 1);
+        }
+    });
+}
+
+#[test]
+fn a_transfer_in_doubt_is_found_on_the_node_not_signed_again() {
+    let Some(node) = crate::common::ganache::Ganache::start() else {
+        crate::common::skip(
+            "ganache is not installed (npm install --no-save --prefix target/npm ganache@7 solc@0.8.19)",
+        );
+        return;
+    };
+    let alice = alloy_primitives::Address::repeat_byte(0xa1);
+    let alice_hex = alloy_primitives::hex::encode_prefixed(alice);
+    let ws = Ws::new();
+    ws.write(
+        "bots/treasurer.yaml",
+        &format!(
+            "name: treasurer\nresources:\n  - {{ plugin: evm, instance: wallet, credential: wallet-key, tools: [transfer], \
+             scope: {{ recipients: [\"{alice_hex}\"], max_value: 1000000 }}, config: {{ rpc_url: \"{}\" }} }}\n",
+            node.url
+        ),
+    );
+    ws.vault_set("wallet-key", &format!("0x{}\n", node.key));
+    ws.write("workflows/pay.yaml", &transfers(0, &alice_hex));
+    let out = ws.run(&["run", "--json", "workflows/pay.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = events(&out)[0]["run"].as_str().expect("run id").to_string();
+    let hash = |evs: &[Value]| {
+        evs.iter().find(|e| e["type"] == "step_finished" && e["step"] == "two").map(|e| e["output"]["hash"].clone())
+    };
+    let first_hash = hash(&events(&out)).expect("step two's transaction");
+    let (nonce, balance) = (node.nonce(node.account), node.balance(alice));
+
+    leave_in_doubt(&ws, &run, "two");
+    let again = ws.run(&["resume", &run, "--json"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    // The step ran again under the same key; the host found its transaction on the node.
+    assert_eq!(hash(&events(&again)), Some(first_hash));
+    assert_eq!(node.nonce(node.account), nonce, "no transaction was signed again");
+    assert_eq!(node.balance(alice), balance);
+}
+
+#[test]
+fn a_comment_in_doubt_waits_for_a_person() {
+    let seen: Comments = Arc::default();
+    let api = crate::common::serve(Router::new().fallback(github).with_state(seen.clone()));
+    let ws = Ws::new();
+    ws.write(
+        "bots/ops.yaml",
+        &format!(
+            "name: ops\nresources:\n  - {{ plugin: github, instance: gh, credential: gh-token, tools: [get_issue, create_comment], scope: {{ repos: [acme/site] }}, config: {{ api_url: \"{api}\" }} }}\n"
+        ),
+    );
+    ws.vault_set("gh-token", "ghp_test");
+    ws.write("workflows/notify.yaml", &workflow(0));
+    let out = ws.run(&["run", "--json", "workflows/notify.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = events(&out)[0]["run"].as_str().expect("run id").to_string();
+    assert_eq!(seen.lock().unwrap().len(), 6);
+
+    leave_in_doubt(&ws, &run, "left");
+    let waits = ws.run(&["resume", &run, "--json"]);
+    assert_eq!(waits.status.code(), Some(3), "{}", text(&waits));
+    let evs = events(&waits);
+    let asked = evs.iter().find(|e| e["type"] == "approval_requested").expect("a gate");
+    assert_eq!(asked["step"], "left");
+    assert!(asked["message"].as_str().is_some_and(|m| m.contains("A write may have happened")), "{asked}");
+    assert_eq!(seen.lock().unwrap().len(), 6, "nothing was sent again by itself");
+    let shown = ws.run(&["runs", "show", &run]);
+    assert!(text(&shown).contains("A write may have happened"), "{}", text(&shown));
+
+    // An output goes with an approval only.
+    let bad = ws.run(&["approve", &run, "left", "--reject", "--output", "{}"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    let bad = ws.run(&["approve", &run, "left", "--output", "not json"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+
+    let done = ws.run(&["approve", &run, "left", "--json", "--output", r#"{"id": 2, "html_url": "seen"}"#]);
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done));
+    let evs = events(&done);
+    let left = evs.iter().find(|e| e["type"] == "step_finished" && e["step"] == "left").expect("left finished");
+    assert_eq!(left["output"]["html_url"], "seen");
+    assert_eq!(seen.lock().unwrap().len(), 6, "marked done: not sent again");
+}

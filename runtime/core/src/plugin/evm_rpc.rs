@@ -102,6 +102,12 @@ impl<'a> Rpc<'a> {
         Ok((to_u128(max)?, to_u128(tip)?))
     }
 
+    /// Whether the node knows the transaction `hash` (pending or mined).
+    pub(crate) async fn knows(&self, hash: &str) -> Result<bool, String> {
+        let found: Value = self.call("eth_getTransactionByHash", json!([hash])).await?;
+        Ok(!found.is_null())
+    }
+
     /// Submits a signed transaction; returns its hash.
     pub(crate) async fn send_raw(&self, raw: &[u8]) -> Result<String, String> {
         self.call("eth_sendRawTransaction", json!([Bytes::copy_from_slice(raw)])).await

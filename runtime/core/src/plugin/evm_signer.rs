@@ -31,14 +31,40 @@ use zeroize::Zeroizing;
 
 use super::evm::{EvmSigner, EvmTransaction};
 use super::evm_rpc::Rpc;
+use crate::store::Store;
 
 tokio::task_local! {
     static ENDPOINT: Option<String>;
+    static SENT: Option<Arc<SentJournal>>;
 }
 
 /// Runs `fut` with `rpc_url` as the JSON-RPC endpoint of the transactions it signs.
 pub async fn with_endpoint<F: std::future::Future>(rpc_url: Option<String>, fut: F) -> F::Output {
     ENDPOINT.scope(rpc_url, fut).await
+}
+
+/// Where the transactions a call submits are recorded, by the call's idempotency key and the
+/// number of the send within the call: a call sent again after a crash finds the transaction it
+/// already submitted and, if the node knows it, answers with it instead of signing another.
+pub struct SentJournal {
+    store: Store,
+    key: String,
+    sends: std::sync::atomic::AtomicU32,
+}
+
+impl SentJournal {
+    pub fn new(store: Store, key: String) -> Self {
+        SentJournal { store, key, sends: Default::default() }
+    }
+
+    fn next_slot(&self) -> String {
+        format!("{}#{}", self.key, self.sends.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+/// Runs `fut` recording its submitted transactions in `journal`.
+pub async fn with_sent_journal<F: std::future::Future>(journal: Option<SentJournal>, fut: F) -> F::Output {
+    SENT.scope(journal.map(Arc::new), fut).await
 }
 
 /// One lock per (endpoint, sender): held from choosing the nonce to submitting.
@@ -157,8 +183,23 @@ impl EvmSigner for LocalKeySigner {
         let url = endpoint.as_deref().ok_or("evm: the binding's config sets no `rpc_url`")?;
         let lock = self.sending(url, parse_key(key)?.address())?;
         let _sending = lock.lock().await;
+        let rpc = Rpc::new(&self.client, url);
+        let journal = SENT.try_with(Clone::clone).ok().flatten();
+        let slot = journal.as_ref().map(|j| j.next_slot());
+        if let (Some(j), Some(slot)) = (&journal, &slot)
+            && let Some(hash) = j.store.evm_sent(slot).await.map_err(|e| format!("evm: {e}"))?
+            && rpc.knows(&hash).await?
+        {
+            // Submitted by an earlier try of this call (the process stopped before its result was
+            // recorded): the node has it, so it is not signed again.
+            return Ok(hash);
+        }
         let raw = self.complete_and_sign(key, tx).await?;
-        Rpc::new(&self.client, url).send_raw(&raw).await
+        if let (Some(j), Some(slot)) = (&journal, &slot) {
+            let hash = format!("0x{}", hex::encode(alloy_primitives::keccak256(&raw)));
+            j.store.record_evm_sent(slot, &hash).await.map_err(|e| format!("evm: {e}"))?;
+        }
+        rpc.send_raw(&raw).await
     }
 }
 

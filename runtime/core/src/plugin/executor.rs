@@ -5,7 +5,7 @@
 //! The wasmtime engine and the vault are opened on the first plugin call, so runs that use no
 //! plugin pay nothing for them.
 
-use super::evm_signer::{LocalKeySigner, with_endpoint};
+use super::evm_signer::{LocalKeySigner, SentJournal, with_endpoint, with_sent_journal};
 use super::kv::StoreKv;
 use super::ssh_client::{RusshExecutor, SshTarget, with_target};
 use super::{HostConfig, HttpLimits, HttpPolicy, LoadedPlugin, PluginCall, PluginHost, Proxy, Secrets, SshPolicy};
@@ -262,7 +262,11 @@ impl Executor for HostExecutor {
         call.signer_policy = super::signer_policy(&tool.manifest, &tool.binding.scope, &narrowing)?;
         let target = if call.ssh_policy.is_some() { SshTarget::from_config(&call.config)? } else { None };
         let rpc_url = signer_endpoint(&tool.manifest, &call.config);
-        with_endpoint(rpc_url, with_target(target, host.call(&plugin, call))).await
+        let sent = match (&self.store, key, &rpc_url) {
+            (Some(store), Some(key), Some(_)) => Some(SentJournal::new(store.clone(), key.to_string())),
+            _ => None,
+        };
+        with_endpoint(rpc_url, with_sent_journal(sent, with_target(target, host.call(&plugin, call)))).await
     }
 }
 

@@ -27,6 +27,31 @@ pub struct CallRecord {
 }
 
 impl Store {
+    /// The hash of the transaction the host signer submitted for `slot` (call key and send).
+    pub(crate) async fn evm_sent(&self, slot: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT hash FROM evm_sent WHERE slot = $1")
+            .bind(slot)
+            .fetch_optional(&self.pool)
+            .await
+            .context("cannot read the signer's journal")?;
+        row.map(|r| r.try_get::<String, _>("hash")).transpose().context("bad signer journal row")
+    }
+
+    /// Records the transaction about to be submitted for `slot`.
+    pub(crate) async fn record_evm_sent(&self, slot: &str, hash: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO evm_sent (slot, hash, sent_at) VALUES ($1, $2, $3)
+             ON CONFLICT (slot) DO UPDATE SET hash = excluded.hash, sent_at = excluded.sent_at",
+        )
+        .bind(slot)
+        .bind(hash)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .context("cannot write the signer's journal")?;
+        Ok(())
+    }
+
     /// The journal row of `key`.
     pub async fn call_record(&self, key: &str) -> StoreResult<Option<CallRecord>> {
         let row = sqlx::query("SELECT * FROM tool_calls WHERE call_key = $1")
