@@ -451,14 +451,16 @@ impl Gate {
     /// Runs an allowed plugin call. With a journal and a key, the call is written as sent before
     /// it runs and with its result after; a call under a key that already finished returns its
     /// recorded output, and a write left in doubt by a stopped process is not sent again unless a
-    /// person decided so (`resend`). `read` and `idempotent` calls in doubt are sent again under
-    /// the same key.
+    /// person decided so (`resend`). `idempotent` calls in doubt are sent again under the same
+    /// key; `read` calls are not journaled at all.
     async fn execute_journaled(&self, tool: &BoundTool, call: &GateCall<'_>) -> Result<Value, ToolError> {
         let run = || self.inner.executor.execute(tool, call.arguments.clone(), call.principal, call.key);
-        let (Some(journal), Some(key)) = (&self.inner.journal, call.key) else {
+        let effect = tool.manifest.tool(&tool.tool).map_or(Effect::Write, |d| d.effect);
+        // A read changes nothing: sending it again after a crash is harmless, so it costs no
+        // journal writes.
+        let (Some(journal), Some(key)) = (&self.inner.journal, call.key.filter(|_| effect != Effect::Read)) else {
             return run().await.map_err(ToolError::Failed);
         };
-        let effect = tool.manifest.tool(&tool.tool).map_or(Effect::Write, |d| d.effect);
         let digest = hex::encode(Sha256::digest(redact(&call.arguments, &tool.redact).to_string()));
         let journal_fault = |e: crate::store::StoreError| ToolError::Denied(format!("the call journal: {e}"));
         if let Some(prev) = journal.call_record(key).await.map_err(journal_fault)? {
