@@ -356,7 +356,7 @@ fn attack_6_a_shell_command_smuggled_into_a_whitelisted_one() {
         format!("tail -n 5 {log}\u{ff1b} touch {marker}"),
         format!("tail -n 5 {dir}/%2e%2e/x.log"),
         format!("tail -n 5 {log} {dir}/../../etc/passwd"),
-        format!("cat /etc/shadow"),
+        "cat /etc/shadow".to_string(),
         format!("sh -c 'tail -n 5 {log}'"),
     ];
     let mut script = String::from("- tool_calls:\n");

@@ -362,9 +362,30 @@ fn describe(m: &Manifest, source: &str, sha: Option<&str>, origins: &[String]) -
             ssh.command.kind.name()
         ));
     }
+    if let Some(signer) = &m.signer {
+        out.push_str(&format!(
+            "\nsigner (what the host signs, checked whatever the plugin asks):\n  to: `{}` ({}), value: `{}` ({})\n",
+            signer.to.dimension,
+            signer.to.kind.name(),
+            signer.value.dimension,
+            signer.value.kind.name()
+        ));
+        for call in &signer.calls {
+            let args: Vec<String> =
+                call.args.iter().map(|a| format!("`{}` ({})", a.dimension, a.kind.name())).collect();
+            out.push_str(&format!(
+                "  {} on `{}` ({}), arguments: {}\n",
+                call.function,
+                call.to.dimension,
+                call.to.kind.name(),
+                args.join(", ")
+            ));
+        }
+    }
     out.push_str(&format!("\ntools ({}):\n", m.tools.len()));
     for tool in &m.tools {
         out.push_str(&format!("  {}  {}\n", tool.name, tool.description));
+        out.push_str(&format!("    effect: {}\n", tool.effect.as_str()));
         let required: Vec<&str> =
             tool.parameters["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
         if let Some(props) = tool.parameters["properties"].as_object() {

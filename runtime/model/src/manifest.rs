@@ -553,6 +553,53 @@ mod tests {
     const HEAD: &str = "name: p\nversion: 0.1.0\ncomponent: p.wasm\ntools: []\n";
 
     #[test]
+    fn a_signer_says_what_may_be_signed_with_declared_dimensions_and_one_rule_per_argument() {
+        let key = "credentials:\n  k: { inject: { signer: true } }\ndimensions: { to: {}, max: {} }\n";
+        assert_eq!(problems(&format!("{HEAD}{key}")), ["E014: a signer credential needs a `signer:` block"]);
+        let block = |calls: &str| {
+            format!(
+                "{HEAD}{key}signer:\n  to: {{ dimension: to, match: exact }}\n  value: {{ dimension: max, match: max }}\n  calls: {calls}\n"
+            )
+        };
+        let good = block(
+            "[{ function: \"transfer(address,uint256)\", to: { dimension: to, match: exact }, args: [{ dimension: to, match: exact }, { dimension: max, match: max }] }]",
+        );
+        assert!(problems(&good).is_empty(), "{:?}", problems(&good));
+        let undeclared = block("[{ function: \"f()\", to: { dimension: nowhere, match: exact } }]");
+        assert_eq!(problems(&undeclared), ["E014: undeclared dimension `nowhere`"]);
+        let dynamic = block(
+            "[{ function: \"f(string)\", to: { dimension: to, match: exact }, args: [{ dimension: to, match: exact }] }]",
+        );
+        assert!(problems(&dynamic)[0].contains("not `string`"), "{:?}", problems(&dynamic));
+        let short = block(
+            "[{ function: \"f(address,bool)\", to: { dimension: to, match: exact }, args: [{ dimension: to, match: exact }] }]",
+        );
+        assert!(problems(&short)[0].contains("give one rule each"), "{:?}", problems(&short));
+        let keyless = format!(
+            "{HEAD}dimensions: {{ to: {{}}, max: {{}} }}\nsigner:\n  to: {{ dimension: to, match: exact }}\n  value: {{ dimension: max, match: max }}\n"
+        );
+        assert!(problems(&keyless)[0].contains("without a credential"), "{:?}", problems(&keyless));
+    }
+
+    #[test]
+    fn signer_argument_types() {
+        assert_eq!(super::signer_arg_types("transfer(address,uint256)").unwrap(), ["address", "uint256"]);
+        assert_eq!(super::signer_arg_types("ping()").unwrap(), Vec::<String>::new());
+        for bad in ["transfer", "(address)", "f(uint7)", "f(uint264)", "f(int256)", "f(address"] {
+            assert!(super::signer_arg_types(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_tool_is_a_write_unless_it_says_otherwise() {
+        let text = "name: p\nversion: 0.1.0\ncomponent: p.wasm\ntools:\n  - { name: a }\n  - { name: b, effect: read }\n  - { name: c, effect: idempotent }\n".to_string();
+        let m = crate::load_manifest(&text).ok().expect("loads");
+        let effects: Vec<_> = m.tools.iter().map(|t| t.effect).collect();
+        assert_eq!(effects, [super::Effect::Write, super::Effect::Read, super::Effect::Idempotent]);
+        assert!(!problems(&text.replace("idempotent", "sometimes")).is_empty());
+    }
+
+    #[test]
     fn a_credential_of_a_plugin_with_several_origins_names_its_origin() {
         let two = "network: [\"{{ config.a }}\", \"{{ config.b }}\"]\n";
         let untied = format!("{HEAD}{two}credentials:\n  k: {{ inject: {{ header: X-Key }} }}\n");

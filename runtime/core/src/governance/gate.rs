@@ -589,7 +589,7 @@ impl Gate {
         let Identity::Bot(policy) = &from.identity else {
             return deny("only a bot can delegate".into());
         };
-        if !policy.bot.delegates.iter().any(|d| *d == request.bot) {
+        if !policy.bot.delegates.contains(&request.bot) {
             return deny(format!("bot `{}` may not delegate to `{}`", policy.bot.name, request.bot));
         }
         if from.bots().contains(&request.bot.as_str()) {
