@@ -7,6 +7,7 @@ mod cedar;
 mod sshd;
 
 mod delegation_props;
+mod fuzz_corpus;
 mod llm_providers;
 mod plugin_host;
 mod scope_cedar;

@@ -261,9 +261,11 @@ fn parse_net(s: &str) -> Option<IpNet> {
     }
     let net = s.parse::<IpNet>().ok()?;
     match net {
+        // Only a network that lies wholly inside `::ffff:0:0/96` is IPv4; a wider one (`/64`)
+        // also holds IPv6 addresses that no IPv4 network contains.
         IpNet::V6(v6) => match v6.addr().to_ipv4_mapped() {
-            Some(v4) => IpNet::new(IpAddr::V4(v4), v6.prefix_len().saturating_sub(96)).ok(),
-            None => Some(net),
+            Some(v4) if v6.prefix_len() >= 96 => IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96).ok(),
+            _ => Some(net),
         },
         IpNet::V4(_) => Some(net),
     }
@@ -327,6 +329,22 @@ mod tests {
                 assert!(matcher.check(&v).is_err(), "{kind:?} should deny {v}");
             }
         }
+    }
+
+    /// Found by the scope fuzz target: an IPv4-mapped network wider than /96 was read as the
+    /// IPv4 network /0, so `0.0.0.0/0` allowed `::ffff:10.0.0.1/64` (all of `::/64`, `::1`
+    /// included) and a binding `::ffff:10.0.0.1/90` allowed every IPv4 address.
+    #[test]
+    fn a_mapped_network_wider_than_96_bits_is_ipv6() {
+        let any_v4 = m(MatchKind::Cidr, json!(["0.0.0.0/0"]));
+        assert!(any_v4.check(&json!("::ffff:10.0.0.1/64")).is_err());
+        assert!(any_v4.check(&json!("::ffff:0.0.0.0/0")).is_err());
+        assert!(any_v4.check(&json!("::ffff:10.0.0.1/104")).is_ok(), "/104 mapped is 10.0.0.0/8");
+        let wide = m(MatchKind::Cidr, json!(["::ffff:10.0.0.1/90"]));
+        assert!(wide.check(&json!("8.8.8.8")).is_err());
+        assert!(wide.check(&json!("::1")).is_err(), "::ffc0:0:0/90 does not hold ::1");
+        assert!(wide.check(&json!("::ffff:0:0/96")).is_err(), "IPv4, which no IPv6 network contains");
+        assert!(wide.check(&json!("::ffc1:0:0/96")).is_ok(), "an IPv6 network inside ::ffc0:0:0/90");
     }
 
     #[test]
