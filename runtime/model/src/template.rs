@@ -23,7 +23,11 @@ pub fn is_template(text: &str) -> bool {
 /// (`steps.logs.output.stdout`); an error names the syntax problem.
 pub fn template_references(env: &Environment<'_>, text: &str, expression: bool) -> Result<HashSet<String>, String> {
     if expression {
-        let expr = env.compile_expression(text).map_err(describe)?;
+        // minijinja 2.24's lexer panics ("empty lexer stack") on an expression in which `}}` is
+        // followed by more text (`a }} b`), which is a syntax error: report it as one.
+        let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| env.compile_expression(text)))
+            .map_err(|_| "syntax error: unexpected `}}` in an expression".to_string())?;
+        let expr = compiled.map_err(describe)?;
         Ok(expr.undeclared_variables(true))
     } else {
         let tmpl = env.template_from_str(text).map_err(describe)?;
@@ -35,5 +39,20 @@ fn describe(e: minijinja::Error) -> String {
     match e.detail() {
         Some(detail) => detail.to_string(),
         None => e.kind().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the model fuzz target: `if: "a }} b"` made the workflow validator panic.
+    #[test]
+    fn an_expression_with_a_closing_brace_pair_inside_is_a_syntax_error() {
+        let env = expression_env();
+        let err = template_references(&env, "a }} b", true).unwrap_err();
+        assert!(err.contains("unexpected `}}`"), "{err}");
+        assert!(template_references(&env, "a }}", true).is_err());
+        assert_eq!(template_references(&env, "a == '}}'", true).unwrap(), HashSet::from(["a".to_string()]));
     }
 }
