@@ -23,16 +23,36 @@ pub fn is_template(text: &str) -> bool {
 /// (`steps.logs.output.stdout`); an error names the syntax problem.
 pub fn template_references(env: &Environment<'_>, text: &str, expression: bool) -> Result<HashSet<String>, String> {
     if expression {
-        // minijinja 2.24's lexer panics ("empty lexer stack") on an expression in which `}}` is
-        // followed by more text (`a }} b`), which is a syntax error: report it as one.
-        let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| env.compile_expression(text)))
-            .map_err(|_| "syntax error: unexpected `}}` in an expression".to_string())?;
-        let expr = compiled.map_err(describe)?;
+        if closes_block(text) {
+            return Err("syntax error: unexpected `}}` in an expression".into());
+        }
+        let expr = env.compile_expression(text).map_err(describe)?;
         Ok(expr.undeclared_variables(true))
     } else {
         let tmpl = env.template_from_str(text).map_err(describe)?;
         Ok(tmpl.undeclared_variables(true))
     }
+}
+
+/// Whether `}}` occurs outside a string literal. MiniJinja reads it as the end of a `{{ }}`
+/// block, which no expression may hold, and its lexer (2.24) panics ("empty lexer stack") when
+/// more text follows it (`a }} b`), so such an expression is refused before it is compiled.
+fn closes_block(expression: &str) -> bool {
+    let mut quote = None;
+    let mut chars = expression.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(_), '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '}') if chars.peek() == Some(&'}') => return true,
+            (None, _) => {}
+        }
+    }
+    false
 }
 
 fn describe(e: minijinja::Error) -> String {
@@ -53,6 +73,9 @@ mod tests {
         let err = template_references(&env, "a }} b", true).unwrap_err();
         assert!(err.contains("unexpected `}}`"), "{err}");
         assert!(template_references(&env, "a }}", true).is_err());
-        assert_eq!(template_references(&env, "a == '}}'", true).unwrap(), HashSet::from(["a".to_string()]));
+        assert!(template_references(&env, "x in {'a': {'b': 1}} and y", true).is_err());
+        for fine in ["a == '}}'", "a == \"}}\"", "a == 'it\\'s }}'"] {
+            assert_eq!(template_references(&env, fine, true).unwrap(), HashSet::from(["a".to_string()]), "{fine}");
+        }
     }
 }
