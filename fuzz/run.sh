@@ -4,7 +4,9 @@
 # new corpus units and crashes. Exits 1 when a target crashed (the input is in
 # fuzz/artifacts/<target>/) or nightly is missing.
 #
-#   fuzz/run.sh [SECONDS]        FUZZ_PARALLEL=n runs n targets at once (default 2)
+#   fuzz/run.sh [SECONDS] [TARGET...]    all targets unless some are named;
+#                                        FUZZ_PARALLEL=n runs n at once (default 2),
+#                                        FUZZ_TIMEOUT=s is libFuzzer's -timeout (default 10)
 #
 # New inputs go to fuzz/target/corpus/<target>/ (the committed fuzz/corpus/<target>/ is read,
 # not written); fold the interesting ones back with
@@ -12,6 +14,7 @@
 set -euo pipefail
 
 seconds=${1:-600}
+shift || true
 parallel=${FUZZ_PARALLEL:-2}
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
@@ -32,7 +35,7 @@ fi
 export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1}
 
 nice -n 19 cargo +nightly fuzz build
-targets=$(cargo +nightly fuzz list)
+targets=${*:-$(cargo +nightly fuzz list)}
 logs="$here/target/fuzz-logs"
 mkdir -p "$logs"
 
@@ -40,15 +43,17 @@ run_one() {
     local t=$1
     mkdir -p "target/corpus/$t" "artifacts/$t"
     local before
-    before=$(find "artifacts/$t" -type f | wc -l)
+    before=$(find "artifacts/$t" -type f ! -name 'slow-unit-*' | wc -l)
     local start=$SECONDS
     local dict=()
     if [ -f "$t.dict" ]; then dict=(-dict="$t.dict"); fi
     nice -n 19 cargo +nightly fuzz run "$t" "target/corpus/$t" "corpus/$t" -- \
-        -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 \
+        -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout="${FUZZ_TIMEOUT:-10}" \
         -print_final_stats=1 "${dict[@]}" >"$logs/$t.log" 2>&1 || true
     echo $((SECONDS - start)) >"$logs/$t.secs"
-    echo $(($(find "artifacts/$t" -type f | wc -l) - before)) >"$logs/$t.crashes"
+    # Crashes, timeouts, leaks and out-of-memory inputs; slow units (over 10 s) are counted apart.
+    echo $(($(find "artifacts/$t" -type f ! -name 'slow-unit-*' | wc -l) - before)) >"$logs/$t.crashes"
+    grep -c '^Slowest unit' "$logs/$t.log" >"$logs/$t.slow" || true
 }
 
 for t in $targets; do
@@ -61,19 +66,20 @@ done
 wait
 
 failed=0
-printf '%-10s %12s %8s %8s %8s %8s %8s\n' target executions cov ft units crashes seconds
+printf '%-10s %12s %8s %8s %8s %8s %6s %8s\n' target executions cov ft units crashes slow seconds
 for t in $targets; do
     log="$logs/$t.log"
-    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-    units=$(grep -o 'stat::new_units_added: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-    status=$(grep -E '^#[0-9]+' "$log" | grep 'cov:' | tail -1)
-    cov=$(echo "$status" | grep -o 'cov: [0-9]*' | grep -o '[0-9]*')
-    ft=$(echo "$status" | grep -o 'ft: [0-9]*' | grep -o '[0-9]*')
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
+    units=$(grep -o 'stat::new_units_added: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
+    status=$(grep -E '^#[0-9]+' "$log" | grep 'cov:' | tail -1 || true)
+    cov=$(echo "$status" | grep -o 'cov: [0-9]*' | grep -o '[0-9]*' || true)
+    ft=$(echo "$status" | grep -o 'ft: [0-9]*' | grep -o '[0-9]*' || true)
     crashes=$(cat "$logs/$t.crashes")
-    printf '%-10s %12s %8s %8s %8s %8s %8s\n' "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${units:-?}" "$crashes" "$(cat "$logs/$t.secs")"
+    printf '%-10s %12s %8s %8s %8s %8s %6s %8s\n' "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${units:-?}" "$crashes" \
+        "$(cat "$logs/$t.slow")" "$(cat "$logs/$t.secs")"
     if [ "$crashes" != 0 ]; then
         failed=1
-        grep -E 'panicked at|ERROR: libFuzzer|SUMMARY|Test unit written' "$log" | sed "s/^/    $t: /" | head -8
+        grep -E -A1 'panicked at|ERROR: libFuzzer|Test unit written' "$log" | sed "s/^/    $t: /" | head -8 || true
     fi
 done
 exit $failed
