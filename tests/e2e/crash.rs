@@ -116,10 +116,8 @@ fn newest_run(ws: &Ws) -> Option<String> {
     events(&out).first().and_then(|r| r["run"].as_str()).map(str::to_string)
 }
 
-#[test]
-fn killed_at_random_moments_no_write_is_lost_or_sent_twice() {
-    let seen: Comments = Arc::default();
-    let api = crate::common::serve(Router::new().fallback(github).with_state(seen.clone()));
+/// A workspace whose bot `ops` may read issues of and comment on `acme/site` at `api`.
+fn ops_workspace(api: &str) -> Ws {
     let ws = Ws::new();
     ws.write(
         "bots/ops.yaml",
@@ -128,6 +126,29 @@ fn killed_at_random_moments_no_write_is_lost_or_sent_twice() {
         ),
     );
     ws.vault_set("gh-token", "ghp_test");
+    ws
+}
+
+/// A workspace whose bot `treasurer` may pay `alice` from the node's funded account.
+fn treasurer_workspace(node: &crate::common::ganache::Ganache, alice: &str) -> Ws {
+    let ws = Ws::new();
+    ws.write(
+        "bots/treasurer.yaml",
+        &format!(
+            "name: treasurer\nresources:\n  - {{ plugin: evm, instance: wallet, credential: wallet-key, tools: [address, transfer], \
+             scope: {{ recipients: [\"{alice}\"], max_value: 1000000 }}, config: {{ rpc_url: \"{}\" }} }}\n",
+            node.url
+        ),
+    );
+    ws.vault_set("wallet-key", &format!("0x{}\n", node.key));
+    ws
+}
+
+#[test]
+fn killed_at_random_moments_no_write_is_lost_or_sent_twice() {
+    let seen: Comments = Arc::default();
+    let api = crate::common::serve(Router::new().fallback(github).with_state(seen.clone()));
+    let ws = ops_workspace(&api);
     // Warm the plugin cache so that kills land in the run, not in the first compilation.
     ws.write(
         "workflows/warm.yaml",
@@ -278,16 +299,7 @@ fn transfers_killed_at_random_moments_land_exactly_once() {
     };
     let alice = alloy_primitives::Address::repeat_byte(0xa1);
     let alice_hex = alloy_primitives::hex::encode_prefixed(alice);
-    let ws = Ws::new();
-    ws.write(
-        "bots/treasurer.yaml",
-        &format!(
-            "name: treasurer\nresources:\n  - {{ plugin: evm, instance: wallet, credential: wallet-key, tools: [address, transfer], \
-             scope: {{ recipients: [\"{alice_hex}\"], max_value: 1000000 }}, config: {{ rpc_url: \"{}\" }} }}\n",
-            node.url
-        ),
-    );
-    ws.vault_set("wallet-key", &format!("0x{}\n", node.key));
+    let ws = treasurer_workspace(&node, &alice_hex);
     ws.write("workflows/warm.yaml", "name: warm\nbot: treasurer\nsteps:\n  - { id: me, tool: wallet.address }\n");
     let warm = ws.run(&["run", "workflows/warm.yaml"]);
     assert!(warm.status.success(), "{}", text(&warm));
@@ -347,16 +359,7 @@ fn a_transfer_in_doubt_is_found_on_the_node_not_signed_again() {
     };
     let alice = alloy_primitives::Address::repeat_byte(0xa1);
     let alice_hex = alloy_primitives::hex::encode_prefixed(alice);
-    let ws = Ws::new();
-    ws.write(
-        "bots/treasurer.yaml",
-        &format!(
-            "name: treasurer\nresources:\n  - {{ plugin: evm, instance: wallet, credential: wallet-key, tools: [transfer], \
-             scope: {{ recipients: [\"{alice_hex}\"], max_value: 1000000 }}, config: {{ rpc_url: \"{}\" }} }}\n",
-            node.url
-        ),
-    );
-    ws.vault_set("wallet-key", &format!("0x{}\n", node.key));
+    let ws = treasurer_workspace(&node, &alice_hex);
     ws.write("workflows/pay.yaml", &transfers(0, &alice_hex));
     let out = ws.run(&["run", "--json", "workflows/pay.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -380,14 +383,7 @@ fn a_transfer_in_doubt_is_found_on_the_node_not_signed_again() {
 fn a_comment_in_doubt_waits_for_a_person() {
     let seen: Comments = Arc::default();
     let api = crate::common::serve(Router::new().fallback(github).with_state(seen.clone()));
-    let ws = Ws::new();
-    ws.write(
-        "bots/ops.yaml",
-        &format!(
-            "name: ops\nresources:\n  - {{ plugin: github, instance: gh, credential: gh-token, tools: [get_issue, create_comment], scope: {{ repos: [acme/site] }}, config: {{ api_url: \"{api}\" }} }}\n"
-        ),
-    );
-    ws.vault_set("gh-token", "ghp_test");
+    let ws = ops_workspace(&api);
     ws.write("workflows/notify.yaml", &workflow(0));
     let out = ws.run(&["run", "--json", "workflows/notify.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
