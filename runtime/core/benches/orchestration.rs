@@ -489,7 +489,27 @@ fn verdict(ok: bool, goal: &str) -> String {
     format!("{} {goal}", if ok { "ok  " } else { "MISS" })
 }
 
+/// `--runs SHAPE STEPS MODE K`: loads the workflow once and runs it K times, for counting
+/// instructions (`benches/instructions.sh` subtracts K = 1 from K = 2: one run, without loading).
+fn runs(args: &[String], rt: &Runtime) {
+    let usage = "--runs chain|fan|lattice STEPS memory|durable K";
+    let shape = SHAPES.into_iter().find(|s| Some(s.name()) == args.first().map(String::as_str)).expect(usage);
+    let steps: usize = args.get(1).and_then(|n| n.parse().ok()).expect(usage);
+    let mode = [Mode::Memory, Mode::Durable].into_iter().find(|m| Some(m.name()) == args.get(2).map(String::as_str));
+    let k: usize = args.get(3).and_then(|n| n.parse().ok()).expect(usage);
+    let (w, _, _) = load(shape, steps);
+    let scratch = scratch_dir();
+    for _ in 0..k {
+        rt.block_on(run_once(&w, mode.expect(usage), &scratch));
+    }
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--runs") {
+        let rest = args[i + 1..].to_vec();
+        return runs(&rest, &runtime());
+    }
     let json = std::env::var("MONSTRUM_BENCH_JSON").is_ok_and(|v| !v.is_empty() && v != "0");
     let figures_mode = json || std::env::args().any(|a| a == "--figures");
     // The loading happens on this thread. Its large stack is a margin only: the cycle check

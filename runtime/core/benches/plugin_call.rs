@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use monstrum_core::plugin::builtin;
 use monstrum_core::plugin::internals::{PluginCall, PluginHost};
 use serde_json::{Value, json};
@@ -61,5 +61,25 @@ fn first_call(c: &mut Criterion) {
     group.finish();
 }
 
+/// `--repeat N`: loads the no-op plugin and calls it N times, for counting instructions
+/// (`benches/instructions.sh` subtracts two values of N).
+fn repeat(n: usize) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let host = PluginHost::new(None).unwrap();
+    let plugin = builtin::find("noop").unwrap();
+    let noop = host.load(Arc::new(plugin.manifest), plugin.component).unwrap();
+    for _ in 0..n {
+        assert_eq!(rt.block_on(host.call(&noop, PluginCall::new("n", "noop", json!({})))), Ok(Value::Null));
+    }
+}
+
 criterion_group!(benches, noop_call, first_call);
-criterion_main!(benches);
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--repeat") {
+        return repeat(args.get(i + 1).and_then(|n| n.parse().ok()).expect("--repeat N"));
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -116,17 +116,17 @@ pub struct AuditRecord {
 
 impl AuditRecord {
     /// Seals `entry` as record `seq` after `prev`.
-    pub fn seal(entry: AuditEntry, seq: i64, at: i64, prev: &str) -> AuditRecord {
+    pub fn seal(entry: &AuditEntry, seq: i64, at: i64, prev: &str) -> AuditRecord {
         let mut r = AuditRecord {
             seq,
             at,
             kind: entry.kind.map_or("unknown", AuditKind::as_str).to_string(),
-            run: entry.run,
-            step: entry.step,
-            bot: entry.bot,
-            tool: entry.tool,
-            decision: entry.decision,
-            reason: entry.reason,
+            run: entry.run.clone(),
+            step: entry.step.clone(),
+            bot: entry.bot.clone(),
+            tool: entry.tool.clone(),
+            decision: entry.decision.clone(),
+            reason: entry.reason.clone(),
             detail: entry.detail.to_string(),
             prev: prev.to_string(),
             hash: String::new(),
@@ -138,19 +138,22 @@ impl AuditRecord {
     /// The hash this record's fields give.
     pub fn compute_hash(&self) -> String {
         let mut h = Sha256::new();
-        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "\u{0}".into());
+        fn opt(v: &Option<String>) -> &str {
+            v.as_deref().unwrap_or("\u{0}")
+        }
+        let (seq, at) = (self.seq.to_string(), self.at.to_string());
         for field in [
-            self.seq.to_string(),
-            self.at.to_string(),
-            self.kind.clone(),
+            seq.as_str(),
+            at.as_str(),
+            self.kind.as_str(),
             opt(&self.run),
             opt(&self.step),
             opt(&self.bot),
             opt(&self.tool),
             opt(&self.decision),
             opt(&self.reason),
-            self.detail.clone(),
-            self.prev.clone(),
+            self.detail.as_str(),
+            self.prev.as_str(),
         ] {
             h.update((field.len() as u64).to_be_bytes());
             h.update(field.as_bytes());
@@ -217,7 +220,7 @@ mod tests {
             .map(|seq| {
                 let mut e = AuditEntry::new(AuditKind::ToolCall);
                 e.tool = Some(format!("t{seq}"));
-                let r = AuditRecord::seal(e, seq, 1000 + seq, &prev);
+                let r = AuditRecord::seal(&e, seq, 1000 + seq, &prev);
                 prev = r.hash.clone();
                 r
             })

@@ -405,19 +405,30 @@ impl Gate {
                     Err(_) => Value::String("[not recorded]".into()),
                 },
             }));
-        let recorded = self.inner.trail.append(entry).await;
+        // The decision is on disk before a tool with an effect outside the run acts. A built-in
+        // tool's only effect is its output, recorded with the step after this record, and a
+        // refusal has none: their records join the next commit without being waited for.
+        let acts_outside = matches!(checked, Ok((Target::Bound(_) | Target::Memory(_), _)));
+        let recorded = if acts_outside {
+            self.inner.trail.append(entry).await.map(drop)
+        } else {
+            self.inner.trail.append_later(entry);
+            Ok(())
+        };
         let (decision, reason) = match (&checked, &recorded) {
             (_, Err(e)) => (Decision::Denied, Some(format!("the audit trail cannot be written: {e}"))),
-            (Ok(_), Ok(_)) => (Decision::Allowed, None),
-            (Err(r), Ok(_)) => (Decision::Denied, Some(r.error.to_string())),
+            (Ok(_), Ok(())) => (Decision::Allowed, None),
+            (Err(r), Ok(())) => (Decision::Denied, Some(r.error.to_string())),
         };
-        events.emit(Event::ToolCall {
-            run: call.run.to_string(),
-            step: call.step.to_string(),
-            tool: call.tool.to_string(),
-            decision,
-            reason: reason.clone(),
-        });
+        if events.is_active() {
+            events.emit(Event::ToolCall {
+                run: call.run.to_string(),
+                step: call.step.to_string(),
+                tool: call.tool.to_string(),
+                decision,
+                reason,
+            });
+        }
         if let Err(e) = recorded {
             return Err(ToolError::Denied(format!("the audit trail cannot be written: {e}")));
         }
@@ -442,9 +453,8 @@ impl Gate {
             .on(call.tool)
             .decided(outcome, result.as_ref().err().map(ToString::to_string))
             .with_detail(json!({ "duration_ms": started.elapsed().as_secs_f64() * 1000.0, "key": call.key }));
-        if let Err(e) = self.inner.trail.append(done).await {
-            tracing::error!(tool = call.tool, "the result of an allowed call could not be audited: {e}");
-        }
+        // Its failure fails the commit of the step's record, which follows it.
+        self.inner.trail.append_later(done);
         result
     }
 

@@ -1,9 +1,10 @@
 //! The audit trail and the budget ledger in the store.
 
-use super::{Context, Store, StoreResult};
-use crate::audit::AuditRecord;
-use sqlx::Row;
+use super::writer::WriteOp;
+use super::{Context, Store, StoreError, StoreResult};
+use crate::audit::{AuditEntry, AuditRecord};
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 /// Which audit records to list.
 #[derive(Clone, Debug, Default)]
@@ -44,28 +45,16 @@ impl Store {
         row.map(|r| Ok((r.try_get("seq")?, r.try_get("hash")?))).transpose().context("bad audit row")
     }
 
-    /// Appends a sealed record; fails if its `seq` is taken.
-    pub(crate) async fn insert_audit(&self, r: &AuditRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit (seq, at, kind, run_id, step_key, bot, tool, decision, reason, detail, prev, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(r.seq)
-        .bind(r.at)
-        .bind(&r.kind)
-        .bind(r.run.clone())
-        .bind(r.step.clone())
-        .bind(r.bot.clone())
-        .bind(r.tool.clone())
-        .bind(r.decision.clone())
-        .bind(r.reason.clone())
-        .bind(&r.detail)
-        .bind(&r.prev)
-        .bind(&r.hash)
-        .execute(&self.pool)
-        .await
-        .context("cannot append to the audit trail")?;
-        Ok(())
+    /// Appends `entry` to the trail and returns it sealed, once it is committed.
+    pub(crate) async fn append_audit(&self, entry: AuditEntry) -> StoreResult<AuditRecord> {
+        let sealed = self.writer.commit(WriteOp::Audit(entry)).await?;
+        sealed.ok_or_else(|| StoreError { context: "the store writer sealed no record".into(), cause: sqlx::Error::RowNotFound })
+    }
+
+    /// Queues `entry` behind everything queued before it; a failure surfaces at the next awaited
+    /// commit (a step's record), so what depends on it never counts as recorded.
+    pub(crate) fn append_audit_later(&self, entry: AuditEntry) {
+        self.writer.send(WriteOp::Audit(entry));
     }
 
     /// Audit records matching `filter`, in `seq` order.
@@ -173,4 +162,28 @@ impl Store {
         let micro_usd: i64 = row.try_get("u").context("bad budget sum")?;
         Ok((tokens, micro_usd))
     }
+}
+
+/// Inserts a sealed record in the writer's transaction; fails if its `seq` is taken.
+pub(super) async fn insert_audit(tx: &mut Transaction<'static, Any>, r: &AuditRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit (seq, at, kind, run_id, step_key, bot, tool, decision, reason, detail, prev, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(r.seq)
+    .bind(r.at)
+    .bind(&r.kind)
+    .bind(r.run.clone())
+    .bind(r.step.clone())
+    .bind(r.bot.clone())
+    .bind(r.tool.clone())
+    .bind(r.decision.clone())
+    .bind(r.reason.clone())
+    .bind(&r.detail)
+    .bind(&r.prev)
+    .bind(&r.hash)
+    .execute(&mut **tx)
+    .await
+    .context("cannot append to the audit trail")?;
+    Ok(())
 }

@@ -272,12 +272,12 @@ impl Store {
 
     /// Returns once every step record queued so far is committed.
     pub(crate) async fn flush(&self) -> StoreResult<()> {
-        self.writer.commit(WriteOp::Barrier).await
+        self.writer.commit(WriteOp::Barrier).await.map(drop)
     }
 
     /// Records how a step (or item) ended; returns once it is committed.
     pub(crate) async fn step_finished(&self, record: StepRecord) -> StoreResult<()> {
-        self.writer.commit(WriteOp::Finished(record)).await
+        self.writer.commit(WriteOp::Finished(record)).await.map(drop)
     }
 
     /// Forgets steps so that a resume runs them again (`resume --from`).

@@ -1,11 +1,17 @@
-//! The single writer of step records: drains its queue into one transaction per batch.
+//! The store's one writer for the hot path: step records and audit records are queued to a task
+//! that commits whatever is queued in one transaction (group commit). Nothing else in the process
+//! contends for SQLite's write lock on a step's path, so no step ever sleeps in its busy handler.
 
 use super::{Context, StepRecord, StoreError, StoreResult};
-use sqlx::AnyPool;
+use crate::audit::{AuditEntry, AuditRecord, GENESIS};
+use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most operations committed in one transaction.
 const BATCH: usize = 512;
+
+/// Attempts at a batch with audit records whose chain head another process moved meanwhile.
+const RESEALS: usize = 8;
 
 pub(super) enum WriteOp {
     Started {
@@ -16,15 +22,23 @@ pub(super) enum WriteOp {
         at: i64,
     },
     Finished(StepRecord),
+    /// Sealed onto the chain's head at commit time, so records are chained in commit order.
+    Audit(AuditEntry),
     /// Writes nothing; acknowledged once everything queued before it is committed.
     Barrier,
 }
 
-type Ack = Option<oneshot::Sender<Result<(), String>>>;
+/// What a committed operation gives back: the sealed record of an `Audit`.
+type Committed = Result<Option<AuditRecord>, String>;
+type Ack = Option<oneshot::Sender<Committed>>;
 
 #[derive(Clone)]
 pub(super) struct Writer {
     queue: mpsc::UnboundedSender<(WriteOp, Ack)>,
+}
+
+fn stopped() -> StoreError {
+    StoreError { context: "the store writer stopped".into(), cause: sqlx::Error::PoolClosed }
 }
 
 impl Writer {
@@ -40,48 +54,109 @@ impl Writer {
     }
 
     /// Queues an operation and waits until it is committed.
-    pub(super) async fn commit(&self, op: WriteOp) -> StoreResult<()> {
+    pub(super) async fn commit(&self, op: WriteOp) -> StoreResult<Option<AuditRecord>> {
         let (tx, rx) = oneshot::channel();
-        let gone = || StoreError { context: "the store writer stopped".into(), cause: sqlx::Error::PoolClosed };
-        self.queue.send((op, Some(tx))).map_err(|_| gone())?;
+        self.queue.send((op, Some(tx))).map_err(|_| stopped())?;
         match rx.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(sealed)) => Ok(sealed),
             Ok(Err(message)) => {
-                Err(StoreError { context: "cannot record the step".into(), cause: sqlx::Error::Protocol(message) })
+                Err(StoreError { context: "cannot commit".into(), cause: sqlx::Error::Protocol(message) })
             }
-            Err(_) => Err(gone()),
+            Err(_) => Err(stopped()),
         }
     }
 }
 
 async fn run(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<(WriteOp, Ack)>) {
     let mut batch = Vec::with_capacity(BATCH);
+    // The audit chain's head as this process last committed it; read from the store when unknown.
+    let mut head: Option<(i64, String)> = None;
     // A failed earlier write is reported to the next waiter too, so nothing fails silently.
     let mut earlier_failure: Option<String> = None;
     while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let result = write(&pool, &batch).await.map_err(|e| e.to_string());
-        let outcome = match (&result, &earlier_failure) {
-            (Err(e), _) => Err(e.clone()),
-            (Ok(()), Some(e)) => Err(e.clone()),
-            (Ok(()), None) => Ok(()),
+        let (result, mut sealed) = match write_sealing(&pool, &batch, &mut head).await {
+            Ok(sealed) => (Ok(()), sealed.into_iter()),
+            Err(e) => (Err(e.to_string()), Vec::new().into_iter()),
         };
         let mut acked = false;
-        for (_, ack) in batch.drain(..) {
+        for (op, ack) in batch.drain(..) {
+            let record = if matches!(op, WriteOp::Audit(_)) { sealed.next() } else { None };
             if let Some(ack) = ack {
                 acked = true;
-                let _ = ack.send(outcome.clone());
+                let outcome = match (&result, &earlier_failure) {
+                    (Err(e), _) | (Ok(_), Some(e)) => Err(e.clone()),
+                    (Ok(_), None) => Ok(record),
+                };
+                let _ = ack.send(outcome);
             }
         }
         earlier_failure = match (result, acked) {
             (Err(e), false) => Some(e),
             (_, true) => None,
-            (Ok(()), false) => earlier_failure,
+            (Ok(_), false) => earlier_failure,
         };
     }
 }
 
-async fn write(pool: &AnyPool, batch: &[(WriteOp, Ack)]) -> StoreResult<()> {
+/// Writes a batch, sealing its audit records onto the head. Another process may have appended
+/// to the trail since (a clash on `seq`): then the head is read again and the batch resealed.
+async fn write_sealing(
+    pool: &AnyPool,
+    batch: &[(WriteOp, Ack)],
+    head: &mut Option<(i64, String)>,
+) -> StoreResult<Vec<AuditRecord>> {
+    let audits = batch.iter().any(|(op, _)| matches!(op, WriteOp::Audit(_)));
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut tx = pool.begin().await.context("cannot begin a transaction")?;
+        let start = match head.clone() {
+            Some(h) => h,
+            None if audits => read_head(&mut tx).await?,
+            None => (0, GENESIS.into()),
+        };
+        match write(&mut tx, batch, start.clone()).await {
+            Ok((sealed, new_head)) => {
+                tx.commit().await.context("cannot commit")?;
+                if audits {
+                    *head = Some(new_head);
+                }
+                return Ok(sealed);
+            }
+            Err(e) => {
+                drop(tx);
+                if !audits || attempt >= RESEALS {
+                    return Err(e);
+                }
+                let newest = read_head_now(pool).await?;
+                if newest == start {
+                    return Err(e);
+                }
+                *head = Some(newest);
+            }
+        }
+    }
+}
+
+async fn read_head(tx: &mut Transaction<'static, Any>) -> StoreResult<(i64, String)> {
+    let row: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await
+        .context("cannot read the audit trail")?;
+    Ok(row.unwrap_or((0, GENESIS.into())))
+}
+
+async fn read_head_now(pool: &AnyPool) -> StoreResult<(i64, String)> {
     let mut tx = pool.begin().await.context("cannot begin a transaction")?;
+    read_head(&mut tx).await
+}
+
+async fn write(
+    tx: &mut Transaction<'static, Any>,
+    batch: &[(WriteOp, Ack)],
+    mut head: (i64, String),
+) -> StoreResult<(Vec<AuditRecord>, (i64, String))> {
+    let mut sealed = Vec::new();
     for (op, _) in batch {
         match op {
             WriteOp::Started { run, key, step, attempt, at } => {
@@ -95,12 +170,13 @@ async fn write(pool: &AnyPool, batch: &[(WriteOp, Ack)]) -> StoreResult<()> {
                 .bind(*attempt as i64)
                 .bind(*at)
                 .bind(*attempt as i64)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .context("cannot record a step start")?;
             }
             WriteOp::Barrier => {}
             WriteOp::Finished(r) => {
+                let output = r.output.as_ref().map(|o| o.to_string());
                 sqlx::query(
                     "INSERT INTO steps (run_id, step_key, step_id, status, attempts, output, error, started_at, finished_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -111,21 +187,26 @@ async fn write(pool: &AnyPool, batch: &[(WriteOp, Ack)]) -> StoreResult<()> {
                 .bind(&r.step_id)
                 .bind(&r.status)
                 .bind(r.attempts as i64)
-                .bind(r.output.as_ref().map(|o| o.to_string()))
+                .bind(output.clone())
                 .bind(r.error.clone())
                 .bind(r.started_at)
                 .bind(r.finished_at)
                 .bind(&r.status)
                 .bind(r.attempts as i64)
-                .bind(r.output.as_ref().map(|o| o.to_string()))
+                .bind(output)
                 .bind(r.error.clone())
                 .bind(r.finished_at)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .context("cannot record a step end")?;
             }
+            WriteOp::Audit(entry) => {
+                let record = AuditRecord::seal(entry, head.0 + 1, super::now_ms(), &head.1);
+                super::audit::insert_audit(tx, &record).await?;
+                head = (record.seq, record.hash.clone());
+                sealed.push(record);
+            }
         }
     }
-    tx.commit().await.context("cannot commit")?;
-    Ok(())
+    Ok((sealed, head))
 }

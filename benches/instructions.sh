@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The regression guard of issue 17: instructions per step, per scope decision and per no-op plugin
+# call, counted by callgrind (not timed, so it cannot flake), beside a committed baseline.
+#
+#   benches/instructions.sh            count, compare with benches/instructions.baseline, fail
+#                                      when a count is more than 10% above its baseline
+#   benches/instructions.sh --update   count and write the baseline (commit it on its own, with
+#                                      the reason in the message)
+#
+# Each figure is the difference of two runs that differ only in the work counted, divided by the
+# units of work: the start-up, the loading and the plugin compile cancel out. SQLite busy-handler
+# sleeps (calls of sqliteDefaultBusyCallback) are counted in the `monstrum run` cases; their
+# baseline is 0. Environment: JOBS=2 (cargo jobs), TOLERANCE=10 (percent).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+BASELINE=benches/instructions.baseline
+TOLERANCE=${TOLERANCE:-10}
+MODE=${1:-check}
+command -v valgrind > /dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
+
+# ---- Build: the shipped code with line tables and symbols (`profiling` = release + symbols).
+echo "== building (cargo --profile profiling)" >&2
+cargo build --profile profiling -p monstrum -j"${JOBS:-2}" >&2
+BENCHES=$(cargo bench --profile profiling -p monstrum-core -j"${JOBS:-2}" --no-run --message-format=json \
+    --bench orchestration --bench scope --bench plugin_call |
+    python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and "bench" in m["target"]["kind"]:
+        print(m["target"]["name"], m["executable"])')
+bench() { awk -v n="$1" '$1 == n { print $2 }' <<< "$BENCHES"; }
+MONSTRUM=$ROOT/target/profiling/monstrum
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+# Instructions of one command under callgrind (every thread); the busy-handler calls go to $WORK/busy.
+count() {
+    local out=$WORK/callgrind.out
+    rm -f "$out"
+    valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no --compress-strings=no \
+        --compress-pos=no "$@" > "$WORK/cmd.log" 2>&1 || { cat "$WORK/cmd.log" >&2; echo "failed: $*" >&2; exit 1; }
+    awk '/^cfn=.*sqliteDefaultBusyCallback/ { want = 1; next }
+                want && /^calls=/ { split($1, c, "="); n += c[2] } { if (!/^calls=/) want = want && /^cfn=/ }
+                END { print n + 0 }' "$out" > "$WORK/busy"
+    awk '/^summary:/ { print $2 }' "$out"
+}
+
+# A workspace with one bot and generated workflows for `monstrum run` (as benches/steps.sh).
+WS=$WORK/ws
+mkdir -p "$WS/bots" "$WS/workflows"
+printf 'name: bench\ndescription: Runs the benchmark workflows\n' > "$WS/bots/bench.yaml"
+python3 - "$WS/workflows" 1000 <<'PY'
+import sys
+out, n = sys.argv[1], int(sys.argv[2])
+def write(name, steps):
+    with open(f"{out}/{name}.yaml", "w") as f:
+        f.write(f"name: {name}\nbot: bench\nmax_parallel: 64\nsteps:\n")
+        for sid, needs in steps:
+            f.write(f"  - id: {sid}\n    tool: core.echo\n    with: {{ i: {sid[1:]} }}\n")
+            if needs:
+                f.write(f"    needs: [{', '.join(needs)}]\n")
+write("one", [("s0", [])])
+write("chain", [(f"s{i}", [f"s{i-1}"] if i else []) for i in range(n)])
+middles = [f"s{i}" for i in range(1, n - 1)]
+write("fan", [("s0", [])] + [(m, ["s0"]) for m in middles] + [(f"s{n-1}", middles)])
+PY
+run_cli() { rm -rf "$WS/.monstrum"; count "$MONSTRUM" --workspace "$WS" run "$WS/workflows/$1.yaml"; }
+
+declare -A FIGURE SLEEPS
+per() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.0f", (a - b) / n }'; }
+
+ORCH=$(bench orchestration)
+for shape in chain fan; do
+    for mode in memory durable; do
+        echo "== engine $shape $mode: 1,000 steps" >&2
+        two=$(count "$ORCH" --runs "$shape" 1000 "$mode" 2)
+        one=$(count "$ORCH" --runs "$shape" 1000 "$mode" 1)
+        FIGURE["engine/$shape/$mode per step"]=$(per "$two" "$one" 1000)
+    done
+done
+for shape in chain fan; do
+    echo "== monstrum run $shape: 1,000 steps on SQLite" >&2
+    big=$(run_cli "$shape"); big_busy=$(cat "$WORK/busy")
+    one=$(run_cli one); one_busy=$(cat "$WORK/busy")
+    FIGURE["run/$shape/sqlite per step"]=$(per "$big" "$one" 999)
+    SLEEPS["run/$shape/sqlite busy-handler sleeps"]=$((big_busy + one_busy))
+done
+echo "== scope decision (10 dimensions, one allowed and one denied call)" >&2
+SCOPE=$(bench scope)
+FIGURE["scope/decision"]=$(per "$(count "$SCOPE" --repeat 2000)" "$(count "$SCOPE" --repeat 1000)" 2000)
+echo "== no-op plugin call" >&2
+PLUGIN=$(bench plugin_call)
+FIGURE["plugin/noop call"]=$(per "$(count "$PLUGIN" --repeat 200)" "$(count "$PLUGIN" --repeat 100)" 100)
+
+# ---- Report, and compare with the baseline.
+{
+    for k in "${!FIGURE[@]}"; do echo "$k	${FIGURE[$k]}"; done
+    for k in "${!SLEEPS[@]}"; do echo "$k	${SLEEPS[$k]}"; done
+} | sort > "$WORK/now.tsv"
+mkdir -p target/bench-results
+cp "$WORK/now.tsv" target/bench-results/instructions.tsv
+
+if [ "$MODE" = --update ]; then
+    {
+        echo "# Instructions counted by benches/instructions.sh (callgrind), one figure per line:"
+        echo "# case<TAB>count. Raise a figure only in a commit of its own that says why."
+        cat "$WORK/now.tsv"
+    } > "$BASELINE"
+    cat "$BASELINE"
+    exit 0
+fi
+
+python3 - "$BASELINE" "$WORK/now.tsv" "$TOLERANCE" <<'PY'
+import sys
+base_file, now_file, tolerance = sys.argv[1], sys.argv[2], float(sys.argv[3])
+def read(path):
+    out = {}
+    for line in open(path):
+        if line.strip() and not line.startswith("#"):
+            k, v = line.rstrip("\n").split("\t")
+            out[k] = int(v)
+    return out
+base, now = read(base_file), read(now_file)
+failed = []
+print(f"{'case':<40} {'baseline':>12} {'now':>12} {'change':>8}")
+for k in sorted(set(base) | set(now)):
+    b, n = base.get(k), now.get(k)
+    if b is None or n is None:
+        print(f"{k:<40} {b if b is not None else '-':>12} {n if n is not None else '-':>12}   (not in both)")
+        failed.append(k)
+        continue
+    change = (n - b) / b * 100 if b else (0.0 if n == 0 else float("inf"))
+    over = n > b * (1 + tolerance / 100) if b else n > 0
+    print(f"{k:<40} {b:>12} {n:>12} {change:>+7.1f}%{'  OVER' if over else ''}")
+    if over:
+        failed.append(k)
+if failed:
+    print(f"\nmore than {tolerance:g}% above the baseline (or missing): {', '.join(failed)}", file=sys.stderr)
+    sys.exit(1)
+PY
