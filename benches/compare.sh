@@ -10,6 +10,8 @@
 #   LANGGRAPH_MODES="sync async"   LangGraph's invoke() and/or ainvoke(); the ratio uses the faster
 #   COLD_RUNS=20               runs of `monstrum run examples/hello/workflows/hello.yaml`
 #   PYTHON=python3             the Python that creates the venv (target/bench-venv)
+#   PEERS="restate dbos"       durable peers run by benches/peers/run.sh (PEERS=none: skip them; the
+#                              summary then shows target/bench-results/peers.jsonl of an earlier run, if any)
 #   MONSTRUM_BENCH_THREADS     tokio worker threads of the Rust bench (default: the cores)
 # Results are kept in target/bench-results/.
 set -euo pipefail
@@ -48,6 +50,17 @@ for mode in $LANGGRAPH_MODES; do
     "$VENV/bin/python" benches/langgraph/bench.py --sizes "$LANGGRAPH_SIZES" $flag | tee -a "$OUT/langgraph.jsonl"
 done
 
+# ---- Durable peers (Restate, DBOS), each a chain of 1,000 durable no-op steps; a peer that fails
+# is reported and makes the exit status non-zero once the summary is printed
+PEERS=${PEERS:-restate dbos}
+PEERS_FAILED=""
+if [ "$PEERS" != none ]; then
+    say "Durable peers: benches/peers/run.sh $PEERS"
+    : > "$OUT/peers.jsonl"
+    # shellcheck disable=SC2086
+    benches/peers/run.sh $PEERS || PEERS_FAILED=1
+fi
+
 # ---- Cold `monstrum run` of the hello example, each in a fresh copy (no .monstrum: the SQLite
 # store is created, migrated and used by that run)
 say "Cold run: cargo build --release -p monstrum"
@@ -83,10 +96,11 @@ fi
 
 # ---- Side by side
 say "Summary"
-"$VENV/bin/python" - "$OUT/monstrum.txt" "$OUT/langgraph.jsonl" "$OUT/cold.txt" "$COLD_TOOL" "$(nproc)" <<'PY'
-import json, statistics, sys
+"$VENV/bin/python" - "$OUT/monstrum.txt" "$OUT/langgraph.jsonl" "$OUT/cold.txt" "$COLD_TOOL" "$(nproc)" \
+    "$OUT/peers.jsonl" "$OUT/user-path.jsonl" <<'PY'
+import json, os, statistics, sys
 
-monstrum_file, langgraph_file, cold_file, cold_tool, cores = sys.argv[1:6]
+monstrum_file, langgraph_file, cold_file, cold_tool, cores, peers_file, user_path_file = sys.argv[1:8]
 
 def lines(path):
     out = []
@@ -167,4 +181,34 @@ if cold:
 if misses:
     print()
     print("Below 50x: " + ", ".join(misses))
+
+# Durable peers (benches/peers/run.sh) beside Monstrum's durable chain of 1,000 steps: the engine
+# bench's durable row (SQLite) and, if benches/steps.sh wrote them, `monstrum run` per store.
+peers = {}
+for r in (lines(peers_file) if os.path.exists(peers_file) else []):
+    if r.get("shape") == "chain" and r.get("steps") == 1000:
+        peers[r["peer"]] = r  # the last line of each peer
+if peers:
+    user = {}
+    for r in (lines(user_path_file) if os.path.exists(user_path_file) else []):
+        if (r.get("what"), r.get("shape"), r.get("steps")) == ("monstrum run", "chain", 1000) and not r.get("json"):
+            user[r["store"]] = r["us_per_step"]
+    ours = [("engine SQLite", us("chain", "durable", 1000)),
+            ("run SQLite", user.get("sqlite")), ("run PostgreSQL", user.get("postgres"))]
+    print()
+    print("Durable peers, 1,000-step chain of no-op steps (us/step, median; ratio = peer us/step / Monstrum us/step)")
+    print("Monstrum: " + ", ".join(f"{name} {f(v)}" for name, v in ours)
+          + "   (engine = orchestration bench, durable row; run = `monstrum run`, benches/steps.sh)")
+    hdr = f"{'peer':<8} {'version':>8} {'us/step':>9} | " + " ".join(f"{'vs ' + name:>17}" for name, _ in ours)
+    print(hdr)
+    print("-" * len(hdr))
+    for name in sorted(peers):
+        r = peers[name]
+        v = r["us_per_step"]
+        ratios = " ".join(f"{f(v / o if o else None, '{:.1f}x'):>17}" for _, o in ours)
+        print(f"{name:<8} {r.get('version', '?'):>8} {f(v):>9} | {ratios}")
 PY
+if [ -n "$PEERS_FAILED" ]; then
+    echo "benches/peers/run.sh failed for some of: $PEERS (see above)" >&2
+    exit 1
+fi
