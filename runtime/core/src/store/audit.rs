@@ -4,7 +4,7 @@ use super::writer::WriteOp;
 use super::{Context, Store, StoreError, StoreResult};
 use crate::audit::{AuditEntry, AuditRecord};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 /// Which audit records to list.
 #[derive(Clone, Debug, Default)]
@@ -162,28 +162,4 @@ impl Store {
         let micro_usd: i64 = row.try_get("u").context("bad budget sum")?;
         Ok((tokens, micro_usd))
     }
-}
-
-/// Inserts a sealed record in the writer's transaction; fails if its `seq` is taken.
-pub(super) async fn insert_audit(tx: &mut Transaction<'static, Any>, r: &AuditRecord) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit (seq, at, kind, run_id, step_key, bot, tool, decision, reason, detail, prev, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(r.seq)
-    .bind(r.at)
-    .bind(&r.kind)
-    .bind(r.run.clone())
-    .bind(r.step.clone())
-    .bind(r.bot.clone())
-    .bind(r.tool.clone())
-    .bind(r.decision.clone())
-    .bind(r.reason.clone())
-    .bind(&r.detail)
-    .bind(&r.prev)
-    .bind(&r.hash)
-    .execute(&mut **tx)
-    .await
-    .context("cannot append to the audit trail")?;
-    Ok(())
 }

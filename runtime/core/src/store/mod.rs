@@ -6,6 +6,7 @@
 //! commit per step, while each completion is still on disk before its dependants start.
 
 mod audit;
+mod batch_sql;
 mod calls;
 mod memory;
 mod plugin_kv;
@@ -113,7 +114,7 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| StoreError { context: "cannot migrate the schema".into(), cause: e.into() })?;
-        let writer = Writer::spawn(pool.clone());
+        let writer = Writer::spawn(pool.clone(), sqlite);
         Ok(Store { pool, writer })
     }
 

@@ -2,18 +2,23 @@
 //! that commits whatever is queued in one transaction (group commit). Nothing else in the process
 //! contends for SQLite's write lock on a step's path, so no step ever sleeps in its busy handler.
 
+use super::batch_sql::Rows;
 use super::{Context, StepRecord, StoreError, StoreResult};
 use crate::audit::{AuditEntry, AuditRecord, GENESIS};
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most operations committed in one transaction.
 const BATCH: usize = 512;
 
+/// Longest an operation nobody waits for stays queued.
+const DEFER: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Attempts at a batch with audit records whose chain head another process moved meanwhile.
 const RESEALS: usize = 8;
 
 pub(super) enum WriteOp {
+    /// An attempt of a step began.
     Started {
         run: String,
         key: String,
@@ -21,6 +26,7 @@ pub(super) enum WriteOp {
         attempt: u32,
         at: i64,
     },
+    /// A step (or item) ended.
     Finished(StepRecord),
     /// Sealed onto the chain's head at commit time, so records are chained in commit order.
     Audit(AuditEntry),
@@ -30,7 +36,7 @@ pub(super) enum WriteOp {
 
 /// What a committed operation gives back: the sealed record of an `Audit`.
 type Committed = Result<Option<AuditRecord>, String>;
-type Ack = Option<oneshot::Sender<Committed>>;
+pub(super) type Ack = Option<oneshot::Sender<Committed>>;
 
 #[derive(Clone)]
 pub(super) struct Writer {
@@ -42,9 +48,10 @@ fn stopped() -> StoreError {
 }
 
 impl Writer {
-    pub(super) fn spawn(pool: AnyPool) -> Writer {
+    /// The writer of `pool`; on SQLite, a batch is one query (one trip to SQLite's thread).
+    pub(super) fn spawn(pool: AnyPool, sqlite: bool) -> Writer {
         let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, rx));
+        tokio::spawn(run(pool, sqlite, rx));
         Writer { queue }
     }
 
@@ -67,14 +74,15 @@ impl Writer {
     }
 }
 
-async fn run(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<(WriteOp, Ack)>) {
+async fn run(pool: AnyPool, sqlite: bool, mut rx: mpsc::UnboundedReceiver<(WriteOp, Ack)>) {
     let mut batch = Vec::with_capacity(BATCH);
     // The audit chain's head as this process last committed it; read from the store when unknown.
     let mut head: Option<(i64, String)> = None;
     // A failed earlier write is reported to the next waiter too, so nothing fails silently.
     let mut earlier_failure: Option<String> = None;
     while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let (result, mut sealed) = match write_sealing(&pool, &batch, &mut head).await {
+        gather(&mut rx, &mut batch).await;
+        let (result, mut sealed) = match write_sealing(&pool, sqlite, &batch, &mut head).await {
             Ok(sealed) => (Ok(()), sealed.into_iter()),
             Err(e) => (Err(e.to_string()), Vec::new().into_iter()),
         };
@@ -98,10 +106,22 @@ async fn run(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<(WriteOp, Ack)>) {
     }
 }
 
+/// Nobody waits for a batch without an awaited operation: it waits, at most [`DEFER`], for one
+/// (a step start and its audit records then share the commit of the step's end).
+async fn gather(rx: &mut mpsc::UnboundedReceiver<(WriteOp, Ack)>, batch: &mut Vec<(WriteOp, Ack)>) {
+    let deadline = tokio::time::Instant::now() + DEFER;
+    while batch.len() < BATCH && !batch.iter().any(|(_, ack)| ack.is_some()) {
+        match tokio::time::timeout_at(deadline, rx.recv_many(batch, BATCH - batch.len())).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+}
 /// Writes a batch, sealing its audit records onto the head. Another process may have appended
 /// to the trail since (a clash on `seq`): then the head is read again and the batch resealed.
 async fn write_sealing(
     pool: &AnyPool,
+    sqlite: bool,
     batch: &[(WriteOp, Ack)],
     head: &mut Option<(i64, String)>,
 ) -> StoreResult<Vec<AuditRecord>> {
@@ -109,26 +129,26 @@ async fn write_sealing(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let mut tx = pool.begin().await.context("cannot begin a transaction")?;
         let start = match head.clone() {
             Some(h) => h,
-            None if audits => read_head(&mut tx).await?,
+            None if audits => read_head(pool).await?,
             None => (0, GENESIS.into()),
         };
-        match write(&mut tx, batch, start.clone()).await {
-            Ok((sealed, new_head)) => {
-                tx.commit().await.context("cannot commit")?;
-                if audits {
-                    *head = Some(new_head);
+        let sealed = seal(batch, &start);
+        let rows = Rows::of(batch, &sealed);
+        let written = if sqlite { rows.write_at_once(pool).await } else { rows.write_in_transaction(pool).await };
+        match written {
+            Ok(()) => {
+                if let Some(last) = sealed.last() {
+                    *head = Some((last.seq, last.hash.clone()));
                 }
                 return Ok(sealed);
             }
             Err(e) => {
-                drop(tx);
                 if !audits || attempt >= RESEALS {
                     return Err(e);
                 }
-                let newest = read_head_now(pool).await?;
+                let newest = read_head(pool).await?;
                 if newest == start {
                     return Err(e);
                 }
@@ -138,75 +158,23 @@ async fn write_sealing(
     }
 }
 
-async fn read_head(tx: &mut Transaction<'static, Any>) -> StoreResult<(i64, String)> {
+/// The batch's audit entries sealed in order, the first onto `head`.
+fn seal(batch: &[(WriteOp, Ack)], head: &(i64, String)) -> Vec<AuditRecord> {
+    let mut sealed: Vec<AuditRecord> = Vec::new();
+    for (op, _) in batch {
+        if let WriteOp::Audit(entry) = op {
+            let (seq, prev) = sealed.last().map_or((head.0, head.1.as_str()), |r| (r.seq, r.hash.as_str()));
+            let record = AuditRecord::seal(entry, seq + 1, super::now_ms(), prev);
+            sealed.push(record);
+        }
+    }
+    sealed
+}
+
+async fn read_head(pool: &AnyPool) -> StoreResult<(i64, String)> {
     let row: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut **tx)
+        .fetch_optional(pool)
         .await
         .context("cannot read the audit trail")?;
     Ok(row.unwrap_or((0, GENESIS.into())))
-}
-
-async fn read_head_now(pool: &AnyPool) -> StoreResult<(i64, String)> {
-    let mut tx = pool.begin().await.context("cannot begin a transaction")?;
-    read_head(&mut tx).await
-}
-
-async fn write(
-    tx: &mut Transaction<'static, Any>,
-    batch: &[(WriteOp, Ack)],
-    mut head: (i64, String),
-) -> StoreResult<(Vec<AuditRecord>, (i64, String))> {
-    let mut sealed = Vec::new();
-    for (op, _) in batch {
-        match op {
-            WriteOp::Started { run, key, step, attempt, at } => {
-                sqlx::query(
-                    "INSERT INTO steps (run_id, step_key, step_id, status, attempts, started_at) VALUES ($1, $2, $3, 'running', $4, $5)
-                     ON CONFLICT (run_id, step_key) DO UPDATE SET status = 'running', attempts = $6, output = NULL, error = NULL",
-                )
-                .bind(run)
-                .bind(key)
-                .bind(step)
-                .bind(*attempt as i64)
-                .bind(*at)
-                .bind(*attempt as i64)
-                .execute(&mut **tx)
-                .await
-                .context("cannot record a step start")?;
-            }
-            WriteOp::Barrier => {}
-            WriteOp::Finished(r) => {
-                let output = r.output.as_ref().map(|o| o.to_string());
-                sqlx::query(
-                    "INSERT INTO steps (run_id, step_key, step_id, status, attempts, output, error, started_at, finished_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                     ON CONFLICT (run_id, step_key) DO UPDATE SET status = $10, attempts = $11, output = $12, error = $13, finished_at = $14",
-                )
-                .bind(&r.run_id)
-                .bind(&r.step_key)
-                .bind(&r.step_id)
-                .bind(&r.status)
-                .bind(r.attempts as i64)
-                .bind(output.clone())
-                .bind(r.error.clone())
-                .bind(r.started_at)
-                .bind(r.finished_at)
-                .bind(&r.status)
-                .bind(r.attempts as i64)
-                .bind(output)
-                .bind(r.error.clone())
-                .bind(r.finished_at)
-                .execute(&mut **tx)
-                .await
-                .context("cannot record a step end")?;
-            }
-            WriteOp::Audit(entry) => {
-                let record = AuditRecord::seal(entry, head.0 + 1, super::now_ms(), &head.1);
-                super::audit::insert_audit(tx, &record).await?;
-                head = (record.seq, record.hash.clone());
-                sealed.push(record);
-            }
-        }
-    }
-    Ok((sealed, head))
 }

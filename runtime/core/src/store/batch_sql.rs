@@ -1,0 +1,168 @@
+//! The statements of one writer batch: each step key's row once, every audit record, as
+//! multi-row statements. On SQLite the whole batch is one query (`BEGIN; ...; COMMIT`, with
+//! parameters numbered across its statements), so a commit costs one trip to SQLite's thread
+//! instead of one per statement; PostgreSQL, which takes one statement per query with
+//! parameters, runs them in one transaction.
+
+use super::writer::{Ack, WriteOp};
+use super::{Context, StepRecord, StoreResult};
+use crate::audit::AuditRecord;
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+// A batch holds at most 512 operations, so a query binds at most 512 x 12 values: within
+// SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+
+type Started<'a> = (&'a str, &'a str, &'a str, u32, i64);
+type Q<'q> = Query<'q, Any, AnyArguments>;
+
+const STARTED: (&str, usize) = (
+    "INSERT INTO steps (run_id, step_key, step_id, status, attempts, started_at) VALUES {}
+     ON CONFLICT (run_id, step_key) DO UPDATE SET status = 'running', attempts = excluded.attempts, output = NULL, error = NULL",
+    6,
+);
+const FINISHED: (&str, usize) = (
+    "INSERT INTO steps (run_id, step_key, step_id, status, attempts, output, error, started_at, finished_at) VALUES {}
+     ON CONFLICT (run_id, step_key) DO UPDATE SET status = excluded.status, attempts = excluded.attempts,
+     output = excluded.output, error = excluded.error, finished_at = excluded.finished_at",
+    9,
+);
+const AUDIT: (&str, usize) = (
+    "INSERT INTO audit (seq, at, kind, run_id, step_key, bot, tool, decision, reason, detail, prev, hash) VALUES {}",
+    12,
+);
+
+/// What a batch writes.
+pub(super) struct Rows<'a> {
+    started: Vec<Started<'a>>,
+    finished: Vec<&'a StepRecord>,
+    audits: &'a [AuditRecord],
+}
+
+impl<'a> Rows<'a> {
+    /// The rows of `batch`, with its audit entries `sealed`. A start followed in the same batch
+    /// by its step's end is the end alone (which carries the start time): each key is written once.
+    pub(super) fn of(batch: &'a [(WriteOp, Ack)], sealed: &'a [AuditRecord]) -> Rows<'a> {
+        let mut last: HashMap<(&str, &str), usize> = HashMap::new();
+        for (i, (op, _)) in batch.iter().enumerate() {
+            match op {
+                WriteOp::Started { run, key, .. } => last.insert((run, key), i),
+                WriteOp::Finished(r) => last.insert((&r.run_id, &r.step_key), i),
+                _ => None,
+            };
+        }
+        let (mut started, mut finished) = (Vec::new(), Vec::new());
+        for (i, (op, _)) in batch.iter().enumerate() {
+            match op {
+                WriteOp::Started { run, key, step, attempt, at } if last[&(run.as_str(), key.as_str())] == i => {
+                    started.push((run.as_str(), key.as_str(), step.as_str(), *attempt, *at));
+                }
+                WriteOp::Finished(r) if last[&(r.run_id.as_str(), r.step_key.as_str())] == i => finished.push(r),
+                _ => {}
+            }
+        }
+        Rows { started, finished, audits: sealed }
+    }
+
+    /// The statements with their row counts, in the order their values are bound.
+    fn statements(&self) -> impl Iterator<Item = ((&'static str, usize), usize)> {
+        [(STARTED, self.started.len()), (FINISHED, self.finished.len()), (AUDIT, self.audits.len())]
+            .into_iter()
+            .filter(|(_, rows)| *rows > 0)
+    }
+
+    /// SQLite: the batch in one query and one transaction.
+    pub(super) async fn write_at_once(&self, pool: &AnyPool) -> StoreResult<()> {
+        let mut sql = String::from("BEGIN IMMEDIATE;\n");
+        let mut first = 1;
+        for ((template, columns), rows) in self.statements() {
+            sql.push_str(&template.replace("{}", &values(first, rows, columns)));
+            sql.push_str(";\n");
+            first += rows * columns;
+        }
+        sql.push_str("COMMIT;");
+        let mut conn = pool.acquire().await.context("cannot reach the store")?;
+        let query = self.bind_audits(self.bind_finished(self.bind_started(sqlx::query(sqlx::AssertSqlSafe(sql)))));
+        if let Err(e) = query.execute(&mut *conn).await {
+            // The statements before the failing one ran inside the transaction: undo them.
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+            return Err(e).context("cannot record the steps and the audit trail");
+        }
+        Ok(())
+    }
+
+    /// PostgreSQL: each statement in turn, in one transaction.
+    pub(super) async fn write_in_transaction(&self, pool: &AnyPool) -> StoreResult<()> {
+        let mut tx = pool.begin().await.context("cannot begin a transaction")?;
+        for ((template, columns), rows) in self.statements() {
+            let sql = template.replace("{}", &values(1, rows, columns));
+            let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let query = match template {
+                t if t == STARTED.0 => self.bind_started(query),
+                t if t == FINISHED.0 => self.bind_finished(query),
+                _ => self.bind_audits(query),
+            };
+            query.execute(&mut *tx).await.context("cannot record the steps and the audit trail")?;
+        }
+        tx.commit().await.context("cannot commit")?;
+        Ok(())
+    }
+
+    fn bind_started<'q>(&'q self, mut query: Q<'q>) -> Q<'q> {
+        for (run, key, step, attempt, at) in &self.started {
+            query = query.bind(*run).bind(*key).bind(*step).bind("running").bind(*attempt as i64).bind(*at);
+        }
+        query
+    }
+
+    fn bind_finished<'q>(&'q self, mut query: Q<'q>) -> Q<'q> {
+        for r in &self.finished {
+            query = query
+                .bind(r.run_id.as_str())
+                .bind(r.step_key.as_str())
+                .bind(r.step_id.as_str())
+                .bind(r.status.as_str())
+                .bind(r.attempts as i64)
+                .bind(r.output.as_ref().map(|o| o.to_string()))
+                .bind(r.error.as_deref())
+                .bind(r.started_at)
+                .bind(r.finished_at);
+        }
+        query
+    }
+
+    fn bind_audits<'q>(&'q self, mut query: Q<'q>) -> Q<'q> {
+        for r in self.audits {
+            query = query
+                .bind(r.seq)
+                .bind(r.at)
+                .bind(r.kind.as_str())
+                .bind(r.run.as_deref())
+                .bind(r.step.as_deref())
+                .bind(r.bot.as_deref())
+                .bind(r.tool.as_deref())
+                .bind(r.decision.as_deref())
+                .bind(r.reason.as_deref())
+                .bind(r.detail.as_str())
+                .bind(r.prev.as_str())
+                .bind(r.hash.as_str());
+        }
+        query
+    }
+}
+
+/// `($first, ...), (...)`: `rows` rows of `columns` numbered placeholders.
+fn values(first: usize, rows: usize, columns: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 6);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            let _ = write!(sql, "{}${}", if c == 0 { "" } else { ", " }, first + r * columns + c);
+        }
+        sql.push(')');
+    }
+    sql
+}
