@@ -1,6 +1,6 @@
 //! The statements of one writer batch: each step key's row once, every audit record, as
-//! multi-row statements. On SQLite the whole batch is one query (`BEGIN; ...; COMMIT`, with
-//! parameters numbered across its statements), so a commit costs one trip to SQLite's thread
+//! multi-row statements. On SQLite the whole batch is one query (`BEGIN; ...; COMMIT`, its
+//! parameters bound in order across its statements), so a commit costs one trip to SQLite's thread
 //! instead of one per statement; PostgreSQL, which takes one statement per query with
 //! parameters, runs them in one transaction.
 
@@ -77,11 +77,9 @@ impl<'a> Rows<'a> {
     /// SQLite: the batch in one query and one transaction.
     pub(super) async fn write_at_once(&self, pool: &AnyPool) -> StoreResult<()> {
         let mut sql = String::from("BEGIN IMMEDIATE;\n");
-        let mut first = 1;
         for ((template, columns), rows) in self.statements() {
-            sql.push_str(&template.replace("{}", &values(first, rows, columns)));
+            sql.push_str(&template.replace("{}", &values(None, rows, columns)));
             sql.push_str(";\n");
-            first += rows * columns;
         }
         sql.push_str("COMMIT;");
         let mut conn = pool.acquire().await.context("cannot reach the store")?;
@@ -98,7 +96,7 @@ impl<'a> Rows<'a> {
     pub(super) async fn write_in_transaction(&self, pool: &AnyPool) -> StoreResult<()> {
         let mut tx = pool.begin().await.context("cannot begin a transaction")?;
         for ((template, columns), rows) in self.statements() {
-            let sql = template.replace("{}", &values(1, rows, columns));
+            let sql = template.replace("{}", &values(Some(1), rows, columns));
             let query = sqlx::query(sqlx::AssertSqlSafe(sql));
             let query = match template {
                 t if t == STARTED.0 => self.bind_started(query),
@@ -154,13 +152,22 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// `($first, ...), (...)`: `rows` rows of `columns` numbered placeholders.
-fn values(first: usize, rows: usize, columns: usize) -> String {
+/// `(...), (...)`: `rows` rows of `columns` placeholders, numbered from `first` (`$1`) or in
+/// order (`?`). SQLite takes `?` across the statements of a query, and finds a numbered
+/// parameter's name by a linear search: numbered, a batch of 1,000 values cost a quadratic
+/// 40% of a run's time.
+fn values(first: Option<usize>, rows: usize, columns: usize) -> String {
     let mut sql = String::with_capacity(rows * columns * 6);
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
         for c in 0..columns {
-            let _ = write!(sql, "{}${}", if c == 0 { "" } else { ", " }, first + r * columns + c);
+            sql.push_str(if c == 0 { "" } else { ", " });
+            match first {
+                Some(first) => {
+                    let _ = write!(sql, "${}", first + r * columns + c);
+                }
+                None => sql.push('?'),
+            }
         }
         sql.push(')');
     }
