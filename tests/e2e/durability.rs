@@ -321,3 +321,45 @@ outputs:
     assert_eq!(finished(&rest)["status"], "succeeded", "{rest:#?}");
     assert_eq!(finished(&rest)["outputs"]["by"], "carol");
 }
+
+/// Two processes run workflows on one store at the same time: each seals audit records onto the
+/// head it knows, so their appends clash on `seq`. The writer that loses reads the head again and
+/// reseals its batch: every record is kept once, in one intact chain, on SQLite and PostgreSQL.
+#[test]
+fn two_processes_appending_to_one_trail_keep_one_intact_chain() {
+    let steps = 150;
+    let mut wide = String::from("name: wide\nmax_parallel: 16\nsteps:\n");
+    for i in 0..steps {
+        wide.push_str(&format!("  - id: s{i}\n    tool: core.echo\n    with: {{ i: {i} }}\n"));
+    }
+    let ws = Ws::new();
+    ws.write("workflows/wide.yaml", &wide);
+    let mut stores = vec![None];
+    stores.extend(postgres_database().map(Some));
+    for db in stores {
+        let db_args: Vec<&str> = db.as_deref().map_or(vec![], |url| vec!["--db", url]);
+        // One record first, so both processes start from a head they read from the store.
+        let first = ws.run(&[&["run", "workflows/wide.yaml", "--json"][..], &db_args].concat());
+        assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+        let children: Vec<_> = (0..2)
+            .map(|_| {
+                ws.cmd()
+                    .args(["run", "workflows/wide.yaml", "--json"])
+                    .args(&db_args)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("start monstrum")
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().expect("monstrum ends");
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        }
+        let verified = events(&ws.run(&[&["audit", "verify", "--json"][..], &db_args].concat()));
+        let v = verified.iter().find(|e| e["type"] == "audit_verify").expect("a verdict");
+        assert_eq!(v["intact"], true, "{v:#}");
+        // Two records per call (the decision and the result), three runs.
+        assert_eq!(v["records"], 2 * 3 * steps, "{v:#}");
+    }
+}

@@ -2,14 +2,14 @@
 //! multi-row statements. On SQLite the whole batch is one query (`BEGIN; ...; COMMIT`, its
 //! parameters bound in order across its statements), so a commit costs one trip to SQLite's thread
 //! instead of one per statement; PostgreSQL, which takes one statement per query with
-//! parameters, runs them in one transaction.
+//! parameters, runs them in turn in one transaction.
 
 use super::writer::{Ack, WriteOp};
 use super::{Context, StepRecord, StoreResult};
 use crate::audit::AuditRecord;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
-use sqlx::{Any, AnyPool};
+use sqlx::{Any, AnyPool, Transaction};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -92,20 +92,19 @@ impl<'a> Rows<'a> {
         Ok(())
     }
 
-    /// PostgreSQL: each statement in turn, in one transaction.
-    pub(super) async fn write_in_transaction(&self, pool: &AnyPool) -> StoreResult<()> {
-        let mut tx = pool.begin().await.context("cannot begin a transaction")?;
+    /// Each statement in turn, in `tx` (which the caller commits); `numbered`: `$1` placeholders
+    /// (PostgreSQL), else `?` (SQLite).
+    pub(super) async fn write_in(&self, tx: &mut Transaction<'static, Any>, numbered: bool) -> StoreResult<()> {
         for ((template, columns), rows) in self.statements() {
-            let sql = template.replace("{}", &values(Some(1), rows, columns));
+            let sql = template.replace("{}", &values(numbered.then_some(1), rows, columns));
             let query = sqlx::query(sqlx::AssertSqlSafe(sql));
             let query = match template {
                 t if t == STARTED.0 => self.bind_started(query),
                 t if t == FINISHED.0 => self.bind_finished(query),
                 _ => self.bind_audits(query),
             };
-            query.execute(&mut *tx).await.context("cannot record the steps and the audit trail")?;
+            query.execute(&mut **tx).await.context("cannot record the steps and the audit trail")?;
         }
-        tx.commit().await.context("cannot commit")?;
         Ok(())
     }
 

@@ -14,8 +14,8 @@ const BATCH: usize = 512;
 /// Longest an operation nobody waits for stays queued.
 const DEFER: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// Attempts at a batch with audit records whose chain head another process moved meanwhile.
-const RESEALS: usize = 8;
+/// The PostgreSQL advisory lock that serializes appends to the audit trail.
+const AUDIT_LOCK: i64 = 0x6d6f_6e73_7472_756d; // "monstrum"
 
 pub(super) enum WriteOp {
     /// An attempt of a step began.
@@ -117,8 +117,13 @@ async fn gather(rx: &mut mpsc::UnboundedReceiver<(WriteOp, Ack)>, batch: &mut Ve
         }
     }
 }
-/// Writes a batch, sealing its audit records onto the head. Another process may have appended
-/// to the trail since (a clash on `seq`): then the head is read again and the batch resealed.
+/// Writes a batch, sealing its audit records onto the head of the trail.
+///
+/// SQLite: onto the head this process knows, in one trip; every writer of the file holds its
+/// write lock (`BEGIN IMMEDIATE`) while it writes, so if another process appended since, the
+/// insert clashes on `seq` and the batch is written again onto the head read under the lock.
+/// PostgreSQL: every batch with audit records reads the head under an advisory lock that every
+/// appender takes (an append that did not take it could slip in between).
 async fn write_sealing(
     pool: &AnyPool,
     sqlite: bool,
@@ -126,36 +131,60 @@ async fn write_sealing(
     head: &mut Option<(i64, String)>,
 ) -> StoreResult<Vec<AuditRecord>> {
     let audits = batch.iter().any(|(op, _)| matches!(op, WriteOp::Audit(_)));
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let start = match head.clone() {
-            Some(h) => h,
-            None if audits => read_head(pool).await?,
-            None => (0, GENESIS.into()),
-        };
+    if !audits || (sqlite && head.is_some()) {
+        let start = head.clone().unwrap_or_else(|| (0, GENESIS.into()));
         let sealed = seal(batch, &start);
         let rows = Rows::of(batch, &sealed);
-        let written = if sqlite { rows.write_at_once(pool).await } else { rows.write_in_transaction(pool).await };
+        let written = if sqlite {
+            rows.write_at_once(pool).await
+        } else {
+            match pool.begin().await.context("cannot begin a transaction") {
+                Ok(mut tx) => match rows.write_in(&mut tx, true).await {
+                    Ok(()) => tx.commit().await.context("cannot commit"),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            }
+        };
         match written {
             Ok(()) => {
-                if let Some(last) = sealed.last() {
-                    *head = Some((last.seq, last.hash.clone()));
-                }
+                *head = sealed.last().map(|r| (r.seq, r.hash.clone())).or(head.take());
                 return Ok(sealed);
             }
-            Err(e) => {
-                if !audits || attempt >= RESEALS {
-                    return Err(e);
-                }
-                let newest = read_head(pool).await?;
-                if newest == start {
-                    return Err(e);
-                }
-                *head = Some(newest);
-            }
+            Err(e) if !audits => return Err(e),
+            Err(_) => {}
         }
     }
+    write_locked(pool, sqlite, batch, head).await
+}
+
+/// Under the write lock (SQLite's `BEGIN IMMEDIATE`, a transaction-scoped advisory lock on
+/// PostgreSQL) no other process appends between reading the head and writing.
+async fn write_locked(
+    pool: &AnyPool,
+    sqlite: bool,
+    batch: &[(WriteOp, Ack)],
+    head: &mut Option<(i64, String)>,
+) -> StoreResult<Vec<AuditRecord>> {
+    let mut tx = if sqlite { pool.begin_with("BEGIN IMMEDIATE").await } else { pool.begin().await }
+        .context("cannot begin a transaction")?;
+    if !sqlite {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(AUDIT_LOCK)
+            .execute(&mut *tx)
+            .await
+            .context("cannot lock the audit trail")?;
+    }
+    let row: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *tx)
+        .await
+        .context("cannot read the audit trail")?;
+    let start = row.unwrap_or_else(|| (0, GENESIS.into()));
+    let sealed = seal(batch, &start);
+    Rows::of(batch, &sealed).write_in(&mut tx, !sqlite).await?;
+    tx.commit().await.context("cannot commit")?;
+    *head = Some(sealed.last().map_or(start, |r| (r.seq, r.hash.clone())));
+    Ok(sealed)
 }
 
 /// The batch's audit entries sealed in order, the first onto `head`.
@@ -169,12 +198,4 @@ fn seal(batch: &[(WriteOp, Ack)], head: &(i64, String)) -> Vec<AuditRecord> {
         }
     }
     sealed
-}
-
-async fn read_head(pool: &AnyPool) -> StoreResult<(i64, String)> {
-    let row: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(pool)
-        .await
-        .context("cannot read the audit trail")?;
-    Ok(row.unwrap_or((0, GENESIS.into())))
 }
