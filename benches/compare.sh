@@ -94,6 +94,11 @@ else
     COLD_TOOL="a date +%s%N loop"
 fi
 
+# ---- What a user sees: `monstrum run` of generated 1,000-step workflows, timed from outside
+say "Per step as a user sees it: benches/steps.sh (STORES=${STORES:-sqlite postgres})"
+: > "$OUT/user-path.jsonl"
+BIN=$BIN benches/steps.sh > /dev/null
+
 # ---- Side by side
 say "Summary"
 "$VENV/bin/python" - "$OUT/monstrum.txt" "$OUT/langgraph.jsonl" "$OUT/cold.txt" "$COLD_TOOL" "$(nproc)" \
@@ -181,6 +186,24 @@ if cold:
 if misses:
     print()
     print("Below 50x: " + ", ".join(misses))
+
+# What a user sees (benches/steps.sh) beside LangGraph's in-memory graph of the same shape and size.
+user_rows = lines(user_path_file) if os.path.exists(user_path_file) else []
+if user_rows:
+    print()
+    print("`monstrum run` of 1,000 core.echo steps, timed from outside, a one-step run subtracted (us/step, median)")
+    print("ratio = LangGraph in memory (faster of invoke/ainvoke) / Monstrum durable; goals: chain >= 5,000 steps/s, fan >= 10,000")
+    hdr = f"{'store':<9} {'shape':<6} {'--json':<6} | {'us/step':>8} {'best':>8} {'steps/s':>8} | {'LangGraph':>9} {'ratio':>6} | goal"
+    print(hdr)
+    print("-" * len(hdr))
+    for r in user_rows:
+        modes = lg.get((r["shape"], r["steps"]), {})
+        best = min([v for v in modes.values() if v is not None], default=None)
+        rate = 1e6 / r["us_per_step"] if r["us_per_step"] > 0 else float("inf")
+        goal = 5000 if r["shape"] == "chain" else 10000
+        print(f"{r['store']:<9} {r['shape']:<6} {str(r['json']).lower():<6} | {f(r['us_per_step'], '{:.1f}'):>8} "
+              f"{f(r['best_us_per_step'], '{:.1f}'):>8} {rate:>8.0f} | {f(best):>9} "
+              f"{f(best / r['us_per_step'] if best else None, '{:.1f}x'):>6} | {'ok' if rate >= goal else 'MISS'}")
 
 # Durable peers (benches/peers/run.sh) beside Monstrum's durable chain of 1,000 steps: the engine
 # bench's durable row (SQLite) and, if benches/steps.sh wrote them, `monstrum run` per store.

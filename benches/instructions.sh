@@ -71,30 +71,40 @@ PY
 run_cli() { rm -rf "$WS/.monstrum"; count "$MONSTRUM" --workspace "$WS" run "$WS/workflows/$1.yaml"; }
 
 declare -A FIGURE SLEEPS
-per() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.0f", (a - b) / n }'; }
+# (a - b) / n, for two counts that must both be numbers (a command that failed gives none).
+per() {
+    [[ "$1" =~ ^[0-9]+$ && "$2" =~ ^[0-9]+$ ]] || { echo "a count is missing (a command failed above)" >&2; exit 1; }
+    awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.0f", (a - b) / n }'
+}
 
 ORCH=$(bench orchestration)
 for shape in chain fan; do
     for mode in memory durable; do
         echo "== engine $shape $mode: 1,000 steps" >&2
-        two=$(count "$ORCH" --runs "$shape" 1000 "$mode" 2)
-        one=$(count "$ORCH" --runs "$shape" 1000 "$mode" 1)
-        FIGURE["engine/$shape/$mode per step"]=$(per "$two" "$one" 1000)
+        two=$(count "$ORCH" --runs "$shape" 1000 "$mode" 2) || exit 1
+        one=$(count "$ORCH" --runs "$shape" 1000 "$mode" 1) || exit 1
+        FIGURE["engine/$shape/$mode per step"]=$(per "$two" "$one" 1000) || exit 1
     done
 done
 for shape in chain fan; do
     echo "== monstrum run $shape: 1,000 steps on SQLite" >&2
-    big=$(run_cli "$shape"); big_busy=$(cat "$WORK/busy")
-    one=$(run_cli one); one_busy=$(cat "$WORK/busy")
-    FIGURE["run/$shape/sqlite per step"]=$(per "$big" "$one" 999)
+    big=$(run_cli "$shape") || exit 1
+    big_busy=$(cat "$WORK/busy")
+    one=$(run_cli one) || exit 1
+    one_busy=$(cat "$WORK/busy")
+    FIGURE["run/$shape/sqlite per step"]=$(per "$big" "$one" 999) || exit 1
     SLEEPS["run/$shape/sqlite busy-handler sleeps"]=$((big_busy + one_busy))
 done
 echo "== scope decision (10 dimensions, one allowed and one denied call)" >&2
 SCOPE=$(bench scope)
-FIGURE["scope/decision"]=$(per "$(count "$SCOPE" --repeat 2000)" "$(count "$SCOPE" --repeat 1000)" 2000)
+two=$(count "$SCOPE" --repeat 2000) || exit 1
+one=$(count "$SCOPE" --repeat 1000) || exit 1
+FIGURE["scope/decision"]=$(per "$two" "$one" 2000) || exit 1
 echo "== no-op plugin call" >&2
 PLUGIN=$(bench plugin_call)
-FIGURE["plugin/noop call"]=$(per "$(count "$PLUGIN" --repeat 200)" "$(count "$PLUGIN" --repeat 100)" 100)
+two=$(count "$PLUGIN" --repeat 200) || exit 1
+one=$(count "$PLUGIN" --repeat 100) || exit 1
+FIGURE["plugin/noop call"]=$(per "$two" "$one" 100) || exit 1
 
 # ---- Report, and compare with the baseline.
 {

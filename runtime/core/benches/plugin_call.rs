@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
 use monstrum_core::plugin::builtin;
-use monstrum_core::plugin::internals::{PluginCall, PluginHost};
+use monstrum_core::plugin::internals::{HostConfig, PluginCall, PluginHost};
 use serde_json::{Value, json};
 
 fn noop_call(c: &mut Criterion) {
@@ -62,10 +62,11 @@ fn first_call(c: &mut Criterion) {
 }
 
 /// `--repeat N`: loads the no-op plugin and calls it N times, for counting instructions
-/// (`benches/instructions.sh` subtracts two values of N).
+/// (`benches/instructions.sh` subtracts two values of N). The pool is sized for one call at a
+/// time: valgrind cannot reserve the address space of the default pool (64 calls).
 fn repeat(n: usize) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let host = PluginHost::new(None).unwrap();
+    let host = PluginHost::with_config(HostConfig { max_concurrent_calls: 1, ..HostConfig::default() }).unwrap();
     let plugin = builtin::find("noop").unwrap();
     let noop = host.load(Arc::new(plugin.manifest), plugin.component).unwrap();
     for _ in 0..n {

@@ -56,14 +56,15 @@ pub struct AuditEntry {
     pub decision: Option<String>,
     /// The rule that decided, or why it was denied.
     pub reason: Option<String>,
-    /// Anything else: redacted arguments, duration, tokens, cost, the delegation chain.
-    pub detail: serde_json::Value,
+    /// Anything else, as JSON text: redacted arguments, duration, tokens, cost, the delegation
+    /// chain.
+    pub detail: String,
 }
 
 impl AuditEntry {
     /// An entry of `kind`.
     pub fn new(kind: AuditKind) -> AuditEntry {
-        AuditEntry { kind: Some(kind), detail: serde_json::json!({}), ..Default::default() }
+        AuditEntry { kind: Some(kind), detail: "{}".into(), ..Default::default() }
     }
 
     /// An entry of `kind` about `step` of `run`, on behalf of `bot`.
@@ -89,9 +90,11 @@ impl AuditEntry {
         self
     }
 
-    /// Anything else worth keeping.
-    pub fn with_detail(mut self, detail: serde_json::Value) -> AuditEntry {
-        self.detail = detail;
+    /// Anything else worth keeping: `detail` serialized once, here (borrowed values are not
+    /// copied into a JSON tree first).
+    pub fn with_detail(mut self, detail: impl Serialize) -> AuditEntry {
+        self.detail = serde_json::to_string(&detail)
+            .unwrap_or_else(|e| serde_json::json!({ "unserializable": e.to_string() }).to_string());
         self
     }
 }
@@ -127,7 +130,7 @@ impl AuditRecord {
             tool: entry.tool.clone(),
             decision: entry.decision.clone(),
             reason: entry.reason.clone(),
-            detail: entry.detail.to_string(),
+            detail: entry.detail.clone(),
             prev: prev.to_string(),
             hash: String::new(),
         };

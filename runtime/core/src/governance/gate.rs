@@ -17,7 +17,9 @@ use crate::memory::Memory;
 use crate::store::{CallRecord, Store};
 use jsonschema::Validator;
 use monstrum_model::{Bot, Effect, Limits, Skill};
+use serde::Serialize;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -175,6 +177,20 @@ static DELEGATE_SPEC: LazyLock<Arc<ToolSpec>> = LazyLock::new(|| {
         }),
     })
 });
+
+/// The detail of a call's audit record (fields in the order a JSON object of them had).
+#[derive(Serialize)]
+struct CallDetail<'a> {
+    arguments: Cow<'a, Value>,
+    chain: String,
+}
+
+/// The detail of a call's result record.
+#[derive(Serialize)]
+struct ResultDetail<'a> {
+    duration_ms: f64,
+    key: Option<&'a str>,
+}
 
 enum Target {
     Core(Arc<CoreTool>),
@@ -396,15 +412,15 @@ impl Gate {
         let entry = AuditEntry::at(AuditKind::ToolCall, call.run, call.step, call.principal.bot_name())
             .on(call.tool)
             .decided(decision_name(decision), Some(rule))
-            .with_detail(json!({
-                "chain": call.principal.chain_text(),
-                "arguments": match &checked {
-                    Ok((Target::Bound(t), _)) => redact(&call.arguments, &t.redact),
-                    Ok((Target::Core(_) | Target::Memory(_), _)) => call.arguments.clone(),
+            .with_detail(CallDetail {
+                arguments: match &checked {
+                    Ok((Target::Bound(t), _)) if !t.redact.is_empty() => Cow::Owned(redact(&call.arguments, &t.redact)),
+                    Ok(_) => Cow::Borrowed(&call.arguments),
                     // An unknown tool has no manifest saying what is secret: keep nothing.
-                    Err(_) => Value::String("[not recorded]".into()),
+                    Err(_) => Cow::Owned(Value::String("[not recorded]".into())),
                 },
-            }));
+                chain: call.principal.chain_text(),
+            });
         // The decision is on disk before a tool with an effect outside the run acts. A built-in
         // tool's only effect is its output, recorded with the step after this record, and a
         // refusal has none: their records join the next commit without being waited for.
@@ -452,7 +468,7 @@ impl Gate {
         let done = AuditEntry::at(AuditKind::ToolResult, call.run, call.step, call.principal.bot_name())
             .on(call.tool)
             .decided(outcome, result.as_ref().err().map(ToString::to_string))
-            .with_detail(json!({ "duration_ms": started.elapsed().as_secs_f64() * 1000.0, "key": call.key }));
+            .with_detail(ResultDetail { duration_ms: started.elapsed().as_secs_f64() * 1000.0, key: call.key });
         // Its failure fails the commit of the step's record, which follows it.
         self.inner.trail.append_later(done);
         result

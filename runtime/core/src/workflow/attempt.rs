@@ -45,7 +45,7 @@ where
         if let Some(store) = &ctx.engine.store {
             store.step_started(&ctx.run_id, key, &step.id, attempt);
         }
-        if announce {
+        if announce && ctx.engine.events.is_active() {
             ctx.engine.events.emit(Event::StepStarted { run: ctx.run_id.clone(), step: step.id.clone(), attempt });
         }
         let result = match step.timeout {

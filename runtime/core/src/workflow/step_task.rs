@@ -54,7 +54,7 @@ fn to_result(outcome: Result<Outcome, String>, attempts: u32) -> StepResult {
     };
     let mut result = StepResult { status, output, error, attempts };
     if result.status == StepStatus::Succeeded {
-        let size = serde_json::to_vec(&result.output).map_or(0, |v| v.len());
+        let size = serialized_size(&result.output);
         if size > MAX_OUTPUT_BYTES {
             result = StepResult::failed(
                 format!("output of {size} bytes is larger than the limit of {MAX_OUTPUT_BYTES} bytes"),
@@ -63,6 +63,23 @@ fn to_result(outcome: Result<Outcome, String>, attempts: u32) -> StepResult {
         }
     }
     result
+}
+
+/// The length of `value` as JSON, counted without writing it anywhere.
+fn serialized_size(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 /// Runs one step (all its items for for_each) and records the result.
@@ -92,6 +109,9 @@ pub(super) async fn run_step(
         && let Err(e) = store.step_finished(record(&ctx, &step.id, &step.id, &result, Some(started_at))).await
     {
         store_error.get_or_insert(e);
+    }
+    if !ctx.engine.events.is_active() {
+        return (i, result, store_error);
     }
     let run = ctx.run_id.clone();
     match result.status {
