@@ -119,18 +119,18 @@ pub struct AuditRecord {
 
 impl AuditRecord {
     /// Seals `entry` as record `seq` after `prev`.
-    pub fn seal(entry: &AuditEntry, seq: i64, at: i64, prev: &str) -> AuditRecord {
+    pub fn seal(entry: AuditEntry, seq: i64, at: i64, prev: &str) -> AuditRecord {
         let mut r = AuditRecord {
             seq,
             at,
             kind: entry.kind.map_or("unknown", AuditKind::as_str).to_string(),
-            run: entry.run.clone(),
-            step: entry.step.clone(),
-            bot: entry.bot.clone(),
-            tool: entry.tool.clone(),
-            decision: entry.decision.clone(),
-            reason: entry.reason.clone(),
-            detail: entry.detail.clone(),
+            run: entry.run,
+            step: entry.step,
+            bot: entry.bot,
+            tool: entry.tool,
+            decision: entry.decision,
+            reason: entry.reason,
+            detail: entry.detail,
             prev: prev.to_string(),
             hash: String::new(),
         };
@@ -144,10 +144,10 @@ impl AuditRecord {
         fn opt(v: &Option<String>) -> &str {
             v.as_deref().unwrap_or("\u{0}")
         }
-        let (seq, at) = (self.seq.to_string(), self.at.to_string());
+        let (mut seq, mut at) = (itoa::Buffer::new(), itoa::Buffer::new());
         for field in [
-            seq.as_str(),
-            at.as_str(),
+            seq.format(self.seq),
+            at.format(self.at),
             self.kind.as_str(),
             opt(&self.run),
             opt(&self.step),
@@ -223,7 +223,7 @@ mod tests {
             .map(|seq| {
                 let mut e = AuditEntry::new(AuditKind::ToolCall);
                 e.tool = Some(format!("t{seq}"));
-                let r = AuditRecord::seal(&e, seq, 1000 + seq, &prev);
+                let r = AuditRecord::seal(e, seq, 1000 + seq, &prev);
                 prev = r.hash.clone();
                 r
             })

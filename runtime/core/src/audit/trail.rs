@@ -32,7 +32,7 @@ impl Trail {
     /// and the caller must not act.
     pub(crate) async fn append(&self, entry: AuditEntry) -> Result<AuditRecord, String> {
         match &*self.backend {
-            Backend::Memory(records) => Self::push(records, &entry),
+            Backend::Memory(records) => Self::push(records, entry, true).map(|kept| kept.expect("kept")),
             Backend::Store(store) => store.append_audit(entry).await.map_err(|e| e.to_string()),
         }
     }
@@ -43,7 +43,7 @@ impl Trail {
     pub(crate) fn append_later(&self, entry: AuditEntry) {
         match &*self.backend {
             Backend::Memory(records) => {
-                if let Err(e) = Self::push(records, &entry) {
+                if let Err(e) = Self::push(records, entry, false) {
                     tracing::error!("an audit record could not be kept: {e}");
                 }
             }
@@ -51,12 +51,14 @@ impl Trail {
         }
     }
 
-    fn push(records: &Mutex<Vec<AuditRecord>>, entry: &AuditEntry) -> Result<AuditRecord, String> {
+    /// Seals and keeps `entry`; returns a copy of the record if `copy`.
+    fn push(records: &Mutex<Vec<AuditRecord>>, entry: AuditEntry, copy: bool) -> Result<Option<AuditRecord>, String> {
         let mut records = records.lock().map_err(|_| "the audit trail is poisoned".to_string())?;
         let (seq, prev) = records.last().map_or((1, GENESIS), |r| (r.seq + 1, r.hash.as_str()));
         let record = AuditRecord::seal(entry, seq, now_ms(), prev);
-        records.push(record.clone());
-        Ok(record)
+        let copied = copy.then(|| record.clone());
+        records.push(record);
+        Ok(copied)
     }
 
     /// The records in memory (for a storeless engine).

@@ -193,7 +193,7 @@ fn seal(batch: &[(WriteOp, Ack)], head: &(i64, String)) -> Vec<AuditRecord> {
     for (op, _) in batch {
         if let WriteOp::Audit(entry) = op {
             let (seq, prev) = sealed.last().map_or((head.0, head.1.as_str()), |r| (r.seq, r.hash.as_str()));
-            let record = AuditRecord::seal(entry, seq + 1, super::now_ms(), prev);
+            let record = AuditRecord::seal(entry.clone(), seq + 1, super::now_ms(), prev);
             sealed.push(record);
         }
     }
