@@ -51,23 +51,7 @@ count() {
 
 # A workspace with one bot and generated workflows for `monstrum run` (as benches/steps.sh).
 WS=$WORK/ws
-mkdir -p "$WS/bots" "$WS/workflows"
-printf 'name: bench\ndescription: Runs the benchmark workflows\n' > "$WS/bots/bench.yaml"
-python3 - "$WS/workflows" 1000 <<'PY'
-import sys
-out, n = sys.argv[1], int(sys.argv[2])
-def write(name, steps):
-    with open(f"{out}/{name}.yaml", "w") as f:
-        f.write(f"name: {name}\nbot: bench\nmax_parallel: 64\nsteps:\n")
-        for sid, needs in steps:
-            f.write(f"  - id: {sid}\n    tool: core.echo\n    with: {{ i: {sid[1:]} }}\n")
-            if needs:
-                f.write(f"    needs: [{', '.join(needs)}]\n")
-write("one", [("s0", [])])
-write("chain", [(f"s{i}", [f"s{i-1}"] if i else []) for i in range(n)])
-middles = [f"s{i}" for i in range(1, n - 1)]
-write("fan", [("s0", [])] + [(m, ["s0"]) for m in middles] + [(f"s{n-1}", middles)])
-PY
+python3 benches/workflows.py "$WS" 1000
 run_cli() { rm -rf "$WS/.monstrum"; count "$MONSTRUM" --workspace "$WS" run "$WS/workflows/$1.yaml"; }
 
 declare -A FIGURE SLEEPS
