@@ -314,17 +314,34 @@ async fn if_the_audit_trail_or_the_budget_store_fails_nothing_runs() {
         "workflows/echo.yaml",
         "name: echo\nbot: ops\nsteps:\n  - id: e\n    tool: core.echo\n    with: { a: 1 }\n",
     );
+    ws.write(
+        "workflows/issue.yaml",
+        "name: issue\nbot: ops\nsteps:\n  - id: g\n    tool: github-work.get_issue\n    with: { repo: acme/public-site, number: 1 }\n",
+    );
     assert!(ws.run(&["run", "workflows/echo.yaml"]).status.success());
     let db = ws.path().join(".monstrum/monstrum.db");
     sql(&db, "CREATE TRIGGER fault BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'injected fault'); END").await;
-    let out = ws.run(&["run", "--json", "workflows/echo.yaml"]);
+    // A plugin tool acts outside the run: its call is denied before it is sent.
+    let out = ws.run(&["run", "--json", "workflows/issue.yaml"]);
     let evs = events(&out);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let call = tool_calls(&evs);
     assert_eq!(call[0].1, "denied");
     assert!(call[0].2.as_deref().unwrap().contains("the audit trail cannot be written"), "{call:?}");
     assert!(of_type(&evs, "step_finished").is_empty(), "the tool did not run");
+    // A built-in tool's decision is committed with its step: the step is never recorded as
+    // finished, nothing says it finished, and the run fails on the trail.
+    let out = ws.run(&["run", "--json", "workflows/echo.yaml"]);
+    let evs = events(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(of_type(&evs, "step_finished").is_empty(), "{evs:#?}");
+    let failed = of_type(&evs, "step_failed");
+    assert!(failed[0]["error"].as_str().unwrap().contains("injected fault"), "{failed:?}");
+    let error = of_type(&evs, "error");
+    assert!(error[0]["error"].as_str().unwrap().contains("the audit trail: (code: 1811) injected fault"), "{error:?}");
     sql(&db, "DROP TRIGGER fault").await;
+    let listed = events(&ws.run(&["runs", "list", "--json"]));
+    assert_eq!(listed.iter().filter(|r| r["status"] == "succeeded").count(), 1, "{listed:#?}");
 
     sql(&db, "CREATE TRIGGER fault BEFORE INSERT ON budget_usage BEGIN SELECT RAISE(ABORT, 'injected'); END").await;
     ws.write("scripts/ops.yaml", "- text: hello\n");

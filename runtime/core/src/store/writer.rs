@@ -34,8 +34,10 @@ pub(super) enum WriteOp {
     Barrier,
 }
 
-/// What a committed operation gives back: the sealed record of an `Audit`.
-type Committed = Result<Option<AuditRecord>, String>;
+/// What a committed operation gives back: the sealed record of an `Audit`; or the failure, as
+/// what was being done and why.
+type Committed = Result<Option<AuditRecord>, Failure>;
+type Failure = (String, String);
 pub(super) type Ack = Option<oneshot::Sender<Committed>>;
 
 #[derive(Clone)]
@@ -66,9 +68,7 @@ impl Writer {
         self.queue.send((op, Some(tx))).map_err(|_| stopped())?;
         match rx.await {
             Ok(Ok(sealed)) => Ok(sealed),
-            Ok(Err(message)) => {
-                Err(StoreError { context: "cannot commit".into(), cause: sqlx::Error::Protocol(message) })
-            }
+            Ok(Err((context, cause))) => Err(StoreError { context, cause: sqlx::Error::Io(std::io::Error::other(cause)) }),
             Err(_) => Err(stopped()),
         }
     }
@@ -79,12 +79,12 @@ async fn run(pool: AnyPool, sqlite: bool, mut rx: mpsc::UnboundedReceiver<(Write
     // The audit chain's head as this process last committed it; read from the store when unknown.
     let mut head: Option<(i64, String)> = None;
     // A failed earlier write is reported to the next waiter too, so nothing fails silently.
-    let mut earlier_failure: Option<String> = None;
+    let mut earlier_failure: Option<Failure> = None;
     while rx.recv_many(&mut batch, BATCH).await > 0 {
         gather(&mut rx, &mut batch).await;
         let (result, mut sealed) = match write_sealing(&pool, sqlite, &batch, &mut head).await {
             Ok(sealed) => (Ok(()), sealed.into_iter()),
-            Err(e) => (Err(e.to_string()), Vec::new().into_iter()),
+            Err(e) => (Err((e.context.clone(), super::root_cause(&e.cause))), Vec::new().into_iter()),
         };
         let mut acked = false;
         for (op, ack) in batch.drain(..) {

@@ -105,9 +105,13 @@ pub(super) async fn run_step(
             result
         }
     };
+    let mut result = result;
     if let Some(store) = &ctx.engine.store
         && let Err(e) = store.step_finished(record(&ctx, &step.id, &step.id, &result, Some(started_at))).await
     {
+        // Not recorded, not finished: the run fails on the store's error, and no one is told
+        // that the step finished (its audit records, committed with it, may be what failed).
+        result = StepResult::failed(format!("the step could not be recorded: {e}"), result.attempts);
         store_error.get_or_insert(e);
     }
     if !ctx.engine.events.is_active() {
