@@ -6,6 +6,9 @@
 #
 # Environment:
 #   JOBS=2                     cargo build jobs
+#   PROFILE=                   a cargo profile for both the bench and the binary (e.g. `profiling`, which
+#                              is release with symbols, to reuse the build of benches/instructions.sh);
+#                              default: `cargo bench`'s and `--release`
 #   LANGGRAPH_SIZES=1000,10000 sizes run in LangGraph (10,000 takes about 2 minutes per mode)
 #   LANGGRAPH_MODES="sync async"   LangGraph's invoke() and/or ainvoke(); the ratio uses the faster
 #   COLD_RUNS=20               runs of `monstrum run examples/hello/workflows/hello.yaml`
@@ -38,8 +41,11 @@ fi
 "$VENV/bin/python" -c 'import importlib.metadata as m; print("langgraph", m.version("langgraph"))' >&2
 
 # ---- Monstrum: the figures of runtime/core/benches/orchestration.rs, in release
-say "Monstrum: cargo bench -p monstrum-core --bench orchestration -- --figures"
-cargo bench -p monstrum-core --bench orchestration -j"$JOBS" -- --figures | tee "$OUT/monstrum.txt"
+PROFILE=${PROFILE:-}
+PROFILE_ARGS=()
+[ -n "$PROFILE" ] && PROFILE_ARGS=(--profile "$PROFILE")
+say "Monstrum: cargo bench ${PROFILE_ARGS[*]} -p monstrum-core --bench orchestration -- --figures"
+cargo bench "${PROFILE_ARGS[@]}" -p monstrum-core --bench orchestration -j"$JOBS" -- --figures | tee "$OUT/monstrum.txt"
 
 # ---- LangGraph
 : > "$OUT/langgraph.jsonl"
@@ -63,9 +69,14 @@ fi
 
 # ---- Cold `monstrum run` of the hello example, each in a fresh copy (no .monstrum: the SQLite
 # store is created, migrated and used by that run)
-say "Cold run: cargo build --release -p monstrum"
-cargo build --release -p monstrum -j"$JOBS"
-BIN=$ROOT/target/release/monstrum
+say "Cold run: cargo build ${PROFILE_ARGS[*]:---release} -p monstrum"
+if [ -n "$PROFILE" ]; then
+    cargo build --profile "$PROFILE" -p monstrum -j"$JOBS"
+    BIN=$ROOT/target/$PROFILE/monstrum
+else
+    cargo build --release -p monstrum -j"$JOBS"
+    BIN=$ROOT/target/release/monstrum
+fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 cp -r examples/hello "$WORK/hello"
