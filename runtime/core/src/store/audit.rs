@@ -3,8 +3,8 @@
 use super::writer::WriteOp;
 use super::{Context, Store, StoreError, StoreResult};
 use crate::audit::{AuditEntry, AuditRecord};
-use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 /// Which audit records to list.
 #[derive(Clone, Debug, Default)]
@@ -48,7 +48,10 @@ impl Store {
     /// Appends `entry` to the trail and returns it sealed, once it is committed.
     pub(crate) async fn append_audit(&self, entry: AuditEntry) -> StoreResult<AuditRecord> {
         let sealed = self.writer.commit(WriteOp::Audit(entry)).await?;
-        sealed.ok_or_else(|| StoreError { context: "the store writer sealed no record".into(), cause: sqlx::Error::RowNotFound })
+        sealed.ok_or_else(|| StoreError {
+            context: "the store writer sealed no record".into(),
+            cause: sqlx::Error::RowNotFound,
+        })
     }
 
     /// Queues `entry` behind everything queued before it; a failure surfaces at the next awaited

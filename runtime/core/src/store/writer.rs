@@ -19,13 +19,7 @@ const AUDIT_LOCK: i64 = 0x6d6f_6e73_7472_756d; // "monstrum"
 
 pub(super) enum WriteOp {
     /// An attempt of a step began.
-    Started {
-        run: String,
-        key: String,
-        step: String,
-        attempt: u32,
-        at: i64,
-    },
+    Started { run: String, key: String, step: String, attempt: u32, at: i64 },
     /// A step (or item) ended.
     Finished(StepRecord),
     /// Sealed onto the chain's head at commit time, so records are chained in commit order.
@@ -68,7 +62,9 @@ impl Writer {
         self.queue.send((op, Some(tx))).map_err(|_| stopped())?;
         match rx.await {
             Ok(Ok(sealed)) => Ok(sealed),
-            Ok(Err((context, cause))) => Err(StoreError { context, cause: sqlx::Error::Io(std::io::Error::other(cause)) }),
+            Ok(Err((context, cause))) => {
+                Err(StoreError { context, cause: sqlx::Error::Io(std::io::Error::other(cause)) })
+            }
             Err(_) => Err(stopped()),
         }
     }
