@@ -38,11 +38,7 @@ fn audit_row(row: &AnyRow) -> Result<AuditRecord, sqlx::Error> {
 impl Store {
     /// The newest audit record's (seq, hash).
     pub async fn last_audit(&self) -> StoreResult<Option<(i64, String)>> {
-        let row = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await
-            .context("cannot read the audit trail")?;
-        row.map(|r| Ok((r.try_get("seq")?, r.try_get("hash")?))).transpose().context("bad audit row")
+        audit_head(&self.pool).await
     }
 
     /// Appends `entry` to the trail and returns it sealed, once it is committed.
@@ -165,4 +161,15 @@ impl Store {
         let micro_usd: i64 = row.try_get("u").context("bad budget sum")?;
         Ok((tokens, micro_usd))
     }
+}
+
+/// The newest audit record's (seq, hash), read through `db` (the pool, or the writer's
+/// transaction under its lock).
+pub(super) async fn audit_head<'c>(
+    db: impl sqlx::Executor<'c, Database = sqlx::Any>,
+) -> StoreResult<Option<(i64, String)>> {
+    sqlx::query_as("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(db)
+        .await
+        .context("cannot read the audit trail")
 }

@@ -2,6 +2,7 @@
 //! that commits whatever is queued in one transaction (group commit). Nothing else in the process
 //! contends for SQLite's write lock on a step's path, so no step ever sleeps in its busy handler.
 
+use super::audit::audit_head;
 use super::batch_sql::Rows;
 use super::{Context, StepRecord, StoreError, StoreResult};
 use crate::audit::{AuditEntry, AuditRecord, GENESIS};
@@ -127,22 +128,10 @@ async fn write_sealing(
     head: &mut Option<(i64, String)>,
 ) -> StoreResult<Vec<AuditRecord>> {
     let audits = batch.iter().any(|(op, _)| matches!(op, WriteOp::Audit(_)));
-    if !audits || (sqlite && head.is_some()) {
+    if sqlite && (!audits || head.is_some()) {
         let start = head.clone().unwrap_or_else(|| (0, GENESIS.into()));
         let sealed = seal(batch, &start);
-        let rows = Rows::of(batch, &sealed);
-        let written = if sqlite {
-            rows.write_at_once(pool).await
-        } else {
-            match pool.begin().await.context("cannot begin a transaction") {
-                Ok(mut tx) => match rows.write_in(&mut tx, true).await {
-                    Ok(()) => tx.commit().await.context("cannot commit"),
-                    Err(e) => Err(e),
-                },
-                Err(e) => Err(e),
-            }
-        };
-        match written {
+        match Rows::of(batch, &sealed).write_at_once(pool).await {
             Ok(()) => {
                 *head = sealed.last().map(|r| (r.seq, r.hash.clone())).or(head.take());
                 return Ok(sealed);
@@ -151,35 +140,38 @@ async fn write_sealing(
             Err(_) => {}
         }
     }
-    write_locked(pool, sqlite, batch, head).await
+    write_in_transaction(pool, sqlite, audits, batch, head).await
 }
 
-/// Under the write lock (SQLite's `BEGIN IMMEDIATE`, a transaction-scoped advisory lock on
-/// PostgreSQL) no other process appends between reading the head and writing.
-async fn write_locked(
+/// Writes the batch statement by statement in one transaction. With audit records, under the
+/// write lock (SQLite's `BEGIN IMMEDIATE`, a transaction-scoped advisory lock on PostgreSQL), so
+/// no other process appends between reading the head and writing.
+async fn write_in_transaction(
     pool: &AnyPool,
     sqlite: bool,
+    audits: bool,
     batch: &[(WriteOp, Ack)],
     head: &mut Option<(i64, String)>,
 ) -> StoreResult<Vec<AuditRecord>> {
     let mut tx = if sqlite { pool.begin_with("BEGIN IMMEDIATE").await } else { pool.begin().await }
         .context("cannot begin a transaction")?;
-    if !sqlite {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(AUDIT_LOCK)
-            .execute(&mut *tx)
-            .await
-            .context("cannot lock the audit trail")?;
+    let mut start = (0, GENESIS.into());
+    if audits {
+        if !sqlite {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(AUDIT_LOCK)
+                .execute(&mut *tx)
+                .await
+                .context("cannot lock the audit trail")?;
+        }
+        start = audit_head(&mut *tx).await?.unwrap_or(start);
     }
-    let row: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *tx)
-        .await
-        .context("cannot read the audit trail")?;
-    let start = row.unwrap_or_else(|| (0, GENESIS.into()));
     let sealed = seal(batch, &start);
     Rows::of(batch, &sealed).write_in(&mut tx, !sqlite).await?;
     tx.commit().await.context("cannot commit")?;
-    *head = Some(sealed.last().map_or(start, |r| (r.seq, r.hash.clone())));
+    if audits {
+        *head = Some(sealed.last().map_or(start, |r| (r.seq, r.hash.clone())));
+    }
     Ok(sealed)
 }
 
