@@ -10,8 +10,10 @@ use super::step_task::{Prepared, record, run_step};
 use crate::events::Event;
 use crate::store::{StepRecord, StoreError, now_ms};
 use monstrum_model::{Step, StepKind};
+use futures::FutureExt;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use tokio::task::JoinSet;
 
@@ -62,6 +64,16 @@ async fn drive_claimed(
                     announce_local(&ctx, &plan.steps[i].step, &result);
                     complete(&ctx, i, result, &mut results, &mut remaining, &mut ready, &mut failure);
                 }
+                Launch::Run(prepared) if in_flight.is_empty() && ready.is_empty() => {
+                    // The only step that can run now (a chain's next link): run it here rather
+                    // than spawn a task and wait for it. A panic still fails only the run.
+                    let joined = AssertUnwindSafe(run_step(ctx.clone(), i, prepared))
+                        .catch_unwind()
+                        .await
+                        .map_err(|panic| panic_message(panic.as_ref()));
+                    let done = Finished { results: &mut results, remaining: &mut remaining, ready: &mut ready };
+                    done.take(&ctx, joined, &mut failure, &mut store_failure);
+                }
                 Launch::Run(prepared) => {
                     in_flight.insert(i);
                     let ctx = ctx.clone();
@@ -85,20 +97,11 @@ async fn drive_claimed(
             continue;
         }
         let Some(joined) = running.join_next().await else { break };
-        let (i, result, store_error) = match joined {
-            Ok(done) => done,
-            Err(e) => {
-                // A panic in a step is a bug, but it fails the step, not the process.
-                failure.get_or_insert(format!("a step crashed: {e}"));
-                continue;
-            }
-        };
-        in_flight.remove(&i);
-        if let Some(e) = store_error {
-            failure.get_or_insert(e.to_string());
-            store_failure = Some(e);
+        if let Ok((i, ..)) = &joined {
+            in_flight.remove(i);
         }
-        complete(&ctx, i, result, &mut results, &mut remaining, &mut ready, &mut failure);
+        let done = Finished { results: &mut results, remaining: &mut remaining, ready: &mut ready };
+        done.take(&ctx, joined.map_err(|e| e.to_string()), &mut failure, &mut store_failure);
     }
 
     if failure.is_some() && !in_flight.is_empty() {
@@ -286,6 +289,44 @@ fn prepare(step: &Step, scope: &Scope<'_>) -> Result<Unit, String> {
     Ok(unit)
 }
 
+/// Where a finished step's result goes, whether it ran inline or as a task.
+struct Finished<'a> {
+    results: &'a mut [Option<StepResult>],
+    remaining: &'a mut [usize],
+    ready: &'a mut VecDeque<usize>,
+}
+
+impl Finished<'_> {
+    /// Takes a step's outcome: its result, or the message of the panic that crashed it.
+    fn take(
+        self,
+        ctx: &RunCtx,
+        joined: Result<(usize, StepResult, Option<StoreError>), String>,
+        failure: &mut Option<String>,
+        store_failure: &mut Option<StoreError>,
+    ) {
+        let (i, result, store_error) = match joined {
+            Ok(done) => done,
+            Err(e) => {
+                // A panic in a step is a bug, but it fails the run, not the process.
+                failure.get_or_insert(format!("a step crashed: {e}"));
+                return;
+            }
+        };
+        if let Some(e) = store_error {
+            failure.get_or_insert(e.to_string());
+            *store_failure = Some(e);
+        }
+        complete(ctx, i, result, self.results, self.remaining, self.ready, failure);
+    }
+}
+
+/// What a panic said, as tokio's `JoinError` would show it.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let said = panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str));
+    format!("panicked: {}", said.unwrap_or("(no message)"))
+}
+
 /// Records a finished step, lets its dependants go, or fails the run.
 fn complete(
     ctx: &RunCtx,
@@ -355,4 +396,19 @@ fn outputs(ctx: &RunCtx, results: &[Option<StepResult>]) -> Result<Value, String
         out.insert(name.clone(), value);
     }
     Ok(Value::Object(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::panic_message;
+    use futures::FutureExt;
+    use std::panic::AssertUnwindSafe;
+
+    #[tokio::test]
+    async fn an_inline_step_that_panics_is_caught_with_its_message() {
+        let said = AssertUnwindSafe(async { panic!("boom at step {}", 3) }).catch_unwind().await.unwrap_err();
+        assert_eq!(panic_message(said.as_ref()), "panicked: boom at step 3");
+        let said = AssertUnwindSafe(async { std::panic::panic_any(7_u8) }).catch_unwind().await.unwrap_err();
+        assert_eq!(panic_message(said.as_ref()), "panicked: (no message)");
+    }
 }
