@@ -4,7 +4,7 @@
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use monstrum_core::events::{Decision, Event};
 use std::collections::HashMap;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -27,7 +27,13 @@ impl Progress {
             Some(m) => {
                 let _ = m.println(text);
             }
-            None => eprintln!("{text}"),
+            None => {
+                // One write per line (`eprintln!` makes one per piece; stderr is unbuffered), and
+                // a closed stderr does not stop the run.
+                let mut line = text;
+                line.push('\n');
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
+            }
         }
     }
 
