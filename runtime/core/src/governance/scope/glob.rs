@@ -2,14 +2,16 @@
 //!
 //! globset translates each pattern into a regex; the patterns of one dimension are compiled
 //! together into one anchored dense DFA (regex-automata), so a decision is a single pass over the
-//! value's bytes with no allocation and no per-search set-up. Patterns whose DFA would exceed
+//! value's bytes with no allocation and no per-search set-up: the start state is found once, when
+//! the globs compile, and a decision is a table lookup per byte. Patterns whose DFA would exceed
 //! [`DFA_SIZE_LIMIT`] do not compile: the binding is refused rather than matched slowly.
 
 use globset::GlobBuilder;
+use regex_automata::Anchored;
 use regex_automata::dfa::{Automaton, StartKind, dense};
 use regex_automata::nfa::thompson;
-use regex_automata::util::syntax;
-use regex_automata::{Anchored, Input};
+use regex_automata::util::primitives::StateID;
+use regex_automata::util::{start, syntax};
 
 /// The largest DFA one dimension's globs may compile to.
 const DFA_SIZE_LIMIT: usize = 8 << 20;
@@ -18,6 +20,8 @@ const DFA_SIZE_LIMIT: usize = 8 << 20;
 #[derive(Debug)]
 pub(crate) struct Globs {
     dfa: dense::DFA<Vec<u32>>,
+    /// The anchored start state at the beginning of a value.
+    start: StateID,
     patterns: Vec<String>,
 }
 
@@ -29,6 +33,8 @@ impl Globs {
             .configure(
                 dense::Config::new()
                     .start_kind(StartKind::Anchored)
+                    // Values are short: skipping ahead with memchr costs more than it saves.
+                    .accelerate(false)
                     .dfa_size_limit(Some(DFA_SIZE_LIMIT))
                     .determinize_size_limit(Some(DFA_SIZE_LIMIT)),
             )
@@ -36,13 +42,25 @@ impl Globs {
             .thompson(thompson::Config::new().utf8(false))
             .build_many(&regexes)
             .map_err(|e| format!("the globs {patterns:?} cannot be compiled: {e}"))?;
-        Ok(Globs { dfa, patterns })
+        let start = dfa
+            .start_state(&start::Config::new().anchored(Anchored::Yes))
+            .map_err(|e| format!("the globs {patterns:?} have no start state: {e}"))?;
+        Ok(Globs { dfa, start, patterns })
     }
 
-    /// Whether the whole of `value` matches one of the globs. A search error is no match.
+    /// Whether the whole of `value` matches one of the globs: the DFA walks every byte, then the
+    /// end of the value (every glob is anchored at both ends, so only the state after the end
+    /// can be a match). A dead state ends the walk early; a quit state (none is configured) is no
+    /// match.
     pub(crate) fn is_match(&self, value: &[u8]) -> bool {
-        let input = Input::new(value).anchored(Anchored::Yes).earliest(true);
-        matches!(self.dfa.try_search_fwd(&input), Ok(Some(_)))
+        let mut state = self.start;
+        for &byte in value {
+            state = self.dfa.next_state(state, byte);
+            if self.dfa.is_special_state(state) && (self.dfa.is_dead_state(state) || self.dfa.is_quit_state(state)) {
+                return false;
+            }
+        }
+        self.dfa.is_match_state(self.dfa.next_eoi_state(state))
     }
 
     /// The patterns as written.

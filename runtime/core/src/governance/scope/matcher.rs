@@ -2,6 +2,7 @@
 
 use super::command::{self, CommandPattern};
 use super::glob::Globs;
+use super::lookup::same;
 use super::values::refusal;
 use bigdecimal::BigDecimal;
 use ipnet::IpNet;
@@ -16,7 +17,7 @@ use std::str::FromStr;
 pub(crate) enum Matcher {
     /// The dimension has no values: nothing is allowed.
     Nothing,
-    Exact(Vec<Value>),
+    Exact(Exact),
     /// The globs as one DFA, matched on the value as is.
     Glob(Globs),
     Regex(RegexSet),
@@ -89,6 +90,45 @@ impl std::fmt::Display for Number {
     }
 }
 
+/// The values of an `exact` dimension, with its strings and integers apart so that a decision
+/// compares a string or an integer only with values of its own kind.
+#[derive(Debug)]
+pub(crate) struct Exact {
+    strings: Vec<String>,
+    ints: Vec<i64>,
+    /// Everything else (booleans, floats, integers beyond `i64`), compared as JSON values.
+    others: Vec<Value>,
+    /// All of them as written.
+    values: Vec<Value>,
+}
+
+impl Exact {
+    fn new(values: &[Value]) -> Exact {
+        let (mut strings, mut ints, mut others) = (Vec::new(), Vec::new(), Vec::new());
+        for v in values {
+            match v {
+                Value::String(s) => strings.push(s.clone()),
+                Value::Number(n) if n.as_i64().is_some() => ints.extend(n.as_i64()),
+                other => others.push(other.clone()),
+            }
+        }
+        Exact { strings, ints, others, values: values.to_vec() }
+    }
+
+    /// Whether `value` equals one of the values (as JSON values are equal: `3` is not `"3"`, nor
+    /// `3.0`).
+    fn contains(&self, value: &Value) -> bool {
+        match value {
+            Value::String(s) => self.strings.iter().any(|a| same(a, s)),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => self.ints.contains(&i),
+                None => self.others.iter().any(|a| a == value),
+            },
+            _ => self.others.iter().any(|a| a == value),
+        }
+    }
+}
+
 fn strings(values: &[Value], kind: MatchKind) -> Result<Vec<String>, String> {
     values
         .iter()
@@ -110,7 +150,7 @@ impl Matcher {
                 if let Some(bad) = values.iter().find(|v| v.is_array() || v.is_object() || v.is_null()) {
                     return Err(format!("an `exact` value must be a string, number or boolean, not {bad}"));
                 }
-                Matcher::Exact(values.to_vec())
+                Matcher::Exact(Exact::new(values))
             }
             MatchKind::Glob => Matcher::Glob(Globs::new(strings(values, kind)?)?),
             MatchKind::Regex => {
@@ -154,7 +194,7 @@ impl Matcher {
         let allow = |ok: bool| if ok { Ok(()) } else { Err(Why::NoMatch) };
         match self {
             Matcher::Nothing => Err(Why::Nothing),
-            Matcher::Exact(allowed) => allow(allowed.iter().any(|a| a == value)),
+            Matcher::Exact(allowed) => allow(allowed.contains(value)),
             Matcher::Glob(globs) => {
                 let s = text()?;
                 checked(s, true)?;
@@ -219,7 +259,7 @@ impl Matcher {
     pub(crate) fn describe(&self) -> String {
         match self {
             Matcher::Nothing => "nothing".into(),
-            Matcher::Exact(v) => format!("{v:?}"),
+            Matcher::Exact(e) => format!("{:?}", e.values),
             Matcher::Glob(g) => format!("{:?}", g.patterns()),
             Matcher::Regex(set) => format!("{:?}", set.patterns()),
             Matcher::Prefix(p) => format!("{p:?}"),
@@ -345,6 +385,23 @@ mod tests {
         assert!(wide.check(&json!("::1")).is_err(), "::ffc0:0:0/90 does not hold ::1");
         assert!(wide.check(&json!("::ffff:0:0/96")).is_err(), "IPv4, which no IPv6 network contains");
         assert!(wide.check(&json!("::ffc1:0:0/96")).is_ok(), "an IPv6 network inside ::ffc0:0:0/90");
+    }
+
+    /// Each kind of value equals only values of its own kind, as JSON values compare.
+    #[test]
+    fn exact_compares_as_json_values() {
+        let big = u64::MAX;
+        let e = m(MatchKind::Exact, json!(["3", 4, -5, 1.5, true, big]));
+        for ok in [json!("3"), json!(4), json!(-5), json!(1.5), json!(true), json!(big)] {
+            assert!(e.check(&ok).is_ok(), "{ok}");
+            assert_eq!(e.check(&ok).is_ok(), json!(["3", 4, -5, 1.5, true, big]).as_array().unwrap().contains(&ok));
+        }
+        for bad in
+            [json!(3), json!("4"), json!(4.0), json!(-5.0), json!("true"), json!(false), json!(big - 1), json!(null)]
+        {
+            assert!(e.check(&bad).is_err(), "{bad}");
+            assert!(!json!(["3", 4, -5, 1.5, true, big]).as_array().unwrap().contains(&bad), "{bad}");
+        }
     }
 
     #[test]

@@ -8,9 +8,11 @@
 
 mod command;
 mod glob;
+mod lookup;
 mod matcher;
 mod values;
 
+use lookup::{Lookup, same};
 use matcher::{Matcher, Why};
 use monstrum_model::{MatchKind, ToolDef};
 use serde_json::Value;
@@ -40,17 +42,13 @@ impl Pointer {
     }
 }
 
-/// String equality for short keys: lengths first, then the bytes in line (no call to `memcmp`).
-#[inline]
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
-}
-
 #[derive(Debug)]
 struct Rule {
     dimension: String,
     param: String,
     pointer: Pointer,
+    /// Where [`Lookup::gather`] puts the parameter, for a top-level one.
+    slot: Option<usize>,
     matcher: Matcher,
 }
 
@@ -103,6 +101,8 @@ pub enum Source {
 #[derive(Debug, Default)]
 pub struct ToolScope {
     rules: Vec<Rule>,
+    /// Finds the top-level parameters in one pass; `None` when they are looked up one by one.
+    lookup: Option<Lookup>,
 }
 
 /// The values of a dimension: a list, one value, or none.
@@ -129,10 +129,27 @@ impl ToolScope {
                 dimension: rule.dimension.clone(),
                 param: rule.param.clone(),
                 pointer: Pointer::parse(&rule.param)?,
+                slot: None,
                 matcher,
             });
         }
-        Ok(ToolScope { rules })
+        let mut keys: Vec<String> = Vec::new();
+        for rule in &rules {
+            if let [key] = rule.pointer.0.as_slice()
+                && !keys.contains(key)
+            {
+                keys.push(key.clone());
+            }
+        }
+        let lookup = Lookup::new(keys);
+        if let Some(lookup) = &lookup {
+            for rule in &mut rules {
+                if let [key] = rule.pointer.0.as_slice() {
+                    rule.slot = lookup.slot(key);
+                }
+            }
+        }
+        Ok(ToolScope { rules, lookup })
     }
 
     /// Checks that `kind` accepts `values`, for validating a binding before it is used.
@@ -142,8 +159,16 @@ impl ToolScope {
 
     /// Decides a call: every rule must allow its parameter.
     pub fn check<'a>(&'a self, arguments: &'a Value) -> Result<(), Denial<'a>> {
+        let found = match (&self.lookup, arguments) {
+            (Some(lookup), Value::Object(map)) => lookup.gather(map),
+            _ => None,
+        };
         for rule in &self.rules {
-            let Some(value) = rule.pointer.get(arguments) else {
+            let value = match (rule.slot, &found) {
+                (Some(slot), Some(found)) => found[slot],
+                _ => rule.pointer.get(arguments),
+            };
+            let Some(value) = value else {
                 return Err(Denial { rule, value: None, why: Why::NoMatch });
             };
             rule.matcher.check(value).map_err(|(value, why)| Denial { rule, value: Some(value), why })?;
@@ -226,6 +251,55 @@ scope:
         let constraint = ToolScope::compile(&tool(), &only_hosts, Source::Constraint).unwrap();
         assert!(constraint.check(&call).is_ok());
         assert_eq!(constraint.len(), 1);
+    }
+
+    /// The one-pass lookup decides every call as looking each pointer up does: top-level and
+    /// nested parameters, two dimensions on one parameter, missing ones, arguments that are not
+    /// an object.
+    #[test]
+    fn the_one_pass_lookup_agrees_with_the_pointers() {
+        let tool: ToolDef = serde_yaml::from_str(
+            r#"
+name: t
+parameters: { type: object }
+scope:
+  - { dimension: repos, param: /repo, match: glob }
+  - { dimension: owners, param: /meta/owner, match: exact }
+  - { dimension: limit, param: /n, match: max }
+  - { dimension: floor, param: /n, match: min }
+  - { dimension: first, param: /list/0, match: exact }
+"#,
+        )
+        .unwrap();
+        let values = values(json!({"repos": ["acme/*"], "owners": ["ann"], "limit": 10, "floor": 2, "first": ["x"]}));
+        let fast = ToolScope::compile(&tool, &values, Source::Binding).unwrap();
+        assert!(fast.lookup.is_some(), "the top-level keys get a lookup");
+        let mut slow = ToolScope::compile(&tool, &values, Source::Binding).unwrap();
+        slow.lookup = None;
+        let calls = [
+            json!({"repo": "acme/site", "meta": {"owner": "ann"}, "n": 5, "list": ["x"]}),
+            json!({"list": ["x"], "n": 5, "meta": {"owner": "ann"}, "repo": "acme/site", "other": 1}),
+            json!({"repo": "acme/site", "meta": {"owner": "bob"}, "n": 5, "list": ["x"]}),
+            json!({"repo": "acme/site", "meta": {"owner": "ann"}, "n": 11, "list": ["x"]}),
+            json!({"repo": "acme/site", "meta": {"owner": "ann"}, "n": 1, "list": ["x"]}),
+            json!({"repo": "other/site", "meta": {"owner": "ann"}, "n": 5, "list": ["x"]}),
+            json!({"meta": {"owner": "ann"}, "n": 5, "list": ["x"]}),
+            json!({"repo": "acme/site", "meta": {"owner": "ann"}, "list": ["x"]}),
+            json!({"repo": "acme/site", "meta": {"owner": "ann"}, "n": 5, "list": []}),
+            json!({"Repo": "acme/site", "meta": {"owner": "ann"}, "n": 5, "list": ["x"]}),
+            json!(["acme/site"]),
+            json!("acme/site"),
+            json!(null),
+        ];
+        for call in &calls {
+            let (a, b) = (fast.check(call), slow.check(call));
+            assert_eq!(a.is_ok(), b.is_ok(), "{call}");
+            if let (Err(a), Err(b)) = (a, b) {
+                assert_eq!((a.dimension(), a.reason()), (b.dimension(), b.reason()), "{call}");
+            }
+        }
+        assert!(fast.check(&calls[0]).is_ok() && fast.check(&calls[1]).is_ok());
+        assert_eq!(fast.check(&calls[6]).unwrap_err().reason(), "the parameter is missing");
     }
 
     #[test]

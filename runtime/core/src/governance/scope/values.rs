@@ -24,6 +24,11 @@ pub(crate) fn refusal(value: &str, path_like: bool) -> Option<&'static str> {
         }
     }
     let bytes = value.as_bytes();
+    // Checked from the first byte, a value is plain less often than from after its scheme, so
+    // a plain value needs no look for a scheme at all.
+    if plain(bytes, path_like, 0) {
+        return None;
+    }
     // Where a URL's `scheme://` ends: its `//` is not an empty path segment.
     let scheme_end = if path_like { scheme_end(bytes) } else { 0 };
     if plain(bytes, path_like, scheme_end) { None } else { walk(bytes, path_like, scheme_end) }
@@ -63,33 +68,45 @@ fn walk(bytes: &[u8], path_like: bool, scheme_end: usize) -> Option<&'static str
     None
 }
 
-/// The common case, decided without a byte-by-byte walk: no control character (tab and line
-/// breaks included), and for path-like kinds no backslash, no `%`, and no `..` or `//` after the
-/// scheme. Anything else takes the exact walk of [`walk`].
+/// The common case, decided in one pass over the bytes without branching on them: no control
+/// character (tab and line breaks included), and for path-like kinds no backslash, no `%`, and no
+/// `..` or `//` after the scheme. Anything else takes the exact walk of [`walk`].
 fn plain(bytes: &[u8], path_like: bool, scheme_end: usize) -> bool {
-    let odd = |b: u8| (b < 0x20) | (b == 0x7f) | (path_like & ((b == b'\\') | (b == b'%')));
-    let twin = |a: u8, b: u8| (a == b) & ((a == b'.') | (a == b'/'));
-    if bytes.len() > BLOCK {
-        let rest = &bytes[scheme_end..];
-        return !bytes.iter().any(|&b| odd(b)) && !(path_like && rest.windows(2).any(|w| twin(w[0], w[1])));
+    let odd = if path_like { CONTROL | PATH_ODD } else { CONTROL };
+    let separators = if path_like { DOT | SLASH } else { 0 };
+    let (head, rest) = bytes.split_at(scheme_end);
+    let mut bad = head.iter().fold(0, |acc, &b| acc | CLASS[usize::from(b)] & odd);
+    // A byte's class and the previous byte's separator class share a bit only for `..` or `//`.
+    let mut previous = 0;
+    for &b in rest {
+        let class = CLASS[usize::from(b)];
+        bad |= class & odd | class & previous;
+        previous = class & separators;
     }
-    // Short values (nearly all) are copied into a block padded with a harmless letter, so that
-    // both checks are loops of a fixed length, which the compiler turns into vector compares.
-    let mut block = [b'a'; BLOCK + 1];
-    block[..bytes.len()].copy_from_slice(bytes);
-    if block.iter().fold(false, |acc, &b| acc | odd(b)) {
-        return false;
-    }
-    if !path_like {
-        return true;
-    }
-    let mut rest = [b'a'; BLOCK + 1];
-    rest[..bytes.len() - scheme_end].copy_from_slice(&bytes[scheme_end..]);
-    !rest[..BLOCK].iter().zip(&rest[1..]).fold(false, |acc, (&a, &b)| acc | twin(a, b))
+    bad == 0
 }
 
-/// The longest value [`plain`] checks in a fixed-size block.
-const BLOCK: usize = 64;
+const CONTROL: u8 = 1;
+const PATH_ODD: u8 = 2;
+const DOT: u8 = 4;
+const SLASH: u8 = 8;
+
+/// What [`plain`] looks for, by byte: control characters, a backslash or `%`, `.` and `/`.
+static CLASS: [u8; 256] = {
+    let mut class = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        class[b] = match b as u8 {
+            0..0x20 | 0x7f => CONTROL,
+            b'\\' | b'%' => PATH_ODD,
+            b'.' => DOT,
+            b'/' => SLASH,
+            _ => 0,
+        };
+        b += 1;
+    }
+    class
+};
 
 /// The segment between two slashes: `..` is refused, and so is an empty one between slashes.
 fn segment_refusal(segment: &[u8], between_slashes: bool) -> Option<&'static str> {
@@ -148,7 +165,8 @@ mod tests {
                 }
                 for path_like in [false, true] {
                     let end = if path_like { super::scheme_end(&bytes) } else { 0 };
-                    if super::plain(&bytes, path_like, end) {
+                    // `refusal` first asks with no scheme at all, then after the scheme.
+                    if super::plain(&bytes, path_like, 0) || super::plain(&bytes, path_like, end) {
                         assert_eq!(super::walk(&bytes, path_like, end), None, "{:?}", String::from_utf8_lossy(&bytes));
                         checked += 1;
                     }
@@ -156,5 +174,19 @@ mod tests {
             }
         }
         assert!(checked > 1000, "the fast path was taken {checked} times");
+    }
+
+    /// A trick in the last bytes of a value is found, whatever its length.
+    #[test]
+    fn tricks_at_the_end_of_a_value_are_found() {
+        for len in [2, 31, 32, 33, 34, 63, 64, 65, 66, 200] {
+            let head = "a".repeat(len - 2);
+            for tail in ["/..", "//", "\\x", "%2e", "\u{7}"] {
+                let value = format!("{head}{tail}");
+                assert!(refusal(&value, true).is_some(), "{value:?} ({} bytes) should be refused", value.len());
+            }
+            assert_eq!(refusal(&format!("{head}/x"), true), None);
+            assert_eq!(refusal(&format!("https://{head}/x"), true), None, "a URL's own `//` is not a trick");
+        }
     }
 }
