@@ -4,7 +4,7 @@
 use crate::{EXIT_DONE, EXIT_INVALID, Global};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
 use monstrum_core::workspace::Workspace;
-use monstrum_model::{Diagnostic, PathSeg, StepKind, Workflow};
+use monstrum_model::{Diagnostic, Workflow};
 use std::fmt;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -51,148 +51,12 @@ pub fn load_checked(global: &Global, file: &Path, workspace: &Workspace) -> Resu
             return Err(EXIT_INVALID);
         }
     };
-    let loaded = monstrum_model::load_workflow(&text);
-    let mut problems = loaded.diagnostics;
-    if let Some(wf) = &loaded.value {
-        problems.extend(workspace_problems(wf, file, workspace, &text));
-    }
-    if problems.is_empty()
-        && let Some(wf) = loaded.value
-    {
+    let (workflow, problems) = monstrum_core::check::workflow(&text, file, workspace);
+    if let Some(wf) = workflow {
         return Ok((wf, text));
     }
     print_problems(global, file, &text, problems);
     Err(EXIT_INVALID)
-}
-
-/// The skills a bot enables; one that cannot be loaded is a problem at its place in the list.
-fn bot_skills(
-    bot: &monstrum_model::Bot,
-    workspace: &Workspace,
-    out: &mut Vec<Diagnostic>,
-) -> Vec<monstrum_model::Skill> {
-    let mut skills = Vec::new();
-    for (i, name) in bot.skills.iter().enumerate() {
-        match workspace.skill(name) {
-            Ok(s) => skills.push(s),
-            Err(e) => out.push(Diagnostic::new(
-                "E013",
-                vec![PathSeg::Key("skills".into()), PathSeg::Index(i)],
-                format!("{e:#}"),
-            )),
-        }
-    }
-    skills
-}
-
-/// A bot's bindings checked against the workspace's plugins, and its delegates' existence.
-fn bot_problems(bot: &monstrum_model::Bot, workspace: &Workspace, text: &str) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    match workspace.catalog() {
-        Err(e) => out.push(Diagnostic::new("E014", Vec::new(), format!("{e:#}"))),
-        Ok(catalog) => {
-            let skills = bot_skills(bot, workspace, &mut out);
-            if let Err(problems) = monstrum_core::governance::compile_bot(bot, &catalog, &skills) {
-                out.extend(problems.into_iter().map(|p| Diagnostic::new("E015", p.path, p.message)));
-            }
-        }
-    }
-    for (i, name) in bot.delegates.iter().enumerate() {
-        if let Err(e) = workspace.bot(name) {
-            let path = vec![PathSeg::Key("delegates".into()), PathSeg::Index(i)];
-            out.push(Diagnostic::new("E013", path, format!("{e:#}")));
-        }
-    }
-    for d in &mut out {
-        d.location = monstrum_model::locate(text, &d.path);
-    }
-    out
-}
-
-/// What a workflow names outside itself and cannot be found.
-fn workspace_problems(wf: &Workflow, file: &Path, workspace: &Workspace, text: &str) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let check_bot = |name: &str, path: Vec<PathSeg>, out: &mut Vec<Diagnostic>| match workspace.bot(name) {
-        Ok(bot) => {
-            if let Some(script) = bot.model.as_ref().and_then(|m| m.script.as_ref())
-                && !workspace.resolve(script).exists()
-            {
-                out.push(Diagnostic::new(
-                    "E013",
-                    path.clone(),
-                    format!("bot `{name}` uses script {script}, which does not exist"),
-                ));
-            }
-            if let Ok(catalog) = workspace.catalog()
-                && let Err(problems) =
-                    monstrum_core::governance::compile_bot(&bot, &catalog, &bot_skills(&bot, workspace, out))
-            {
-                let first = problems.first().map(ToString::to_string).unwrap_or_default();
-                out.push(
-                    Diagnostic::new("E015", path, format!("bot `{name}` has binding problems: {first}"))
-                        .with_help(format!("monstrum validate bots/{name}.yaml shows them all")),
-                );
-            }
-        }
-        Err(e) => out.push(Diagnostic::new("E013", path, format!("{e:#}"))),
-    };
-    if let Some(bot) = &wf.bot {
-        check_bot(bot, vec![PathSeg::Key("bot".into())], &mut out);
-    }
-    for (i, step) in wf.steps.iter().enumerate() {
-        let at = |k: &str| vec![PathSeg::Key("steps".into()), PathSeg::Index(i), PathSeg::Key(k.into())];
-        if let Some(bot) = &step.bot {
-            check_bot(bot, at("bot"), &mut out);
-        }
-        match step.kind() {
-            Some(StepKind::Delegate(d)) => {
-                let from = step.bot.as_ref().or(wf.bot.as_ref());
-                match from.map(|name| workspace.bot(name)) {
-                    None => {
-                        out.push(Diagnostic::new("E011", at("delegate"), "a delegate step needs a bot that delegates"))
-                    }
-                    Some(Ok(from_bot)) if !from_bot.delegates.contains(&d.bot) => out.push(
-                        Diagnostic::new(
-                            "E011",
-                            at("delegate"),
-                            format!("bot `{}` may not delegate to `{}`", from_bot.name, d.bot),
-                        )
-                        .with_help(format!("add `{}` to `delegates:` in bots/{}.yaml", d.bot, from_bot.name)),
-                    ),
-                    _ => {}
-                }
-                if let Err(e) = workspace.bot(&d.bot) {
-                    out.push(Diagnostic::new("E013", at("delegate"), format!("{e:#}")));
-                }
-            }
-            Some(StepKind::Workflow(sub)) => {
-                let path = file.parent().unwrap_or(Path::new(".")).join(sub);
-                if !path.is_file() {
-                    out.push(Diagnostic::new(
-                        "E013",
-                        at("workflow"),
-                        format!("sub-workflow {} does not exist", path.display()),
-                    ));
-                }
-            }
-            Some(StepKind::Llm(llm)) => {
-                if let Some(script) = llm.model.as_ref().and_then(|m| m.script.as_ref())
-                    && !workspace.resolve(script).exists()
-                {
-                    out.push(Diagnostic::new(
-                        "E013",
-                        at("llm"),
-                        format!("script {script} does not exist in the workspace"),
-                    ));
-                }
-            }
-            _ => {}
-        }
-    }
-    for d in &mut out {
-        d.location = monstrum_model::locate(text, &d.path);
-    }
-    out
 }
 
 /// Prints problems: miette's graphical report, or one JSON object each.
@@ -253,7 +117,7 @@ pub fn validate(global: &Global, files: &[std::path::PathBuf]) -> u8 {
             let loaded = monstrum_model::load_bot(&text);
             let mut problems = loaded.diagnostics;
             if let Some(bot) = &loaded.value {
-                problems.extend(bot_problems(bot, &workspace, &text));
+                problems.extend(monstrum_core::check::bot_problems(bot, &workspace, &text));
             }
             if !problems.is_empty() {
                 print_problems(global, file, &text, problems);

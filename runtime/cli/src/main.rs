@@ -7,6 +7,7 @@ mod plugin;
 mod progress;
 mod run;
 mod runs;
+mod serve;
 mod vault;
 
 use clap::{Parser, Subcommand};
@@ -96,6 +97,36 @@ enum Command {
         #[command(subcommand)]
         action: plugin::PluginAction,
     },
+    /// Serve the workspace: the JSON API, live events, runs driven by the server.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:7410")]
+        addr: std::net::SocketAddr,
+        /// Listen on a non-loopback address (put a TLS proxy in front).
+        #[arg(long)]
+        allow_remote: bool,
+    },
+    /// API tokens of `monstrum serve`: create (printed once), list, revoke.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// A new token with a role; it is printed once, on the last line.
+    Create {
+        /// admin, editor, approver or viewer
+        #[arg(long)]
+        role: String,
+        /// Who it is (recorded as who started a run or decided a gate).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Names, roles and last use; never a token.
+    List,
+    /// Revoke a token: it opens nothing from now on.
+    Revoke { name: String },
 }
 
 #[derive(Subcommand)]
@@ -218,6 +249,12 @@ fn main() -> ExitCode {
                 VaultAction::Rm { name } => vault::remove(&global, &name).await,
             },
             Command::Plugin { action } => plugin::run(&global, action),
+            Command::Serve { addr, allow_remote } => serve::serve(&global, addr, allow_remote).await,
+            Command::Token { action } => match action {
+                TokenAction::Create { role, name } => serve::create(&global, &role, name).await,
+                TokenAction::List => serve::list(&global).await,
+                TokenAction::Revoke { name } => serve::revoke(&global, &name).await,
+            },
         };
         result.unwrap_or_else(|e| {
             report_error(&global, &e);

@@ -3,7 +3,6 @@
 use crate::diagnostics::load_checked;
 use crate::progress::Progress;
 use crate::{EXIT_DONE, EXIT_FAILED, EXIT_INVALID, EXIT_WAITING, Global};
-use anyhow::Context;
 use monstrum_core::events::EventSink;
 use monstrum_core::workflow::{
     DecideError, Engine, EngineError, Plan, RunOutcome, RunStatus, StartRun, resolve_inputs,
@@ -68,7 +67,7 @@ pub async fn run(global: &Global, file: &Path, inputs: &[String]) -> anyhow::Res
             depth: 0,
         })
         .await?;
-    let outcome = continue_parents(&engine, outcome).await?;
+    let outcome = engine.continue_parents(outcome).await?;
     Ok(finish(global, progress.as_deref(), &outcome))
 }
 
@@ -111,7 +110,7 @@ pub async fn approve(
         }
         other => other?,
     };
-    let outcome = continue_parents(&engine, outcome).await?;
+    let outcome = engine.continue_parents(outcome).await?;
     Ok(finish(global, progress.as_deref(), &outcome))
 }
 
@@ -120,19 +119,8 @@ pub async fn resume(global: &Global, run: &str, from: Option<&str>) -> anyhow::R
     let workspace = Workspace::discover(global.workspace.as_deref(), Path::new("."))?;
     let (engine, progress) = engine(global, workspace).await?;
     let outcome = engine.resume(run, from).await?;
-    let outcome = continue_parents(&engine, outcome).await?;
+    let outcome = engine.continue_parents(outcome).await?;
     Ok(finish(global, progress.as_deref(), &outcome))
-}
-
-/// A sub-workflow run that ended lets its parent go on; the outcome shown is the outermost.
-async fn continue_parents(engine: &Arc<Engine>, mut outcome: RunOutcome) -> anyhow::Result<RunOutcome> {
-    let store = engine.store.as_ref().context("no store")?;
-    while outcome.status != RunStatus::Waiting {
-        let Some(run) = store.load_run(&outcome.run_id).await? else { break };
-        let Some(parent) = run.parent_run else { break };
-        outcome = engine.resume(&parent, None).await?;
-    }
-    Ok(outcome)
 }
 
 /// Prints how the run ended and returns the exit code.

@@ -10,6 +10,7 @@
 //! trail's appender are not reachable from another crate (see docs/architecture.md).
 
 pub mod audit;
+pub mod check;
 mod core_tools;
 pub mod events;
 pub mod governance;

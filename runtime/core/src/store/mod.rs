@@ -11,12 +11,14 @@ mod calls;
 mod memory;
 mod plugin_kv;
 mod records;
+mod tokens;
 mod vault;
 mod writer;
 
 pub use audit::AuditFilter;
 pub use calls::CallRecord;
 pub use records::{ApprovalRecord, LlmRecord, RunRecord, StepRecord};
+pub use tokens::TokenRecord;
 pub use vault::VaultRow;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -167,6 +169,17 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .context("cannot list runs")?;
+        rows.iter().map(RunRecord::from_row).collect::<Result<_, _>>().context("bad run row")
+    }
+
+    /// Top-level runs recorded as running: after a restart, the ones a dead process held are
+    /// resumed by whoever serves the workspace.
+    pub async fn running_runs(&self) -> StoreResult<Vec<RunRecord>> {
+        let rows =
+            sqlx::query("SELECT * FROM runs WHERE status = 'running' AND parent_run IS NULL ORDER BY created_at")
+                .fetch_all(&self.pool)
+                .await
+                .context("cannot list running runs")?;
         rows.iter().map(RunRecord::from_row).collect::<Result<_, _>>().context("bad run row")
     }
 
@@ -345,6 +358,15 @@ impl Store {
     pub async fn open_approvals(&self, run: &str) -> StoreResult<Vec<ApprovalRecord>> {
         let rows = sqlx::query("SELECT * FROM approvals WHERE run_id = $1 AND decision IS NULL ORDER BY requested_at")
             .bind(run)
+            .fetch_all(&self.pool)
+            .await
+            .context("cannot read approval gates")?;
+        rows.iter().map(ApprovalRecord::from_row).collect::<Result<_, _>>().context("bad approval row")
+    }
+
+    /// Every gate that waits for a decision, oldest first.
+    pub async fn pending_approvals(&self) -> StoreResult<Vec<ApprovalRecord>> {
+        let rows = sqlx::query("SELECT * FROM approvals WHERE decision IS NULL ORDER BY requested_at")
             .fetch_all(&self.pool)
             .await
             .context("cannot read approval gates")?;

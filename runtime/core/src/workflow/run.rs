@@ -139,30 +139,44 @@ impl Engine {
     /// Starts a new run and drives it until it ends or waits.
     pub fn start(self: &Arc<Self>, run: StartRun) -> BoxedRun<'_> {
         Box::pin(async move {
-            let run_id = uuid::Uuid::new_v4().to_string();
-            if let Some(store) = &self.store {
-                let now = now_ms();
-                store
-                    .create_run(&crate::store::RunRecord {
-                        id: run_id.clone(),
-                        workflow: run.plan.workflow.name.clone(),
-                        file: run.file.display().to_string(),
-                        source: run.source.clone(),
-                        inputs: run.inputs.clone(),
-                        status: "running".into(),
-                        started_by: run.started_by.clone(),
-                        parent_run: run.parent.as_ref().map(|p| p.0.clone()),
-                        parent_step: run.parent.as_ref().map(|p| p.1.clone()),
-                        outputs: None,
-                        error: None,
-                        owner: None,
-                        lease_until: None,
-                        created_at: now,
-                        updated_at: now,
-                        finished_at: None,
-                    })
-                    .await?;
-            }
+            let run_id = self.record(&run).await?;
+            self.start_recorded(run_id, run).await
+        })
+    }
+
+    /// Records a new run (status `running`) without driving it, and returns its id: a server
+    /// answers with the id at once and drives the run with [`Engine::start_recorded`].
+    pub async fn record(&self, run: &StartRun) -> Result<String, EngineError> {
+        let run_id = uuid::Uuid::new_v4().to_string();
+        if let Some(store) = &self.store {
+            let now = now_ms();
+            store
+                .create_run(&crate::store::RunRecord {
+                    id: run_id.clone(),
+                    workflow: run.plan.workflow.name.clone(),
+                    file: run.file.display().to_string(),
+                    source: run.source.clone(),
+                    inputs: run.inputs.clone(),
+                    status: "running".into(),
+                    started_by: run.started_by.clone(),
+                    parent_run: run.parent.as_ref().map(|p| p.0.clone()),
+                    parent_step: run.parent.as_ref().map(|p| p.1.clone()),
+                    outputs: None,
+                    error: None,
+                    owner: None,
+                    lease_until: None,
+                    created_at: now,
+                    updated_at: now,
+                    finished_at: None,
+                })
+                .await?;
+        }
+        Ok(run_id)
+    }
+
+    /// Drives a run that [`Engine::record`] recorded until it ends or waits.
+    pub fn start_recorded(self: &Arc<Self>, run_id: String, run: StartRun) -> BoxedRun<'_> {
+        Box::pin(async move {
             let ctx = RunCtx {
                 engine: self.clone(),
                 run_id,
@@ -176,6 +190,18 @@ impl Engine {
             };
             drive_in_task(Arc::new(ctx), HashMap::new(), false).await
         })
+    }
+
+    /// A sub-workflow run that stopped lets its parent go on (when it did not wait); the
+    /// outcome returned is the outermost run's.
+    pub async fn continue_parents(self: &Arc<Self>, mut outcome: RunOutcome) -> Result<RunOutcome, EngineError> {
+        let Some(store) = self.store.as_ref() else { return Ok(outcome) };
+        while outcome.status != RunStatus::Waiting {
+            let Some(run) = store.load_run(&outcome.run_id).await? else { break };
+            let Some(parent) = run.parent_run else { break };
+            outcome = self.resume(&parent, None).await?;
+        }
+        Ok(outcome)
     }
 
     /// Continues a recorded run: finished steps keep their results; with `from`, that step and

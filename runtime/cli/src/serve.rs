@@ -1,0 +1,111 @@
+//! `monstrum serve` and `monstrum token`: the workspace as a server, and the tokens that open it.
+
+use crate::{EXIT_DONE, EXIT_FAILED, EXIT_INVALID, Global};
+use monstrum_core::store::Store;
+use monstrum_core::workspace::Workspace;
+use monstrum_server::auth::{Role, new_token};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::Path;
+
+fn workspace(global: &Global) -> anyhow::Result<Workspace> {
+    Workspace::discover(global.workspace.as_deref(), Path::new("."))
+}
+
+/// `monstrum serve [--addr 127.0.0.1:7410] [--allow-remote]`
+pub async fn serve(global: &Global, addr: SocketAddr, allow_remote: bool) -> anyhow::Result<u8> {
+    let app = monstrum_server::state::App::open(workspace(global)?, global.db.as_deref()).await?;
+    let sweep_every = std::env::var("MONSTRUM_SWEEP_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(std::time::Duration::from_secs(5), std::time::Duration::from_millis);
+    monstrum_server::serve(app, monstrum_server::Options { addr, allow_remote, sweep_every }).await?;
+    Ok(EXIT_DONE)
+}
+
+async fn store(global: &Global) -> anyhow::Result<Store> {
+    Ok(Store::open(&workspace(global)?.store_url(global.db.as_deref())?).await?)
+}
+
+/// `monstrum token create --role ROLE [--name NAME]`: the token is printed once, on the last line.
+pub async fn create(global: &Global, role: &str, name: Option<String>) -> anyhow::Result<u8> {
+    let role: Role = match role.parse() {
+        Ok(r) => r,
+        Err(e) => {
+            crate::report_error(global, &anyhow::anyhow!("{e}"));
+            return Ok(EXIT_INVALID);
+        }
+    };
+    let name = name.unwrap_or_else(|| format!("{}-{}", global.who(), &uuid::Uuid::new_v4().simple().to_string()[..6]));
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
+    if !valid {
+        crate::report_error(
+            global,
+            &anyhow::anyhow!("`{name}` is not a token name (letters, digits, - _ . @; at most 64)"),
+        );
+        return Ok(EXIT_INVALID);
+    }
+    let (token, hash) = new_token()?;
+    if !store(global).await?.create_token(&name, role.as_str(), &hash).await? {
+        crate::report_error(global, &anyhow::anyhow!("a token named {name} exists (names are never reused)"));
+        return Ok(EXIT_FAILED);
+    }
+    if global.json {
+        println!("{}", json!({ "type": "token", "name": name, "role": role.as_str(), "token": token }));
+    } else {
+        println!("token {name} ({role}) created; it is shown this once and cannot be read again:");
+        println!("{token}");
+    }
+    Ok(EXIT_DONE)
+}
+
+/// `monstrum token list`: names, roles, last use; never a token.
+pub async fn list(global: &Global) -> anyhow::Result<u8> {
+    let tokens = store(global).await?.tokens().await?;
+    if global.json {
+        for t in &tokens {
+            println!(
+                "{}",
+                json!({ "type": "token", "name": t.name, "role": t.role, "created_at": t.created_at, "last_used_at": t.last_used_at, "revoked_at": t.revoked_at })
+            );
+        }
+        return Ok(EXIT_DONE);
+    }
+    if tokens.is_empty() {
+        println!("no tokens: monstrum token create --role viewer");
+        return Ok(EXIT_DONE);
+    }
+    let time = |ms: Option<i64>| {
+        ms.and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    println!("{:<24}  {:<8}  {:<16}  {:<16}  REVOKED", "NAME", "ROLE", "CREATED", "LAST USED");
+    for t in tokens {
+        println!(
+            "{:<24}  {:<8}  {:<16}  {:<16}  {}",
+            t.name,
+            t.role,
+            time(Some(t.created_at)),
+            time(t.last_used_at),
+            time(t.revoked_at)
+        );
+    }
+    Ok(EXIT_DONE)
+}
+
+/// `monstrum token revoke NAME`
+pub async fn revoke(global: &Global, name: &str) -> anyhow::Result<u8> {
+    if !store(global).await?.revoke_token(name).await? {
+        crate::report_error(global, &anyhow::anyhow!("no live token named {name}"));
+        return Ok(EXIT_FAILED);
+    }
+    if global.json {
+        println!("{}", json!({ "type": "token_revoked", "name": name }));
+    } else {
+        println!("token {name} revoked");
+    }
+    Ok(EXIT_DONE)
+}

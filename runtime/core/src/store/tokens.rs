@@ -1,0 +1,88 @@
+//! API tokens of `monstrum serve`: name, role and a hash of the token (the token itself is shown
+//! once, when it is created, and never stored).
+
+use super::{Context, Store, StoreResult, now_ms};
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// One API token as stored (no secret in it: `hash` is a SHA-256 of a 256-bit random token).
+#[derive(Clone, Debug, Serialize)]
+pub struct TokenRecord {
+    pub name: String,
+    /// admin | editor | approver | viewer
+    pub role: String,
+    #[serde(skip)]
+    pub hash: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+fn token_row(row: &AnyRow) -> Result<TokenRecord, sqlx::Error> {
+    Ok(TokenRecord {
+        name: row.try_get("name")?,
+        role: row.try_get("role")?,
+        hash: row.try_get("hash")?,
+        created_at: row.try_get("created_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+impl Store {
+    /// Records a new token; false if a token of that name exists (revoked ones too: names are
+    /// what the audit trail records, so one is never reused).
+    pub async fn create_token(&self, name: &str, role: &str, hash: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO api_tokens (name, role, hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(role)
+        .bind(hash)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .context(format!("cannot create token {name}"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The live (not revoked) token with this hash, marking it used.
+    pub async fn use_token(&self, hash: &str) -> StoreResult<Option<TokenRecord>> {
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .context("cannot read API tokens")?;
+        let Some(token) = row.as_ref().map(token_row).transpose().context("bad token row")? else {
+            return Ok(None);
+        };
+        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE name = $2")
+            .bind(now_ms())
+            .bind(&token.name)
+            .execute(&self.pool)
+            .await
+            .context("cannot record the token's use")?;
+        Ok(Some(token))
+    }
+
+    /// Every token, by name.
+    pub async fn tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        let rows = sqlx::query("SELECT * FROM api_tokens ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .context("cannot list API tokens")?;
+        rows.iter().map(token_row).collect::<Result<_, _>>().context("bad token row")
+    }
+
+    /// Revokes a live token; false if there is none of that name.
+    pub async fn revoke_token(&self, name: &str) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
+            .bind(now_ms())
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .context(format!("cannot revoke token {name}"))?;
+        Ok(done.rows_affected() == 1)
+    }
+}

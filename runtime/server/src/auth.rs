@@ -1,0 +1,126 @@
+//! Tokens and roles: who may call which route. A token is 256 random bits shown once; the store
+//! keeps its SHA-256. The table of what each role may do is [`required_role`], one place, and the
+//! middleware that applies it fails closed: a route the table does not name is refused.
+
+use crate::error::ApiError;
+use crate::state::App;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::str::FromStr;
+
+/// What a token may do; each role may do everything the ones before it may.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads workflows, runs, events, bots, plugins, audit.
+    Viewer,
+    /// Viewer, and decides approval gates.
+    Approver,
+    /// Approver, and saves workflows, starts and resumes runs.
+    Editor,
+    /// Editor, and bots, the vault (write-only) and tokens.
+    Admin,
+}
+
+impl Role {
+    /// Every role, least first.
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Approver, Role::Editor, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Approver => "approver",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("`{s}` is not a role (admin, editor, approver, viewer)"))
+    }
+}
+
+/// The role a route needs (DESIGN.md, "Server and API"); `None` for a route the table does not
+/// know, which nobody may call.
+pub fn required_role(method: &Method, path: &str) -> Option<Role> {
+    use Role::*;
+    Some(match (method.as_str(), path) {
+        ("GET", _) if path == "/api/vault" => Admin,
+        ("GET", _) => Viewer,
+        ("POST", "/api/workflows/validate") => Viewer,
+        ("POST", "/api/runs/{id}/approvals/{step}") => Approver,
+        ("POST", "/api/runs") | ("POST", "/api/runs/{id}/resume") => Editor,
+        ("PUT", "/api/vault/{name}") => Admin,
+        _ => return None,
+    })
+}
+
+/// The caller of a request, once its token is checked.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The token's name: who started a run or decided a gate.
+    pub name: String,
+    pub role: Role,
+}
+
+/// A new token and the hash the store keeps.
+pub fn new_token() -> anyhow::Result<(String, String)> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
+    let token = format!("mst_{}", hex::encode(bytes));
+    let hash = hash_token(&token);
+    Ok((token, hash))
+}
+
+/// What the store keeps of a token.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Checks the bearer token and the route's role; puts the [`Caller`] in the request.
+pub async fn authorize(State(app): State<App>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+    let token = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer TOKEN (monstrum token create)"))?;
+    let record = app
+        .store
+        .use_token(&hash_token(token))
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))?;
+    let role: Role = record.role.parse().map_err(|e: String| ApiError::unauthorized(&e))?;
+    let path = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let needed = required_role(request.method(), &path)
+        .ok_or_else(|| ApiError::forbidden(format!("{} {path} is not open to any role", request.method())))?;
+    if role < needed {
+        return Err(ApiError::forbidden(format!(
+            "{} {path} needs the {needed} role; token `{}` is {role}",
+            request.method(),
+            record.name
+        )));
+    }
+    request.extensions_mut().insert(Caller { name: record.name, role });
+    Ok(next.run(request).await)
+}

@@ -1,0 +1,129 @@
+//! Bots and plugins as the workspace has them. A bot's tools are the ones the gate's own
+//! visibility code offers it (`Gate::visible_tools`), never a list computed beside it.
+
+use crate::error::ApiError;
+use crate::state::App;
+use axum::Json;
+use axum::extract::{Path, State};
+use monstrum_core::governance::Identity;
+use serde::Serialize;
+use serde_json::Value;
+
+/// A bot in the list.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BotSummary {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// A tool a bot sees.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ToolView {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of its arguments.
+    #[schema(value_type = Object)]
+    pub parameters: Value,
+}
+
+/// One bot: its file as loaded, the tools it sees, and why it sees none if it does not compile.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BotView {
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub bot: Value,
+    pub tools: Vec<ToolView>,
+    pub problem: Option<String>,
+}
+
+/// A plugin the workspace can use.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PluginView {
+    pub name: String,
+    pub version: String,
+    /// builtin | installed | dev
+    pub source: String,
+    /// Its manifest (tools, their schemas and scope rules, credentials by name).
+    #[schema(value_type = Object)]
+    pub manifest: Value,
+}
+
+fn names_in(dir: std::path::PathBuf) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string))
+        .collect();
+    out.sort();
+    out
+}
+
+/// The workspace's bots.
+#[utoipa::path(get, path = "/api/bots", tag = "bots", responses((status = 200, body = Vec<BotSummary>)))]
+pub async fn bots(State(app): State<App>) -> Json<Vec<BotSummary>> {
+    let ws = app.workspace();
+    Json(
+        names_in(ws.root.join("bots"))
+            .into_iter()
+            .map(|name| BotSummary { description: ws.bot(&name).ok().and_then(|b| b.description), name })
+            .collect(),
+    )
+}
+
+/// One bot and the tools it sees.
+#[utoipa::path(get, path = "/api/bots/{name}", tag = "bots",
+    params(("name" = String, Path, description = "the bot's name")),
+    responses((status = 200, body = BotView), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn bot(State(app): State<App>, Path(name): Path<String>) -> Result<Json<BotView>, ApiError> {
+    crate::routes::workflows::check_name(&name)?;
+    let bot = app.workspace().bot(&name).map_err(|e| ApiError::not_found(format!("{e:#}")))?;
+    let principal = app.engine.gate.principal(Some(&name));
+    let problem = match &principal.identity {
+        Identity::Faulty { reason, .. } => Some(reason.clone()),
+        _ => None,
+    };
+    let tools = app
+        .engine
+        .gate
+        .visible_tools(&principal, None)
+        .iter()
+        .map(|t| ToolView {
+            name: t.name.clone(),
+            description: t.description.clone(),
+            parameters: t.parameters.clone(),
+        })
+        .collect();
+    Ok(Json(BotView { name, bot: serde_json::to_value(&bot).map_err(ApiError::internal)?, tools, problem }))
+}
+
+fn plugin_view(p: monstrum_core::workspace::AvailablePlugin) -> Result<PluginView, ApiError> {
+    Ok(PluginView {
+        name: p.manifest.name.clone(),
+        version: p.manifest.version.clone(),
+        source: p.source.kind().into(),
+        manifest: serde_json::to_value(&p.manifest).map_err(ApiError::internal)?,
+    })
+}
+
+/// The plugins the workspace can use.
+#[utoipa::path(get, path = "/api/plugins", tag = "plugins", responses((status = 200, body = Vec<PluginView>)))]
+pub async fn plugins(State(app): State<App>) -> Result<Json<Vec<PluginView>>, ApiError> {
+    let all = app.workspace().available_plugins().map_err(ApiError::internal)?;
+    Ok(Json(all.into_iter().map(plugin_view).collect::<Result<_, _>>()?))
+}
+
+/// One plugin.
+#[utoipa::path(get, path = "/api/plugins/{name}", tag = "plugins",
+    params(("name" = String, Path, description = "the plugin's name")),
+    responses((status = 200, body = PluginView), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn plugin(State(app): State<App>, Path(name): Path<String>) -> Result<Json<PluginView>, ApiError> {
+    let all = app.workspace().available_plugins().map_err(ApiError::internal)?;
+    let found = all
+        .into_iter()
+        .find(|p| p.manifest.name == name)
+        .ok_or_else(|| ApiError::not_found(format!("no plugin {name}")))?;
+    Ok(Json(plugin_view(found)?))
+}

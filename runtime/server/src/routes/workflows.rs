@@ -1,0 +1,141 @@
+//! Workflows: the files in `workflows/`, read and validated with the same checks as
+//! `monstrum validate` (`monstrum_core::check`).
+
+use crate::error::ApiError;
+use crate::state::App;
+use axum::Json;
+use axum::extract::{Path, State};
+use monstrum_model::Diagnostic;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// A problem in a file, where it is.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DiagnosticView {
+    /// Stable code (docs/errors.md).
+    pub code: String,
+    pub message: String,
+    /// Path into the document, e.g. `steps[2].needs[0]`.
+    pub path: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub help: Option<String>,
+}
+
+impl From<&Diagnostic> for DiagnosticView {
+    fn from(d: &Diagnostic) -> Self {
+        DiagnosticView {
+            code: d.code.to_string(),
+            message: d.message.clone(),
+            path: d.path_string(),
+            line: d.location.map(|l| l.line),
+            column: d.location.map(|l| l.column),
+            help: d.help.clone(),
+        }
+    }
+}
+
+/// A workflow in the list.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WorkflowSummary {
+    /// Its name: the file's name without `.yaml`.
+    pub name: String,
+    /// Its file, relative to the workspace.
+    pub file: String,
+}
+
+/// One workflow: its text and what the checks say of it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WorkflowView {
+    pub name: String,
+    pub file: String,
+    pub text: String,
+    pub valid: bool,
+    pub diagnostics: Vec<DiagnosticView>,
+}
+
+/// The answer of a validation.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Validation {
+    pub valid: bool,
+    pub diagnostics: Vec<DiagnosticView>,
+}
+
+/// A name that can only be a file directly in `workflows/` (no separators, no dots).
+pub fn check_name(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!("`{name}` is not a workflow name (letters, digits, - and _)")))
+    }
+}
+
+/// The file of workflow `name`, if it exists.
+pub fn workflow_file(app: &App, name: &str) -> Result<PathBuf, ApiError> {
+    check_name(name)?;
+    let dir = app.workspace().root.join("workflows");
+    ["yaml", "yml"]
+        .iter()
+        .map(|ext| dir.join(format!("{name}.{ext}")))
+        .find(|p| p.is_file())
+        .ok_or_else(|| ApiError::not_found(format!("no workflow {name} (workflows/{name}.yaml)")))
+}
+
+/// The workflows of the workspace, by name.
+#[utoipa::path(get, path = "/api/workflows", tag = "workflows",
+    responses((status = 200, body = Vec<WorkflowSummary>)))]
+pub async fn list(State(app): State<App>) -> Result<Json<Vec<WorkflowSummary>>, ApiError> {
+    let dir = app.workspace().root.join("workflows");
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+            if let (true, Some(stem)) = (yaml && path.is_file(), path.file_stem().and_then(|s| s.to_str())) {
+                if check_name(stem).is_ok() {
+                    let file = format!("workflows/{}", entry.file_name().to_string_lossy());
+                    out.push(WorkflowSummary { name: stem.to_string(), file });
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Json(out))
+}
+
+/// One workflow's text and its diagnostics.
+#[utoipa::path(get, path = "/api/workflows/{name}", tag = "workflows",
+    params(("name" = String, Path, description = "the workflow's name")),
+    responses((status = 200, body = WorkflowView), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get(State(app): State<App>, Path(name): Path<String>) -> Result<Json<WorkflowView>, ApiError> {
+    let file = workflow_file(&app, &name)?;
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| ApiError::internal(format!("cannot read {}: {e}", file.display())))?;
+    let (_, problems) = monstrum_core::check::workflow(&text, &file, app.workspace());
+    let relative = file.strip_prefix(&app.workspace().root).unwrap_or(&file).display().to_string();
+    Ok(Json(WorkflowView {
+        name,
+        file: relative,
+        valid: problems.is_empty(),
+        diagnostics: problems.iter().map(DiagnosticView::from).collect(),
+        text,
+    }))
+}
+
+/// Checks a workflow's YAML (the request body) as `monstrum validate` does.
+#[utoipa::path(post, path = "/api/workflows/validate", tag = "workflows",
+    request_body(content = String, content_type = "application/yaml", description = "a workflow file's text"),
+    responses((status = 200, body = Validation), (status = 400, body = crate::error::ErrorBody)))]
+pub async fn validate(State(app): State<App>, body: axum::body::Bytes) -> Result<Json<Validation>, ApiError> {
+    let body = std::str::from_utf8(&body).map_err(|_| ApiError::invalid("the body is not UTF-8 text"))?;
+    // Sub-workflow paths are relative to the workflow's folder: check as if in workflows/.
+    let file = app.workspace().root.join("workflows").join("(request).yaml");
+    let (_, problems) = monstrum_core::check::workflow(body, &file, app.workspace());
+    Ok(Json(Validation {
+        valid: problems.is_empty(),
+        diagnostics: problems.iter().map(DiagnosticView::from).collect(),
+    }))
+}

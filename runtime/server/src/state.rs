@@ -1,0 +1,35 @@
+//! What every handler reaches: the workspace's engine (and through it the gate), its store, the
+//! event hub and the driver of runs.
+
+use crate::driver::Driver;
+use crate::hub::Hub;
+use monstrum_core::events::EventSink;
+use monstrum_core::store::Store;
+use monstrum_core::workflow::Engine;
+use monstrum_core::workspace::Workspace;
+use std::sync::Arc;
+
+/// The server's state; cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub engine: Arc<Engine>,
+    pub store: Store,
+    pub hub: Hub,
+    pub driver: Driver,
+}
+
+impl App {
+    /// Opens `workspace` (its store at `db`, else its default) with events going to a new hub.
+    pub async fn open(workspace: Workspace, db: Option<&str>) -> anyhow::Result<App> {
+        let hub = Hub::default();
+        let sink = hub.clone();
+        let engine = monstrum_core::open(workspace, db, EventSink::new(move |event| sink.publish(&event))).await?;
+        let store = engine.store.clone().ok_or_else(|| anyhow::anyhow!("the server needs a store"))?;
+        let engine = Arc::new(engine);
+        Ok(App { driver: Driver::new(engine.clone(), hub.clone()), engine, store, hub })
+    }
+
+    pub fn workspace(&self) -> &Workspace {
+        &self.engine.workspace
+    }
+}

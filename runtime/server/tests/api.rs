@@ -1,0 +1,376 @@
+//! The API through its router (no socket): the role table walked over the OpenAPI document, runs
+//! started and streamed, approvals decided by the right token only, bad input refused with JSON.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use monstrum_core::workspace::Workspace;
+use monstrum_server::auth::{hash_token, new_token};
+use monstrum_server::state::App;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tower::ServiceExt;
+
+struct Server {
+    _dir: tempfile::TempDir,
+    app: App,
+    router: Router,
+}
+
+const HELLO: &str = r#"name: hello
+inputs:
+  who: { type: string, default: world }
+steps:
+  - { id: greet, tool: core.echo, with: { text: "hello {{ inputs.who }}" } }
+  - { id: pause, needs: [greet], tool: core.wait, with: { seconds: 0.05 } }
+  - { id: done, needs: [pause], tool: core.echo, with: { ok: true } }
+outputs:
+  text: "{{ steps.greet.output.text }}"
+"#;
+
+const GATED: &str = r#"name: gated
+steps:
+  - { id: check, tool: core.echo, with: { healthy: false } }
+  - id: gate
+    needs: [check]
+    approval: { message: "restart?", self_approval: false }
+  - { id: restart, needs: [gate], tool: core.echo, with: { by: "{{ steps.gate.by }}" } }
+"#;
+
+const EXPIRING: &str = r#"name: expiring
+steps:
+  - id: gate
+    approval: { message: "quick!", timeout: 300ms }
+  - { id: after, needs: [gate], tool: core.echo, with: { x: 1 } }
+"#;
+
+const BOT: &str = r#"name: helper
+description: reads issues
+model: { provider: scripted, script: scripts/none.yaml }
+"#;
+
+async fn server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, text) in [
+        ("workflows/hello.yaml", HELLO),
+        ("workflows/gated.yaml", GATED),
+        ("workflows/expiring.yaml", EXPIRING),
+        ("bots/helper.yaml", BOT),
+    ] {
+        let path = dir.path().join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let workspace = Workspace::discover(Some(dir.path()), dir.path()).unwrap();
+    let app = App::open(workspace, None).await.unwrap();
+    let router = monstrum_server::router(app.clone());
+    Server { _dir: dir, app, router }
+}
+
+impl Server {
+    /// A new token of `role` named `name`.
+    async fn token(&self, name: &str, role: &str) -> String {
+        let (token, hash) = new_token().unwrap();
+        assert!(self.app.store.create_token(name, role, &hash).await.unwrap());
+        token
+    }
+
+    async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&str>) -> (StatusCode, Vec<u8>) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            request = request.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request.body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty)).unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let sse =
+            response.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        if sse && path == "/api/events" {
+            return (status, Vec::new()); // never ends
+        }
+        (status, response.into_body().collect().await.unwrap().to_bytes().to_vec())
+    }
+
+    async fn json(&self, method: Method, path: &str, token: &str, body: Option<&str>) -> (StatusCode, Value) {
+        let (status, bytes) = self.call(method, path, Some(token), body).await;
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())),
+        )
+    }
+
+    /// The `data:` objects of a run's event stream, read to its end.
+    async fn events(&self, run: &str, token: &str) -> Vec<Value> {
+        let (status, bytes) = self.call(Method::GET, &format!("/api/runs/{run}/events"), Some(token), None).await;
+        assert_eq!(status, StatusCode::OK);
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect()
+    }
+
+    async fn run_status(&self, run: &str, token: &str) -> String {
+        let (_, detail) = self.json(Method::GET, &format!("/api/runs/{run}"), token, None).await;
+        detail["run"]["status"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+/// DESIGN.md's table, written out here (not read from the server's): the least role per route.
+fn expected_role(method: &str, path: &str) -> &'static str {
+    match (method, path) {
+        ("get", "/api/vault") | ("put", "/api/vault/{name}") => "admin",
+        ("post", "/api/runs") | ("post", "/api/runs/{id}/resume") => "editor",
+        ("post", "/api/runs/{id}/approvals/{step}") => "approver",
+        ("get", _) | ("post", "/api/workflows/validate") => "viewer",
+        _ => panic!("{method} {path} is in the document but not in DESIGN.md's table"),
+    }
+}
+
+#[tokio::test]
+async fn every_route_of_the_document_answers_each_role_as_the_table_says() {
+    let s = server().await;
+    let roles = ["viewer", "approver", "editor", "admin"];
+    let mut tokens = Vec::new();
+    for role in roles {
+        tokens.push(s.token(&format!("t-{role}"), role).await);
+    }
+    let revoked = s.token("gone", "admin").await;
+    assert!(s.app.store.revoke_token("gone").await.unwrap());
+
+    let (status, doc) = s.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: Value = serde_json::from_slice(&doc).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "OpenAPI 3.1: {}", doc["openapi"]);
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 15, "{} paths", paths.len());
+    let mut walked = 0;
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let need = expected_role(method, path);
+            let concrete = path.replace("{id}", "no-such-run").replace("{name}", "no-such").replace("{step}", "x");
+            let m: Method = method.to_uppercase().parse().unwrap();
+            let body = matches!(method.as_str(), "post" | "put").then_some("{}");
+            let (status, _) = s.call(m.clone(), &concrete, None, body).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} without a token");
+            let (status, _) = s.call(m.clone(), &concrete, Some(&revoked), body).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} with a revoked token");
+            let (status, _) = s.call(m.clone(), &concrete, Some("mst_forged"), body).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} with a forged token");
+            let need_rank = roles.iter().position(|r| *r == need).unwrap();
+            for (rank, token) in tokens.iter().enumerate() {
+                let (status, body_out) = s.call(m.clone(), &concrete, Some(token), body).await;
+                if rank < need_rank {
+                    assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as {}", roles[rank]);
+                } else {
+                    assert!(
+                        status != StatusCode::FORBIDDEN
+                            && status != StatusCode::UNAUTHORIZED
+                            && !status.is_server_error(),
+                        "{method} {path} as {}: {status} {}",
+                        roles[rank],
+                        String::from_utf8_lossy(&body_out)
+                    );
+                }
+            }
+            walked += 1;
+        }
+    }
+    assert!(walked >= 19, "walked {walked} routes");
+    // /health alone is open.
+    let (status, body) = s.call(Method::GET, "/health", None, None).await;
+    assert_eq!((status, serde_json::from_slice::<Value>(&body).unwrap()), (StatusCode::OK, json!({ "status": "ok" })));
+}
+
+#[tokio::test]
+async fn a_run_started_through_the_api_is_driven_and_streamed_to_its_end() {
+    let s = server().await;
+    let editor = s.token("erin", "editor").await;
+    let (status, started) =
+        s.json(Method::POST, "/api/runs", &editor, Some(r#"{"workflow":"hello","inputs":{"who":"team"}}"#)).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let run = started["run"].as_str().unwrap().to_string();
+    let events = s.events(&run, &editor).await;
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types.first(), Some(&"run_started"), "{types:?}");
+    assert_eq!(types.last(), Some(&"run_finished"), "{types:?}");
+    assert_eq!(types.iter().filter(|t| **t == "step_finished").count(), 3, "{types:?}");
+    assert!(types.contains(&"tool_call"), "every call passes the gate: {types:?}");
+    let last = events.last().unwrap();
+    assert_eq!(last["status"], "succeeded");
+    assert_eq!(last["outputs"]["text"], "hello team");
+    let (_, detail) = s.json(Method::GET, &format!("/api/runs/{run}"), &editor, None).await;
+    assert_eq!(detail["run"]["started_by"], "erin");
+    assert_eq!(detail["steps"].as_array().unwrap().len(), 3);
+
+    // From Last-Event-ID: only what came after.
+    let request = Request::get(format!("/api/runs/{run}/events"))
+        .header("authorization", format!("Bearer {editor}"))
+        .header("last-event-id", (events.len() - 1).to_string())
+        .body(Body::empty())
+        .unwrap();
+    let body = s.router.clone().oneshot(request).await.unwrap().into_body().collect().await.unwrap().to_bytes();
+    let rest: Vec<&str> = std::str::from_utf8(&body).unwrap().lines().filter(|l| l.starts_with("data: ")).collect();
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    assert!(rest[0].contains("run_finished"));
+
+    // The audit trail has the calls, and its chain holds.
+    let (_, audit) = s.json(Method::GET, &format!("/api/audit?run={run}"), &editor, None).await;
+    assert!(audit.as_array().unwrap().len() >= 3, "{audit}");
+    let (_, verify) = s.json(Method::GET, "/api/audit/verify", &editor, None).await;
+    assert_eq!(verify["intact"], true, "{verify}");
+}
+
+#[tokio::test]
+async fn a_gate_that_forbids_self_approval_refuses_the_token_that_started_the_run() {
+    let s = server().await;
+    let alice = s.token("alice", "editor").await;
+    let bob = s.token("bob", "approver").await;
+    let viewer = s.token("vic", "viewer").await;
+    let (_, started) = s.json(Method::POST, "/api/runs", &alice, Some(r#"{"workflow":"gated"}"#)).await;
+    let run = started["run"].as_str().unwrap().to_string();
+    let events = s.events(&run, &alice).await;
+    assert!(events.iter().any(|e| e["type"] == "approval_requested"), "{events:?}");
+    assert_eq!(events.last().unwrap()["status"], "waiting");
+    let (_, pending) = s.json(Method::GET, "/api/approvals", &viewer, None).await;
+    assert_eq!(pending.as_array().unwrap().len(), 1, "{pending}");
+
+    let path = format!("/api/runs/{run}/approvals/gate");
+    let (status, refused) = s.json(Method::POST, &path, &alice, Some(r#"{"approve":true}"#)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("self-approval"), "{refused}");
+    let (status, _) = s.json(Method::POST, &path, &viewer, Some(r#"{"approve":true}"#)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(s.run_status(&run, &viewer).await, "waiting", "nothing moved");
+
+    let (status, decided) = s.json(Method::POST, &path, &bob, Some(r#"{"approve":true,"comment":"go"}"#)).await;
+    assert_eq!(status, StatusCode::OK, "{decided}");
+    assert_eq!(decided["by"], "bob");
+    let (status, _) = s.json(Method::POST, &path, &bob, Some(r#"{"approve":false}"#)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "decided once");
+    for _ in 0..200 {
+        if s.run_status(&run, &viewer).await == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, detail) = s.json(Method::GET, &format!("/api/runs/{run}"), &viewer, None).await;
+    assert_eq!(detail["run"]["status"], "succeeded", "{detail}");
+    let restart = detail["steps"].as_array().unwrap().iter().find(|s| s["step_key"] == "restart").unwrap();
+    assert_eq!(restart["output"]["by"], "bob");
+}
+
+#[tokio::test]
+async fn an_expired_gate_is_swept_by_the_server_without_anybody_driving_the_run() {
+    let s = server().await;
+    let editor = s.token("erin", "editor").await;
+    let sweeper = s.app.driver.sweep_expired(Duration::from_millis(50));
+    let (_, started) = s.json(Method::POST, "/api/runs", &editor, Some(r#"{"workflow":"expiring"}"#)).await;
+    let run = started["run"].as_str().unwrap().to_string();
+    let mut status = String::new();
+    for _ in 0..200 {
+        status = s.run_status(&run, &editor).await;
+        if status != "waiting" && status != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sweeper.abort();
+    let (_, detail) = s.json(Method::GET, &format!("/api/runs/{run}"), &editor, None).await;
+    let gate =
+        detail["steps"].as_array().unwrap().iter().find(|s| s["step_key"] == "gate").cloned().unwrap_or_default();
+    assert_eq!(gate["status"], "rejected", "expiry rejects (status {status}): {detail}");
+    let after =
+        detail["steps"].as_array().unwrap().iter().find(|s| s["step_key"] == "after").cloned().unwrap_or_default();
+    assert_eq!(after["status"], "skipped", "{detail}");
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_json_error_and_changes_nothing() {
+    let s = server().await;
+    let editor = s.token("erin", "editor").await;
+    let admin = s.token("ada", "admin").await;
+    for (body, want) in [
+        ("{not json", StatusCode::BAD_REQUEST),
+        (r#"{"workflow":"hello","extra":1}"#, StatusCode::UNPROCESSABLE_ENTITY),
+        (r#"{"workflow":"../../etc/passwd"}"#, StatusCode::BAD_REQUEST),
+        (r#"{"workflow":"nope"}"#, StatusCode::NOT_FOUND),
+        (r#"{"workflow":"hello","inputs":{"unknown":1}}"#, StatusCode::BAD_REQUEST),
+    ] {
+        let (status, answer) = s.json(Method::POST, "/api/runs", &editor, Some(body)).await;
+        assert_eq!(status, want, "{body}: {answer}");
+        assert!(answer["error"]["code"].is_string() && answer["error"]["message"].is_string(), "{body}: {answer}");
+    }
+    let (_, runs) = s.json(Method::GET, "/api/runs", &editor, None).await;
+    assert_eq!(runs, json!([]), "no run was started");
+    let (status, _) = s.json(Method::GET, "/api/runs?limit=0", &editor, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = s.json(Method::GET, "/api/runs?colour=red", &editor, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, e) = s.json(Method::GET, "/api/runs/0000000000", &editor, None).await;
+    assert_eq!((status, e["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+
+    // A body past the limit is refused before it is read.
+    let huge = format!(r#"{{"value":"{}"}}"#, "x".repeat(monstrum_server::MAX_BODY + 1));
+    let (status, _) = s.json(Method::PUT, "/api/vault/big", &admin, Some(&huge)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // A workflow that does not validate: each problem with its line.
+    let (status, body) = s
+        .call(
+            Method::POST,
+            "/api/workflows/validate",
+            Some(&editor),
+            Some("name: x\nsteps:\n  - id: a\n    tool: core.echo\n    needs: [ghost]\n"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["valid"], false, "{v}");
+    assert_eq!(v["diagnostics"][0]["line"], 5, "{v}");
+    let (_, v) = s.json(Method::POST, "/api/workflows/validate", &editor, Some(HELLO)).await;
+    assert_eq!(v, json!({ "valid": true, "diagnostics": [] }));
+}
+
+#[tokio::test]
+async fn the_vault_is_write_only_and_no_answer_carries_a_secret() {
+    let s = server().await;
+    let admin = s.token("ada", "admin").await;
+    let (status, _) = s.json(Method::PUT, "/api/vault/gh-token", &admin, Some(r#"{"value":"s3cr3t-value-42"}"#)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = s.json(Method::PUT, "/api/vault/Bad%20Name", &admin, Some(r#"{"value":"x"}"#)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, names) = s.json(Method::GET, "/api/vault", &admin, None).await;
+    assert_eq!(names[0]["name"], "gh-token");
+    for path in ["/api/vault", "/api/audit", "/api/runs", "/api/bots/helper", "/api/plugins"] {
+        let (_, body) = s.call(Method::GET, path, Some(&admin), None).await;
+        assert!(!String::from_utf8_lossy(&body).contains("s3cr3t-value-42"), "{path} leaks the secret");
+    }
+    let tokens = s.app.store.tokens().await.unwrap();
+    assert!(tokens.iter().all(|t| t.hash.len() == 64 && !t.hash.starts_with("mst_")), "only hashes are kept");
+    assert_eq!(hash_token("mst_x").len(), 64);
+}
+
+#[tokio::test]
+async fn a_bot_shows_the_tools_the_gate_offers_it() {
+    let s = server().await;
+    let viewer = s.token("vic", "viewer").await;
+    let (status, bot) = s.json(Method::GET, "/api/bots/helper", &viewer, None).await;
+    assert_eq!(status, StatusCode::OK, "{bot}");
+    let shown: Vec<String> =
+        bot["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect();
+    let gate = &s.app.engine.gate;
+    let offered: Vec<String> =
+        gate.visible_tools(&gate.principal(Some("helper")), None).iter().map(|t| t.name.clone()).collect();
+    assert_eq!(shown, offered);
+    assert!(shown.iter().any(|t| t == "core.echo"), "{shown:?}");
+    let (status, _) = s.json(Method::GET, "/api/bots/ghost", &viewer, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, bots) = s.json(Method::GET, "/api/bots", &viewer, None).await;
+    assert_eq!(bots, json!([{ "name": "helper", "description": "reads issues" }]));
+}

@@ -1,0 +1,142 @@
+//! `monstrum serve` as a user runs it: tokens made with the command line, the real binary
+//! listening on loopback, a run started over HTTP, the server killed with SIGKILL in the middle
+//! of it, started again, and the run finished from its last recorded step.
+
+use crate::common::{Ws, text};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+const SLOW: &str = r#"name: slow
+steps:
+  - { id: s1, tool: core.wait, with: { seconds: 0.3 } }
+  - { id: s2, needs: [s1], tool: core.wait, with: { seconds: 0.3 } }
+  - { id: s3, needs: [s2], tool: core.wait, with: { seconds: 0.3 } }
+  - { id: s4, needs: [s3], tool: core.wait, with: { seconds: 0.3 } }
+  - { id: s5, needs: [s4], tool: core.wait, with: { seconds: 0.3 } }
+  - { id: s6, needs: [s5], tool: core.wait, with: { seconds: 0.3 } }
+  - { id: s7, needs: [s6], tool: core.echo, with: { done: true } }
+outputs:
+  done: "{{ steps.s7.output.done }}"
+"#;
+
+/// A token made with `monstrum token create`: its last line.
+fn token(ws: &Ws, role: &str, name: &str) -> String {
+    let out = ws.run(&["token", "create", "--role", role, "--name", name]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let last = stdout.lines().last().unwrap().trim().to_string();
+    assert!(last.starts_with("mst_") && last.len() > 60, "the token is the last line: {stdout}");
+    last
+}
+
+/// `monstrum serve` on a free loopback port; returns the process and its base URL.
+fn start(ws: &Ws) -> (Child, String) {
+    let mut child = ws
+        .cmd()
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start monstrum serve");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let url = loop {
+        let line = lines.next().expect("serve printed where it listens").expect("stderr");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
+}
+
+fn get(client: &reqwest::blocking::Client, url: &str, token: &str) -> (u16, Value) {
+    let r = client.get(url).bearer_auth(token).send().expect("GET");
+    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn a_run_started_over_http_survives_a_killed_server() {
+    let ws = Ws::new();
+    ws.write("workflows/slow.yaml", SLOW);
+    let editor = token(&ws, "editor", "erin");
+    let viewer = token(&ws, "viewer", "vic");
+    let listed = ws.run(&["token", "list"]);
+    let listed = text(&listed);
+    assert!(listed.contains("erin") && listed.contains("editor") && !listed.contains("mst_"), "{listed}");
+
+    let (mut server, base) = start(&ws);
+    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+    let health: Value = client.get(format!("{base}/health")).send().unwrap().json().unwrap();
+    assert_eq!(health, json!({ "status": "ok" }));
+    assert_eq!(client.get(format!("{base}/api/runs")).send().unwrap().status().as_u16(), 401);
+
+    let started: Value = client
+        .post(format!("{base}/api/runs"))
+        .bearer_auth(&editor)
+        .json(&json!({ "workflow": "slow" }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let run = started["run"].as_str().expect("a run id").to_string();
+    // Kill it once two steps are recorded as done.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, detail) = get(&client, &format!("{base}/api/runs/{run}"), &viewer);
+        let done = detail["steps"].as_array().map_or(0, |s| s.iter().filter(|s| s["status"] == "succeeded").count());
+        if done >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run did not progress: {detail}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+    let killed_at = chrono::Utc::now().timestamp_millis();
+
+    let shown = ws.run(&["runs", "show", &run, "--json"]);
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["details"]["status"], "running", "the killed server's run is left running");
+
+    let (mut server, base) = start(&ws);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let detail = loop {
+        let (_, detail) = get(&client, &format!("{base}/api/runs/{run}"), &viewer);
+        if detail["run"]["status"] == "succeeded" {
+            break detail;
+        }
+        assert!(Instant::now() < deadline, "the restarted server did not finish the run: {detail}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(detail["run"]["outputs"]["done"], true);
+    let steps = detail["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 7, "{detail}");
+    let s1 = steps.iter().find(|s| s["step_key"] == "s1").unwrap();
+    assert!(s1["finished_at"].as_i64().unwrap() < killed_at, "s1 was not run again: {s1}");
+    assert_eq!(s1["attempts"], 1);
+
+    // The stream of a run that ended is told from the store, and ends.
+    let body = client.get(format!("{base}/api/runs/{run}/events")).bearer_auth(&viewer).send().unwrap().text().unwrap();
+    let types: Vec<String> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str::<Value>(d).unwrap()["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(types.last().map(String::as_str), Some("run_finished"), "{types:?}");
+
+    // A revoked token opens nothing, at once.
+    let out = ws.run(&["token", "revoke", "vic"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (status, _) = get(&client, &format!("{base}/api/runs"), &viewer);
+    assert_eq!(status, 401);
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    // A non-loopback address is refused unless asked for.
+    let out = ws.run(&["serve", "--addr", "0.0.0.0:0"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("--allow-remote"), "{}", text(&out));
+}
