@@ -140,3 +140,50 @@ fn a_run_started_over_http_survives_a_killed_server() {
     assert!(!out.status.success());
     assert!(text(&out).contains("--allow-remote"), "{}", text(&out));
 }
+
+#[test]
+fn workflow_versions_from_the_command_line() {
+    let ws = Ws::new();
+    let file =
+        ws.write("workflows/greet.yaml", "name: greet\nsteps:\n  - { id: a, tool: core.echo, with: { x: 1 } }\n");
+    let out = ws.run(&["workflow", "save", "workflows/greet.yaml", "-m", "first"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("version 1"), "{}", text(&out));
+    std::fs::write(
+        &file,
+        "name: greet\nsteps:\n  - { id: a, tool: core.echo, with: { x: 2 } }\n  - { id: b, tool: core.echo }\n",
+    )
+    .unwrap();
+    let out = ws.run(&["workflow", "save", "workflows/greet.yaml", "-m", "second"]);
+    assert!(text(&out).contains("version 2"), "{}", text(&out));
+
+    // A file that does not validate is refused with its problems, and nothing is stored.
+    std::fs::write(&file, "name: greet\nsteps:\n  - { id: a, tool: core.echo, needs: [ghost] }\n").unwrap();
+    let out = ws.run(&["workflow", "save", "workflows/greet.yaml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("greet.yaml:3"), "{}", text(&out));
+
+    let out = ws.run(&["workflow", "versions", "greet", "--json"]);
+    let versions: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(versions.len(), 2);
+    assert_eq!((versions[0]["version"].as_i64(), versions[0]["message"].as_str()), (Some(2), Some("second")));
+    assert_eq!(versions[0]["author"], "tester");
+
+    let out = ws.run(&["workflow", "diff", "greet", "1", "2", "--json"]);
+    let diff: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((diff["added"].clone(), diff["changed"].clone()), (json!(["b"]), json!(["a"])), "{diff}");
+
+    // The hand-edited file is kept as a version of its own before the rollback replaces it.
+    let out = ws.run(&["workflow", "rollback", "greet", "1"]);
+    assert!(text(&out).contains("version 4"), "{}", text(&out));
+    let out = ws.run(&["workflow", "versions", "greet", "--json"]);
+    let kept: Value = serde_json::from_str(String::from_utf8(out.stdout).unwrap().lines().nth(1).unwrap()).unwrap();
+    assert_eq!((kept["version"].as_i64(), kept["author"].as_str()), (Some(3), Some("(file on disk)")), "{kept}");
+    assert!(std::fs::read_to_string(&file).unwrap().contains("x: 1 }"), "the head is version 1's text again");
+    let out = ws.run(&["run", "workflows/greet.yaml", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = crate::common::finished(&crate::common::events(&out))["run"].as_str().unwrap().to_string();
+    let shown = ws.run(&["runs", "show", &run]);
+    assert!(text(&shown).contains("greet version 4"), "{}", text(&shown));
+}

@@ -9,6 +9,7 @@ mod run;
 mod runs;
 mod serve;
 mod vault;
+mod workflow;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -104,6 +105,11 @@ enum Command {
         /// Listen on a non-loopback address (put a TLS proxy in front).
         #[arg(long)]
         allow_remote: bool,
+    },
+    /// Workflow versions: save, list, diff, roll back.
+    Workflow {
+        #[command(subcommand)]
+        action: workflow::WorkflowAction,
     },
     /// API tokens of `monstrum serve`: create (printed once), list, revoke.
     Token {
@@ -250,6 +256,7 @@ fn main() -> ExitCode {
             },
             Command::Plugin { action } => plugin::run(&global, action),
             Command::Serve { addr, allow_remote } => serve::serve(&global, addr, allow_remote).await,
+            Command::Workflow { action } => workflow::run(&global, action).await,
             Command::Token { action } => match action {
                 TokenAction::Create { role, name } => serve::create(&global, &role, name).await,
                 TokenAction::List => serve::list(&global).await,

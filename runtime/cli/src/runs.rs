@@ -72,7 +72,10 @@ pub async fn show(global: &Global, id: &str) -> anyhow::Result<u8> {
         return Ok(EXIT_DONE);
     }
     println!("run       {}", run.id);
-    println!("workflow  {} ({})", run.workflow, run.file);
+    match run.workflow_version {
+        Some(v) => println!("workflow  {} version {v} ({})", run.workflow, run.file),
+        None => println!("workflow  {} ({})", run.workflow, run.file),
+    }
     println!("status    {}", run.status);
     println!("started   {} by {}", time(run.created_at), run.started_by);
     if let Some(f) = run.finished_at {

@@ -20,6 +20,7 @@ mod open;
 pub mod plugin;
 pub mod store;
 pub mod vault;
+pub mod versions;
 pub mod workflow;
 pub mod workspace;
 

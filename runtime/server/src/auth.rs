@@ -67,6 +67,9 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
         ("POST", "/api/workflows/validate") => Viewer,
         ("POST", "/api/runs/{id}/approvals/{step}") => Approver,
         ("POST", "/api/runs") | ("POST", "/api/runs/{id}/resume") => Editor,
+        ("POST", "/api/workflows") | ("PUT", "/api/workflows/{name}") | ("POST", "/api/workflows/{name}/rollback") => {
+            Editor
+        }
         ("PUT", "/api/vault/{name}") => Admin,
         _ => return None,
     })

@@ -8,6 +8,8 @@ use utoipa::{Modify, OpenApi};
     info(title = "Monstrum", description = "The API of `monstrum serve`. Every route needs `Authorization: Bearer TOKEN` (`monstrum token create`); the role each needs is in docs/server.md."),
     paths(
         crate::routes::workflows::list, crate::routes::workflows::get, crate::routes::workflows::validate,
+        crate::routes::versions::create, crate::routes::versions::save, crate::routes::versions::list,
+        crate::routes::versions::diff, crate::routes::versions::rollback,
         crate::routes::runs::list, crate::routes::runs::get, crate::routes::runs::start, crate::routes::runs::resume,
         crate::routes::events::run_events, crate::routes::events::all_events,
         crate::routes::approvals::pending, crate::routes::approvals::decide,

@@ -126,6 +126,9 @@ fn expected_role(method: &str, path: &str) -> &'static str {
     match (method, path) {
         ("get", "/api/vault") | ("put", "/api/vault/{name}") => "admin",
         ("post", "/api/runs") | ("post", "/api/runs/{id}/resume") => "editor",
+        ("post", "/api/workflows") | ("put", "/api/workflows/{name}") | ("post", "/api/workflows/{name}/rollback") => {
+            "editor"
+        }
         ("post", "/api/runs/{id}/approvals/{step}") => "approver",
         ("get", _) | ("post", "/api/workflows/validate") => "viewer",
         _ => panic!("{method} {path} is in the document but not in DESIGN.md's table"),
@@ -181,7 +184,7 @@ async fn every_route_of_the_document_answers_each_role_as_the_table_says() {
             walked += 1;
         }
     }
-    assert!(walked >= 19, "walked {walked} routes");
+    assert!(walked >= 24, "walked {walked} routes");
     // /health alone is open.
     let (status, body) = s.call(Method::GET, "/health", None, None).await;
     assert_eq!((status, serde_json::from_slice::<Value>(&body).unwrap()), (StatusCode::OK, json!({ "status": "ok" })));
@@ -373,4 +376,83 @@ async fn a_bot_shows_the_tools_the_gate_offers_it() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, bots) = s.json(Method::GET, "/api/bots", &viewer, None).await;
     assert_eq!(bots, json!([{ "name": "helper", "description": "reads issues" }]));
+}
+
+#[tokio::test]
+async fn saves_are_versions_and_a_save_over_an_old_version_is_refused() {
+    let s = server().await;
+    let erin = s.token("erin", "editor").await;
+    let path = "/api/workflows/hello";
+    let file = s._dir.path().join("workflows/hello.yaml");
+    let (_, got) = s.json(Method::GET, path, &erin, None).await;
+    assert_eq!((got["version"].clone(), got["valid"].clone()), (Value::Null, json!(true)), "{got}");
+
+    // A text that does not validate: the diagnostics, and nothing written.
+    let bad = json!({ "text": "name: hello\nsteps:\n  - { id: a, tool: core.echo, needs: [ghost] }\n" }).to_string();
+    let (status, refused) = s.json(Method::PUT, path, &erin, Some(&bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["diagnostics"][0]["line"], 3, "{refused}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), HELLO);
+    let (_, versions) = s.json(Method::GET, "/api/workflows/hello/versions", &erin, None).await;
+    assert_eq!(versions, json!([]));
+
+    // A save keeps the file as found (version 1) and stores the new text (version 2).
+    let edited = HELLO.replace("default: world", "default: planet");
+    let body = json!({ "text": edited, "message": "planet" }).to_string();
+    let (status, saved) = s.json(Method::PUT, path, &erin, Some(&body)).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!((saved["version"].as_i64(), saved["created"].as_bool()), (Some(2), Some(true)));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), edited);
+    let (_, got) = s.json(Method::GET, path, &erin, None).await;
+    assert_eq!(got["version"], 2);
+
+    // Two saves on version 2: the first wins, the second is refused and changes nothing.
+    let first = json!({ "text": HELLO.replace("default: world", "default: first") }).to_string();
+    let second = json!({ "text": HELLO.replace("default: world", "default: second") }).to_string();
+    let put = |body: String| {
+        let request = Request::put(path)
+            .header("authorization", format!("Bearer {erin}"))
+            .header("content-type", "application/json")
+            .header("if-match", "\"2\"")
+            .body(Body::from(body))
+            .unwrap();
+        s.router.clone().oneshot(request)
+    };
+    let (a, b) = tokio::join!(put(first), put(second));
+    let mut statuses = vec![a.unwrap().status(), b.unwrap().status()];
+    statuses.sort();
+    assert_eq!(statuses, vec![StatusCode::OK, StatusCode::PRECONDITION_FAILED]);
+    let on_disk = std::fs::read_to_string(&file).unwrap();
+    let (_, versions) = s.json(Method::GET, "/api/workflows/hello/versions", &erin, None).await;
+    assert_eq!(versions.as_array().unwrap().len(), 3, "{versions}");
+    assert_eq!(versions[0]["author"], "erin");
+    let (_, v3) = s.json(Method::GET, path, &erin, None).await;
+    assert_eq!((v3["version"].as_i64(), v3["text"].as_str()), (Some(3), Some(on_disk.as_str())));
+
+    // Diff and rollback.
+    let (_, diff) = s.json(Method::GET, "/api/workflows/hello/diff?from=1&to=3", &erin, None).await;
+    assert!(diff["text"].as_str().unwrap().contains("-  who: { type: string, default: world }"), "{diff}");
+    assert_eq!(diff["added"], json!([]));
+    let (status, back) = s.json(Method::POST, "/api/workflows/hello/rollback", &erin, Some(r#"{"version":1}"#)).await;
+    assert_eq!(status, StatusCode::CREATED, "{back}");
+    assert_eq!(back["version"], 4);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), HELLO);
+    let (status, _) = s.json(Method::POST, "/api/workflows/hello/rollback", &erin, Some(r#"{"version":99}"#)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A run records the version it ran.
+    let (_, started) = s.json(Method::POST, "/api/runs", &erin, Some(r#"{"workflow":"hello"}"#)).await;
+    let run = started["run"].as_str().unwrap().to_string();
+    let (_, detail) = s.json(Method::GET, &format!("/api/runs/{run}"), &erin, None).await;
+    assert_eq!(detail["run"]["workflow_version"], 4, "{detail}");
+
+    // Create: once.
+    let new = json!({ "name": "fresh", "text": "name: fresh\nsteps:\n  - { id: a, tool: core.echo }\n" }).to_string();
+    let (status, made) = s.json(Method::POST, "/api/workflows", &erin, Some(&new)).await;
+    assert_eq!((status, made["version"].as_i64()), (StatusCode::CREATED, Some(1)), "{made}");
+    let (status, _) = s.json(Method::POST, "/api/workflows", &erin, Some(&new)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let evil = json!({ "name": "../escape", "text": "name: x\nsteps: []\n" }).to_string();
+    let (status, _) = s.json(Method::POST, "/api/workflows", &erin, Some(&evil)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

@@ -13,6 +13,7 @@ mod plugin_kv;
 mod records;
 mod tokens;
 mod vault;
+mod versions;
 mod writer;
 
 pub use audit::AuditFilter;
@@ -20,6 +21,7 @@ pub use calls::CallRecord;
 pub use records::{ApprovalRecord, LlmRecord, RunRecord, StepRecord};
 pub use tokens::TokenRecord;
 pub use vault::VaultRow;
+pub use versions::VersionRecord;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Connection, Row};
@@ -125,8 +127,8 @@ impl Store {
     /// Records a new run.
     pub(crate) async fn create_run(&self, run: &RunRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO runs (id, workflow, file, source, inputs, status, started_by, parent_run, parent_step, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO runs (id, workflow, file, source, inputs, status, started_by, parent_run, parent_step, created_at, updated_at, workflow_version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&run.id)
         .bind(&run.workflow)
@@ -139,6 +141,7 @@ impl Store {
         .bind(run.parent_step.clone())
         .bind(run.created_at)
         .bind(run.updated_at)
+        .bind(run.workflow_version)
         .execute(&self.pool)
         .await
         .context("cannot record the run")?;

@@ -30,6 +30,8 @@ pub struct RunRecord {
     pub created_at: i64,
     pub updated_at: i64,
     pub finished_at: Option<i64>,
+    /// The version of its workflow it ran, when the text it ran was saved as one.
+    pub workflow_version: Option<i64>,
 }
 
 impl RunRecord {
@@ -51,6 +53,7 @@ impl RunRecord {
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
             finished_at: row.try_get("finished_at")?,
+            workflow_version: row.try_get("workflow_version")?,
         })
     }
 }

@@ -168,6 +168,7 @@ impl Engine {
                     created_at: now,
                     updated_at: now,
                     finished_at: None,
+                    workflow_version: crate::versions::version_of(store, &run.file, &run.source).await?,
                 })
                 .await?;
         }

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod events;
 pub mod records;
 pub mod runs;
+pub mod versions;
 pub mod workflows;
 
 use crate::state::App;
@@ -16,9 +17,12 @@ use axum::routing::{get, post, put};
 /// the OpenAPI document with every role).
 pub fn api(app: App) -> Router<App> {
     Router::new()
-        .route("/api/workflows", get(workflows::list))
+        .route("/api/workflows", get(workflows::list).post(versions::create))
         .route("/api/workflows/validate", post(workflows::validate))
-        .route("/api/workflows/{name}", get(workflows::get))
+        .route("/api/workflows/{name}", get(workflows::get).put(versions::save))
+        .route("/api/workflows/{name}/versions", get(versions::list))
+        .route("/api/workflows/{name}/diff", get(versions::diff))
+        .route("/api/workflows/{name}/rollback", post(versions::rollback))
         .route("/api/runs", get(runs::list).post(runs::start))
         .route("/api/runs/{id}", get(runs::get))
         .route("/api/runs/{id}/resume", post(runs::resume))

@@ -49,6 +49,9 @@ pub struct WorkflowSummary {
 pub struct WorkflowView {
     pub name: String,
     pub file: String,
+    /// The saved version the file's text is (none if it was never saved or was edited by hand
+    /// since): what a save sends as `If-Match`.
+    pub version: Option<i64>,
     pub text: String,
     pub valid: bool,
     pub diagnostics: Vec<DiagnosticView>,
@@ -63,10 +66,7 @@ pub struct Validation {
 
 /// A name that can only be a file directly in `workflows/` (no separators, no dots).
 pub fn check_name(name: &str) -> Result<(), ApiError> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
+    if monstrum_core::versions::valid_name(name) {
         Ok(())
     } else {
         Err(ApiError::invalid(format!("`{name}` is not a workflow name (letters, digits, - and _)")))
@@ -76,11 +76,8 @@ pub fn check_name(name: &str) -> Result<(), ApiError> {
 /// The file of workflow `name`, if it exists.
 pub fn workflow_file(app: &App, name: &str) -> Result<PathBuf, ApiError> {
     check_name(name)?;
-    let dir = app.workspace().root.join("workflows");
-    ["yaml", "yml"]
-        .iter()
-        .map(|ext| dir.join(format!("{name}.{ext}")))
-        .find(|p| p.is_file())
+    Some(monstrum_core::versions::file_of(app.workspace(), name))
+        .filter(|p| p.is_file())
         .ok_or_else(|| ApiError::not_found(format!("no workflow {name} (workflows/{name}.yaml)")))
 }
 
@@ -116,7 +113,9 @@ pub async fn get(State(app): State<App>, Path(name): Path<String>) -> Result<Jso
         .map_err(|e| ApiError::internal(format!("cannot read {}: {e}", file.display())))?;
     let (_, problems) = monstrum_core::check::workflow(&text, &file, app.workspace());
     let relative = file.strip_prefix(&app.workspace().root).unwrap_or(&file).display().to_string();
+    let version = monstrum_core::versions::version_of(&app.store, &file, &text).await.map_err(ApiError::internal)?;
     Ok(Json(WorkflowView {
+        version,
         name,
         file: relative,
         valid: problems.is_empty(),
