@@ -13,6 +13,7 @@ mod governance;
 mod llm_workflow;
 mod plugin_instances;
 mod plugin_package;
+mod python_sdk;
 mod serve;
 mod ssh;
 mod vault;

@@ -187,3 +187,33 @@ fn workflow_versions_from_the_command_line() {
     let shown = ws.run(&["runs", "show", &run]);
     assert!(text(&shown).contains("greet version 4"), "{}", text(&shown));
 }
+
+#[test]
+fn a_run_driven_by_another_process_is_cancelled_at_its_next_lease_renewal() {
+    let ws = Ws::new();
+    ws.write(
+        "workflows/long.yaml",
+        "name: long\nsteps:\n  - { id: a, tool: core.wait, with: { seconds: 60 } }\n  - { id: b, needs: [a], tool: core.echo }\n",
+    );
+    let mut child = ws.cmd().args(["run", "workflows/long.yaml", "--json"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["type"], "run_started");
+    let run = first["run"].as_str().unwrap().to_string();
+    let t = Instant::now();
+    let out = ws.run(&["runs", "cancel", &run]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("stops it within 10 s"), "{}", text(&out));
+    let status = child.wait().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(30), "stopped at the lease renewal, not after the 60 s step");
+    assert_eq!(status.code(), Some(1));
+    let rest: Vec<Value> = lines.map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok()).collect();
+    let last = rest.last().expect("events after the cancel");
+    assert_eq!((last["type"].as_str(), last["status"].as_str()), (Some("run_finished"), Some("cancelled")), "{rest:?}");
+    let shown = ws.run(&["runs", "show", &run, "--json"]);
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["details"]["status"], "cancelled");
+    assert_eq!(shown["steps"][0]["status"], "cancelled", "{shown}");
+    let again = ws.run(&["runs", "cancel", &run]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+}

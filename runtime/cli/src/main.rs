@@ -178,6 +178,8 @@ enum RunsAction {
     },
     /// One run: steps, timings, outputs, errors, gates and model requests.
     Show { run: String },
+    /// Stop a run: its running steps are cancelled, its open gates closed.
+    Cancel { run: String },
 }
 
 /// Options every command shares.
@@ -237,6 +239,7 @@ fn main() -> ExitCode {
             Command::Runs { action } => match action.unwrap_or(RunsAction::List { limit: 20 }) {
                 RunsAction::List { limit } => runs::list(&global, limit).await,
                 RunsAction::Show { run } => runs::show(&global, &run).await,
+                RunsAction::Cancel { run } => run::cancel(&global, &run).await,
             },
             Command::Approve { run, step, reject, comment, output } => {
                 run::approve(&global, &run, &step, !reject, comment.as_deref(), output.as_deref()).await

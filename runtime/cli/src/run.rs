@@ -114,6 +114,31 @@ pub async fn approve(
     Ok(finish(global, progress.as_deref(), &outcome))
 }
 
+/// `monstrum runs cancel RUN`
+pub async fn cancel(global: &Global, run: &str) -> anyhow::Result<u8> {
+    use monstrum_core::workflow::{CancelError, Cancelled};
+    let workspace = Workspace::discover(global.workspace.as_deref(), Path::new("."))?;
+    let (engine, progress) = engine(global, workspace).await?;
+    if let Some(p) = progress {
+        p.clear();
+    }
+    let said = match engine.cancel(run, &global.who()).await {
+        Ok(Cancelled::Closed | Cancelled::Stopping) => format!("run {run} cancelled"),
+        Ok(Cancelled::Requested { owner }) => {
+            format!("cancel of run {run} recorded; {owner}, which drives it, stops it within 10 s")
+        }
+        Err(e @ (CancelError::NoRun(_) | CancelError::Ended { .. })) => {
+            crate::report_error(global, &e.into());
+            return Ok(EXIT_FAILED);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !global.json {
+        println!("{said}");
+    }
+    Ok(EXIT_DONE)
+}
+
 /// `monstrum resume RUN [--from STEP]`
 pub async fn resume(global: &Global, run: &str, from: Option<&str>) -> anyhow::Result<u8> {
     let workspace = Workspace::discover(global.workspace.as_deref(), Path::new("."))?;
@@ -142,6 +167,9 @@ fn finish(global: &Global, progress: Option<&Progress>, outcome: &RunOutcome) ->
                 println!("  see:       monstrum runs show {id}");
                 println!("  re-run:    monstrum resume {id} --from STEP");
             }
+            RunStatus::Cancelled => {
+                println!("run {id} was {}", outcome.error.as_deref().unwrap_or("cancelled"));
+            }
             RunStatus::Waiting => {
                 println!("run {id} is waiting for approval");
                 for (step, message) in &outcome.waiting {
@@ -154,7 +182,7 @@ fn finish(global: &Global, progress: Option<&Progress>, outcome: &RunOutcome) ->
     }
     match outcome.status {
         RunStatus::Succeeded => EXIT_DONE,
-        RunStatus::Failed => EXIT_FAILED,
+        RunStatus::Failed | RunStatus::Cancelled => EXIT_FAILED,
         RunStatus::Waiting => EXIT_WAITING,
     }
 }

@@ -214,6 +214,7 @@ async fn run_once(w: &Loaded, mode: Mode, scratch: &Path) -> Timed {
         workspace: Arc::new(Workspace { root: dir.path().to_path_buf(), config: Config::default() }),
         events: EventSink::none(),
         gate: Gate::builtin(),
+        cancels: Default::default(),
     });
     let run = StartRun {
         plan: w.plan.clone(),

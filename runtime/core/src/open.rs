@@ -19,7 +19,7 @@ pub async fn open(workspace: Workspace, db: Option<&str>, events: EventSink) -> 
     let store = Store::open(&workspace.store_url(db)?).await?;
     let workspace = Arc::new(workspace);
     let gate = gate(&workspace, Some(&store))?;
-    Ok(Engine { store: Some(store), workspace, events, gate })
+    Ok(Engine { store: Some(store), workspace, events, gate, cancels: Default::default() })
 }
 
 /// The gate of a workspace: its plugins (run by the plugin host), its bots and skills, auditing

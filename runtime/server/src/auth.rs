@@ -66,7 +66,7 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
         ("GET", _) => Viewer,
         ("POST", "/api/workflows/validate") => Viewer,
         ("POST", "/api/runs/{id}/approvals/{step}") => Approver,
-        ("POST", "/api/runs") | ("POST", "/api/runs/{id}/resume") => Editor,
+        ("POST", "/api/runs") | ("POST", "/api/runs/{id}/resume") | ("POST", "/api/runs/{id}/cancel") => Editor,
         ("POST", "/api/workflows") | ("PUT", "/api/workflows/{name}") | ("POST", "/api/workflows/{name}/rollback") => {
             Editor
         }

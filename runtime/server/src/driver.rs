@@ -65,6 +65,7 @@ impl Driver {
             Err(e) => tracing::error!("run {run_id}: {e}"),
         }
         self.driving.lock().unwrap_or_else(|p| p.into_inner()).remove(run_id);
+        self.hub.settle(run_id);
     }
 
     /// Resumes every top-level run recorded as running that no live process drives.

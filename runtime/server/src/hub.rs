@@ -31,11 +31,19 @@ struct Inner {
     events: VecDeque<Numbered>,
 }
 
+/// Where a log stands: the newest event's id, and the newest id when its run was last taken up
+/// again (a resume), so that a `run_finished` before that is not the end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mark {
+    pub last: u64,
+    pub reopened: u64,
+}
+
 /// An append-only log of events with a bounded memory.
 pub struct Log {
     inner: Mutex<Inner>,
     cap: usize,
-    last: watch::Sender<u64>,
+    mark: watch::Sender<Mark>,
 }
 
 /// What a subscriber reads next.
@@ -48,7 +56,11 @@ pub enum Next {
 
 impl Log {
     pub fn new(cap: usize) -> Log {
-        Log { inner: Mutex::new(Inner { first: 1, events: VecDeque::new() }), cap, last: watch::channel(0).0 }
+        Log {
+            inner: Mutex::new(Inner { first: 1, events: VecDeque::new() }),
+            cap,
+            mark: watch::channel(Mark::default()).0,
+        }
     }
 
     fn push(&self, json: Arc<str>, finishes: bool) {
@@ -62,12 +74,37 @@ impl Log {
             }
             id
         };
-        self.last.send_replace(id);
+        self.mark.send_modify(|m| m.last = id);
+    }
+
+    /// The run is taken up again: what it told so far is not its end.
+    fn reopen(&self) {
+        self.mark.send_modify(|m| m.reopened = m.last);
+    }
+
+    /// The run was not taken up after all (its resume failed at once).
+    fn settle(&self) {
+        self.mark.send_modify(|m| m.reopened = 0);
     }
 
     /// The id of the newest event (0 if none).
     pub fn last_id(&self) -> u64 {
-        *self.last.borrow()
+        self.mark.borrow().last
+    }
+
+    /// Where the log stands now.
+    pub fn mark(&self) -> Mark {
+        *self.mark.borrow()
+    }
+
+    /// Whether event `id` is the run's end as things stand: a `run_finished` that is the newest
+    /// event, with no resume after it.
+    pub fn ends_at(&self, id: u64, mark: Mark) -> bool {
+        if id == 0 || mark.last != id || mark.reopened >= id {
+            return false;
+        }
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.events.back().is_some_and(|e| e.id == id && e.finishes)
     }
 
     /// Up to `max` events after `after`.
@@ -80,10 +117,11 @@ impl Log {
         Next::Events(inner.events.iter().skip(skip).take(max).cloned().collect())
     }
 
-    /// Waits until an event after `after` exists.
-    pub async fn wait_after(&self, after: u64) {
-        let mut rx = self.last.subscribe();
-        let _ = rx.wait_for(|last| *last > after).await;
+    /// Waits until the log is no longer at `seen` (an event came, or its run was taken up or
+    /// settled).
+    pub async fn changed(&self, seen: Mark) {
+        let mut rx = self.mark.subscribe();
+        let _ = rx.wait_for(|m| *m != seen).await;
     }
 }
 
@@ -126,7 +164,17 @@ impl Hub {
     /// The log of a run, made before the server drives it, so that a subscriber who asks at once
     /// follows it rather than being told from the store.
     pub fn open(&self, run: &str) -> Arc<Log> {
-        self.open_marked(run, false)
+        let log = self.open_marked(run, false);
+        log.reopen();
+        log
+    }
+
+    /// A run this server meant to drive did not go on (its resume failed at once): whoever
+    /// follows it stops at its last `run_finished`.
+    pub fn settle(&self, run: &str) {
+        if let Some(log) = self.run(run) {
+            log.settle();
+        }
     }
 
     fn open_marked(&self, run: &str, finished: bool) -> Arc<Log> {

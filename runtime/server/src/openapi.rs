@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::workflows::list, crate::routes::workflows::get, crate::routes::workflows::validate,
         crate::routes::versions::create, crate::routes::versions::save, crate::routes::versions::list,
         crate::routes::versions::diff, crate::routes::versions::rollback,
-        crate::routes::runs::list, crate::routes::runs::get, crate::routes::runs::start, crate::routes::runs::resume,
+        crate::routes::runs::list, crate::routes::runs::get, crate::routes::runs::start, crate::routes::runs::resume, crate::routes::runs::cancel,
         crate::routes::events::run_events, crate::routes::events::all_events,
         crate::routes::approvals::pending, crate::routes::approvals::decide,
         crate::routes::catalog::bots, crate::routes::catalog::bot, crate::routes::catalog::plugins, crate::routes::catalog::plugin,

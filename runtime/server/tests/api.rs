@@ -125,7 +125,7 @@ impl Server {
 fn expected_role(method: &str, path: &str) -> &'static str {
     match (method, path) {
         ("get", "/api/vault") | ("put", "/api/vault/{name}") => "admin",
-        ("post", "/api/runs") | ("post", "/api/runs/{id}/resume") => "editor",
+        ("post", "/api/runs") | ("post", "/api/runs/{id}/resume") | ("post", "/api/runs/{id}/cancel") => "editor",
         ("post", "/api/workflows") | ("put", "/api/workflows/{name}") | ("post", "/api/workflows/{name}/rollback") => {
             "editor"
         }
@@ -184,7 +184,7 @@ async fn every_route_of_the_document_answers_each_role_as_the_table_says() {
             walked += 1;
         }
     }
-    assert!(walked >= 24, "walked {walked} routes");
+    assert!(walked >= 25, "walked {walked} routes");
     // /health alone is open.
     let (status, body) = s.call(Method::GET, "/health", None, None).await;
     assert_eq!((status, serde_json::from_slice::<Value>(&body).unwrap()), (StatusCode::OK, json!({ "status": "ok" })));
@@ -221,6 +221,19 @@ async fn a_run_started_through_the_api_is_driven_and_streamed_to_its_end() {
     let rest: Vec<&str> = std::str::from_utf8(&body).unwrap().lines().filter(|l| l.starts_with("data: ")).collect();
     assert_eq!(rest.len(), 1, "{rest:?}");
     assert!(rest[0].contains("run_finished"));
+
+    // Resumed from a step and streamed at once: the stream follows the resumed run to its end
+    // rather than stopping at the first run's `run_finished`.
+    let (status, _) = s.json(Method::POST, &format!("/api/runs/{run}/resume"), &editor, Some("{}")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a run that succeeded runs again only from a step");
+    let (status, _) =
+        s.json(Method::POST, &format!("/api/runs/{run}/resume"), &editor, Some(r#"{"from":"pause"}"#)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let again = s.events(&run, &editor).await;
+    let starts = again.iter().filter(|e| e["type"] == "run_started").count();
+    let ends = again.iter().filter(|e| e["type"] == "run_finished").count();
+    assert_eq!((starts, ends), (2, 2), "{again:?}");
+    assert_eq!(again.last().unwrap()["status"], "succeeded");
 
     // The audit trail has the calls, and its chain holds.
     let (_, audit) = s.json(Method::GET, &format!("/api/audit?run={run}"), &editor, None).await;
@@ -455,4 +468,65 @@ async fn saves_are_versions_and_a_save_over_an_old_version_is_refused() {
     let evil = json!({ "name": "../escape", "text": "name: x\nsteps: []\n" }).to_string();
     let (status, _) = s.json(Method::POST, "/api/workflows", &erin, Some(&evil)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+const LONG: &str = r#"name: long
+steps:
+  - { id: first, tool: core.echo, with: { x: 1 } }
+  - { id: a, needs: [first], tool: core.wait, with: { seconds: 30 } }
+  - { id: b, needs: [first], tool: core.wait, with: { seconds: 30 } }
+  - { id: after, needs: [a, b], tool: core.echo, with: { x: 2 } }
+"#;
+
+#[tokio::test]
+async fn cancel_stops_running_steps_and_closes_waiting_gates() {
+    let s = server().await;
+    std::fs::write(s._dir.path().join("workflows/long.yaml"), LONG).unwrap();
+    let erin = s.token("erin", "editor").await;
+    let (_, started) = s.json(Method::POST, "/api/runs", &erin, Some(r#"{"workflow":"long"}"#)).await;
+    let run = started["run"].as_str().unwrap().to_string();
+    // Wait until both waits run.
+    for _ in 0..200 {
+        let (_, d) = s.json(Method::GET, &format!("/api/runs/{run}"), &erin, None).await;
+        if d["steps"].as_array().unwrap().iter().filter(|s| s["status"] == "running").count() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let t = std::time::Instant::now();
+    let (status, cancelled) = s.json(Method::POST, &format!("/api/runs/{run}/cancel"), &erin, None).await;
+    assert_eq!((status, cancelled["outcome"].as_str()), (StatusCode::ACCEPTED, Some("stopping")), "{cancelled}");
+    let events = s.events(&run, &erin).await;
+    assert!(t.elapsed() < Duration::from_secs(20), "the 30 s waits were stopped, not waited for");
+    let last = events.last().unwrap();
+    assert_eq!((last["type"].as_str(), last["status"].as_str()), (Some("run_finished"), Some("cancelled")), "{last}");
+    let (_, d) = s.json(Method::GET, &format!("/api/runs/{run}"), &erin, None).await;
+    assert_eq!(d["run"]["status"], "cancelled");
+    assert_eq!(d["run"]["error"], "cancelled by erin");
+    let status_of =
+        |k: &str| d["steps"].as_array().unwrap().iter().find(|s| s["step_key"] == k).map(|s| s["status"].clone());
+    assert_eq!(status_of("first"), Some(json!("succeeded")));
+    assert_eq!((status_of("a"), status_of("b")), (Some(json!("cancelled")), Some(json!("cancelled"))), "{d}");
+    assert_eq!(status_of("after"), None, "never started");
+    let (status, _) = s.json(Method::POST, &format!("/api/runs/{run}/cancel"), &erin, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a run ends once");
+    let (status, _) = s.json(Method::POST, &format!("/api/runs/{run}/resume"), &erin, Some("{}")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a cancelled run is not resumed");
+    assert_eq!(s.run_status(&run, &erin).await, "cancelled");
+    let (_, audit) = s.json(Method::GET, &format!("/api/audit?run={run}&kind=cancellation"), &erin, None).await;
+    assert_eq!(audit[0]["reason"], "cancelled by erin", "{audit}");
+
+    // A run waiting at a gate (nobody drives it) is closed at once; its gate leaves the pending list.
+    let (_, started) = s.json(Method::POST, "/api/runs", &erin, Some(r#"{"workflow":"gated"}"#)).await;
+    let gated = started["run"].as_str().unwrap().to_string();
+    s.events(&gated, &erin).await;
+    let (status, c) = s.json(Method::POST, &format!("/api/runs/{gated}/cancel"), &erin, None).await;
+    assert_eq!((status, c["outcome"].as_str()), (StatusCode::ACCEPTED, Some("closed")), "{c}");
+    assert_eq!(s.run_status(&gated, &erin).await, "cancelled");
+    let (_, pending) = s.json(Method::GET, "/api/approvals", &erin, None).await;
+    assert_eq!(pending, json!([]));
+    let bob = s.token("bob", "approver").await;
+    let (status, _) =
+        s.json(Method::POST, &format!("/api/runs/{gated}/approvals/gate"), &bob, Some(r#"{"approve":true}"#)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a cancelled run's gate is closed");
 }

@@ -29,6 +29,8 @@ pub enum AuditKind {
     Delegation,
     /// A decision on an approval gate.
     Approval,
+    /// A person cancelled a run.
+    Cancellation,
 }
 
 impl AuditKind {
@@ -40,6 +42,7 @@ impl AuditKind {
             AuditKind::ModelRequest => "model_request",
             AuditKind::Delegation => "delegation",
             AuditKind::Approval => "approval",
+            AuditKind::Cancellation => "cancellation",
         }
     }
 }

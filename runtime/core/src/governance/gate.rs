@@ -816,6 +816,15 @@ impl Gate {
             .with_detail(json!({ "by": by, "comment": comment }));
         self.inner.trail.append(entry).await.map(drop)
     }
+
+    /// Records that `by` cancelled a run.
+    pub async fn audit_cancel(&self, run: &str, by: &str) -> Result<(), String> {
+        let mut entry = AuditEntry::new(AuditKind::Cancellation)
+            .decided("cancelled", Some(format!("cancelled by {by}")))
+            .with_detail(json!({ "by": by }));
+        entry.run = Some(run.to_string());
+        self.inner.trail.append(entry).await.map(drop)
+    }
 }
 
 fn decision_name(d: Decision) -> &'static str {

@@ -206,7 +206,7 @@ impl Store {
         error: Option<&str>,
     ) -> StoreResult<()> {
         let now = now_ms();
-        let finished = matches!(status, "succeeded" | "failed").then_some(now);
+        let finished = matches!(status, "succeeded" | "failed" | "cancelled").then_some(now);
         sqlx::query(
             "UPDATE runs SET status = $1, outputs = $2, error = $3, updated_at = $4, finished_at = $5 WHERE id = $6",
         )
@@ -246,6 +246,53 @@ impl Store {
         .await
         .context("cannot claim the run")?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Flags a run as to be cancelled (by `by`), for the process that drives it.
+    pub(crate) async fn request_cancel(&self, id: &str, by: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE runs SET cancel_requested = $1 WHERE id = $2")
+            .bind(by)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .context("cannot flag the run as cancelled")?;
+        Ok(())
+    }
+
+    /// Who asked to cancel a run, if anybody did.
+    pub(crate) async fn cancel_requested(&self, id: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT cancel_requested FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .context("cannot read the run")?;
+        Ok(row.and_then(|r| r.try_get("cancel_requested").ok()).flatten())
+    }
+
+    /// Marks steps of a cancelled run `cancelled`, and closes its open gates.
+    pub(crate) async fn cancel_steps(&self, run: &str, keys: &[String], reason: &str, at: i64) -> StoreResult<()> {
+        for key in keys {
+            sqlx::query(
+                "UPDATE steps SET status = 'cancelled', error = $1, finished_at = $2 WHERE run_id = $3 AND step_key = $4",
+            )
+            .bind(reason)
+            .bind(at)
+            .bind(run)
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .context("cannot record a cancelled step")?;
+        }
+        sqlx::query(
+            "UPDATE approvals SET decision = 'cancelled', comment = $1, decided_at = $2 WHERE run_id = $3 AND decision IS NULL",
+        )
+        .bind(reason)
+        .bind(at)
+        .bind(run)
+        .execute(&self.pool)
+        .await
+        .context("cannot close the run's gates")?;
+        Ok(())
     }
 
     /// Gives the run up.

@@ -1,5 +1,6 @@
 //! A run is driven by one process at a time: it claims the run with a lease it keeps renewing,
-//! and a claim left by a killed process on this host is taken over at once.
+//! and a claim left by a killed process on this host is taken over at once. Each renewal also
+//! looks for a cancel asked by another process.
 
 use super::run::{EngineError, RunCtx};
 use crate::store::Store;
@@ -34,6 +35,7 @@ pub(super) async fn claim(ctx: &RunCtx) -> Result<Option<ClaimGuard>, EngineErro
         return Err(EngineError::Busy { run: ctx.run_id.clone(), owner: current.unwrap_or_default() });
     }
     let (run, keeper_owner, keeper_store) = (ctx.run_id.clone(), owner.clone(), store.clone());
+    let cancels = ctx.engine.cancels.clone();
     let keeper = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_millis((LEASE_MS / 3) as u64));
         tick.tick().await;
@@ -41,6 +43,10 @@ pub(super) async fn claim(ctx: &RunCtx) -> Result<Option<ClaimGuard>, EngineErro
             tick.tick().await;
             if let Err(e) = keeper_store.claim_run(&run, &keeper_owner, LEASE_MS, None).await {
                 tracing::warn!("cannot renew the claim on run {run}: {e}");
+            }
+            // Another process asked to cancel the run: the scheduler here stops it.
+            if let Ok(Some(by)) = keeper_store.cancel_requested(&run).await {
+                cancels.signal(&run, &by);
             }
         }
     });

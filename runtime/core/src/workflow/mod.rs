@@ -2,6 +2,7 @@
 //! durably when it has a store. One file per step kind under `steps/`.
 
 mod attempt;
+mod cancel;
 mod claim;
 mod context;
 mod inputs;
@@ -13,6 +14,7 @@ mod step_task;
 mod steps;
 
 pub use crate::events::{Decision, Event, EventSink};
+pub use cancel::{CancelError, Cancelled, Cancels};
 pub use inputs::resolve_inputs;
 pub use plan::Plan;
 pub use result::{StepResult, StepStatus};

@@ -23,6 +23,8 @@ pub struct Engine {
     pub workspace: Arc<Workspace>,
     pub events: EventSink,
     pub gate: Gate,
+    /// The runs this process drives, and the signal that cancels each.
+    pub cancels: super::Cancels,
 }
 
 /// How a run stopped.
@@ -32,6 +34,8 @@ pub enum RunStatus {
     Failed,
     /// Paused at one or more approval gates.
     Waiting,
+    /// Stopped by a person (`cancel`).
+    Cancelled,
 }
 
 impl RunStatus {
@@ -41,6 +45,7 @@ impl RunStatus {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Waiting => "waiting",
+            RunStatus::Cancelled => "cancelled",
         }
     }
 }
@@ -131,6 +136,8 @@ pub enum EngineError {
     /// Another live process drives the run.
     #[error("run {run} is being driven by {owner}; it picks up recorded decisions itself")]
     Busy { run: String, owner: String },
+    #[error("run {0} was cancelled; a cancelled run is not resumed")]
+    Cancelled(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -211,6 +218,9 @@ impl Engine {
         Box::pin(async move {
             let store = self.store.as_ref().expect("resume needs a store");
             let run = store.load_run(run_id).await?.ok_or_else(|| EngineError::NotFound(format!("no run {run_id}")))?;
+            if run.status == "cancelled" {
+                return Err(EngineError::Cancelled(run.id));
+            }
             let workflow = monstrum_model::load_workflow(&run.source).ok().map_err(|_| {
                 EngineError::NotFound(format!("the recorded workflow of run {} no longer loads", run.id))
             })?;

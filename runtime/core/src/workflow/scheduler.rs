@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 /// Steps run at once unless the workflow or workspace says otherwise.
@@ -26,18 +27,38 @@ pub(super) async fn drive(
     prior: HashMap<String, StepRecord>,
     resumed: bool,
 ) -> Result<RunOutcome, EngineError> {
-    let guard = claim(&ctx).await?;
-    let outcome = drive_claimed(ctx, prior, resumed).await;
-    if let Some(guard) = guard {
-        guard.release().await;
-    }
+    let cancel = ctx.engine.cancels.register(&ctx.run_id);
+    let outcome = match claim(&ctx).await {
+        Ok(guard) => {
+            let outcome = drive_claimed(ctx.clone(), prior, resumed, cancel).await;
+            if let Some(guard) = guard {
+                guard.release().await;
+            }
+            outcome
+        }
+        Err(e) => Err(e),
+    };
+    ctx.engine.cancels.unregister(&ctx.run_id);
     outcome
+}
+
+/// Resolves with who cancelled the run, once somebody does.
+async fn cancelled(rx: &mut watch::Receiver<Option<String>>) -> String {
+    loop {
+        if let Some(by) = rx.borrow_and_update().clone() {
+            return by;
+        }
+        if rx.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
 }
 
 async fn drive_claimed(
     ctx: Arc<RunCtx>,
     prior: HashMap<String, StepRecord>,
     resumed: bool,
+    mut cancel: watch::Receiver<Option<String>>,
 ) -> Result<RunOutcome, EngineError> {
     let events = ctx.engine.events.clone();
     events.emit(Event::RunStarted { run: ctx.run_id.clone(), workflow: ctx.plan.workflow.name.clone(), resumed });
@@ -52,8 +73,13 @@ async fn drive_claimed(
     let mut in_flight: HashSet<usize> = HashSet::new();
     let mut failure: Option<String> = None;
     let mut store_failure: Option<StoreError> = None;
+    let mut cancelled_by: Option<String> = None;
 
     loop {
+        if let Some(by) = cancel.borrow().clone() {
+            cancelled_by = Some(by);
+            break;
+        }
         while failure.is_none() && in_flight.len() < max_parallel {
             let Some(i) = ready.pop_front() else { break };
             match launch(&ctx, i, &results, &prior) {
@@ -66,11 +92,18 @@ async fn drive_claimed(
                 }
                 Launch::Run(prepared) if in_flight.is_empty() && ready.is_empty() => {
                     // The only step that can run now (a chain's next link): run it here rather
-                    // than spawn a task and wait for it. A panic still fails only the run.
-                    let joined = AssertUnwindSafe(run_step(ctx.clone(), i, prepared))
-                        .catch_unwind()
-                        .await
-                        .map_err(|panic| panic_message(panic.as_ref()));
+                    // than spawn a task and wait for it. A panic still fails only the run; a
+                    // cancel drops it where it is.
+                    let inline = AssertUnwindSafe(run_step(ctx.clone(), i, prepared)).catch_unwind();
+                    let joined = tokio::select! {
+                        biased;
+                        joined = inline => joined.map_err(|panic| panic_message(panic.as_ref())),
+                        by = cancelled(&mut cancel) => {
+                            in_flight.insert(i);
+                            cancelled_by = Some(by);
+                            break;
+                        }
+                    };
                     let done = Finished { results: &mut results, remaining: &mut remaining, ready: &mut ready };
                     done.take(&ctx, joined, &mut failure, &mut store_failure);
                 }
@@ -81,7 +114,7 @@ async fn drive_claimed(
                 }
             }
         }
-        if failure.is_some() {
+        if failure.is_some() || cancelled_by.is_some() {
             break;
         }
         if in_flight.is_empty() && ready.is_empty() {
@@ -96,7 +129,14 @@ async fn drive_claimed(
             }
             continue;
         }
-        let Some(joined) = running.join_next().await else { break };
+        let next = tokio::select! {
+            next = running.join_next() => next,
+            by = cancelled(&mut cancel) => {
+                cancelled_by = Some(by);
+                break;
+            }
+        };
+        let Some(joined) = next else { break };
         if let Ok((i, ..)) = &joined {
             in_flight.remove(i);
         }
@@ -104,7 +144,11 @@ async fn drive_claimed(
         done.take(&ctx, joined.map_err(|e| e.to_string()), &mut failure, &mut store_failure);
     }
 
-    if failure.is_some() && !in_flight.is_empty() {
+    let stop_reason = match &cancelled_by {
+        Some(by) => format!("cancelled by {by}"),
+        None => "cancelled: the run failed".into(),
+    };
+    if (failure.is_some() || cancelled_by.is_some()) && !in_flight.is_empty() {
         running.abort_all();
         while running.join_next().await.is_some() {}
         for i in in_flight {
@@ -112,23 +156,40 @@ async fn drive_claimed(
             let result = StepResult {
                 status: StepStatus::Cancelled,
                 output: Value::Null,
-                error: Some("cancelled: the run failed".into()),
+                error: Some(stop_reason.clone()),
                 attempts: 0,
             };
             if let Some(store) = &ctx.engine.store {
                 let _ = store.step_finished(record(&ctx, id, id, &result, None)).await;
             }
-            events.emit(Event::StepSkipped {
-                run: ctx.run_id.clone(),
-                step: id.clone(),
-                reason: "cancelled: the run failed".into(),
-            });
+            events.emit(Event::StepSkipped { run: ctx.run_id.clone(), step: id.clone(), reason: stop_reason.clone() });
             results[i] = Some(result);
+        }
+    }
+    if cancelled_by.is_some() {
+        // Gates still open close with the run.
+        let open: Vec<String> = results
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.as_ref().is_some_and(|r| r.status == StepStatus::Waiting))
+            .map(|(i, _)| plan.steps[i].step.id.clone())
+            .collect();
+        if let Some(store) = &ctx.engine.store {
+            if let Err(e) = store.flush().await {
+                store_failure.get_or_insert(e);
+            }
+            if let Err(e) = store.cancel_steps(&ctx.run_id, &open, &stop_reason, now_ms()).await {
+                store_failure.get_or_insert(e);
+            }
+        }
+        for step in open {
+            events.emit(Event::StepSkipped { run: ctx.run_id.clone(), step, reason: stop_reason.clone() });
         }
     }
 
     let waiting: Vec<(String, String)> = results
         .iter()
+        .filter(|_| cancelled_by.is_none())
         .enumerate()
         .filter(|(_, r)| r.as_ref().is_some_and(|r| r.status == StepStatus::Waiting))
         .map(|(i, r)| {
@@ -137,6 +198,7 @@ async fn drive_claimed(
         })
         .collect();
     let (status, outputs, error) = match (failure, waiting.is_empty()) {
+        _ if cancelled_by.is_some() => (RunStatus::Cancelled, Value::Null, Some(stop_reason)),
         (Some(e), _) => (RunStatus::Failed, Value::Null, Some(e)),
         (None, false) => (RunStatus::Waiting, Value::Null, None),
         (None, true) => match outputs(&ctx, &results) {

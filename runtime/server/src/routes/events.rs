@@ -29,27 +29,23 @@ fn last_event_id(headers: &HeaderMap) -> Result<u64, ApiError> {
     }
 }
 
-/// Reads `log` after `after`; with `until_finished`, ends after a `run_finished` that is the
-/// newest event.
+/// Reads `log` after `after`; with `until_finished`, ends after the run's `run_finished` (the
+/// newest event, and no resume since).
 fn follow(log: Arc<Log>, after: u64, until_finished: bool) -> impl Stream<Item = Result<SseEvent, Infallible>> {
     struct S {
         log: Arc<Log>,
         cursor: u64,
         buffer: VecDeque<crate::hub::Numbered>,
-        done: bool,
     }
-    let start = S { log, cursor: after, buffer: VecDeque::new(), done: false };
+    let start = S { log, cursor: after, buffer: VecDeque::new() };
     futures::stream::unfold(start, move |mut s| async move {
-        if s.done {
-            return None;
-        }
         loop {
             if let Some(e) = s.buffer.pop_front() {
                 s.cursor = e.id;
-                s.done = until_finished && e.finishes && s.log.last_id() == e.id;
                 let sse = SseEvent::default().id(e.id.to_string()).data(&*e.json);
                 return Some((Ok(sse), s));
             }
+            let seen = s.log.mark();
             match s.log.read(s.cursor, 256) {
                 Next::Lagged { missed, resume_after } => {
                     s.cursor = resume_after;
@@ -57,7 +53,8 @@ fn follow(log: Arc<Log>, after: u64, until_finished: bool) -> impl Stream<Item =
                     return Some((Ok(SseEvent::default().data(data)), s));
                 }
                 Next::Events(events) if !events.is_empty() => s.buffer.extend(events),
-                Next::Events(_) => s.log.wait_after(s.cursor).await,
+                Next::Events(_) if until_finished && s.log.ends_at(s.cursor, seen) => return None,
+                Next::Events(_) => s.log.changed(seen).await,
             }
         }
     })

@@ -26,6 +26,7 @@ pub fn api(app: App) -> Router<App> {
         .route("/api/runs", get(runs::list).post(runs::start))
         .route("/api/runs/{id}", get(runs::get))
         .route("/api/runs/{id}/resume", post(runs::resume))
+        .route("/api/runs/{id}/cancel", post(runs::cancel))
         .route("/api/runs/{id}/events", get(events::run_events))
         .route("/api/runs/{id}/approvals/{step}", post(approvals::decide))
         .route("/api/events", get(events::all_events))

@@ -142,6 +142,12 @@ pub async fn resume(
     ApiJson(body): ApiJson<ResumeBody>,
 ) -> Result<(StatusCode, Json<RunRef>), ApiError> {
     let run = app.store.load_run(&id).await.map_err(ApiError::internal)?.ok_or_else(|| no_run(&id))?;
+    if run.status == "cancelled" {
+        return Err(ApiError::conflict(format!("run {} was cancelled; a cancelled run is not resumed", run.id)));
+    }
+    if run.status == "succeeded" && body.from.is_none() {
+        return Err(ApiError::conflict(format!("run {} has succeeded; give `from` to run a step again", run.id)));
+    }
     if let Some(from) = &body.from {
         let plan = monstrum_model::load_workflow(&run.source)
             .value
@@ -154,4 +160,39 @@ pub async fn resume(
         return Err(ApiError::conflict(format!("run {} is being driven by this server already", run.id)));
     }
     Ok((StatusCode::ACCEPTED, Json(RunRef { run: run.id })))
+}
+
+/// What a cancel did.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CancelView {
+    pub run: String,
+    /// stopping (this server drives it and stops it now), closed (nobody drove it; it is
+    /// cancelled), requested (another process drives it and stops within its lease renewal)
+    pub outcome: String,
+}
+
+/// Cancels a run: its running steps stop and are recorded `cancelled`, its open gates close.
+#[utoipa::path(post, path = "/api/runs/{id}/cancel", tag = "runs",
+    params(("id" = String, Path, description = "the run's id")),
+    responses((status = 202, body = CancelView), (status = 404, body = crate::error::ErrorBody),
+              (status = 409, body = crate::error::ErrorBody)))]
+pub async fn cancel(
+    State(app): State<App>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<CancelView>), ApiError> {
+    use monstrum_core::workflow::{CancelError, Cancelled};
+    let run = app.store.load_run(&id).await.map_err(ApiError::internal)?.ok_or_else(|| no_run(&id))?;
+    let outcome = match app.engine.cancel(&run.id, &caller.name).await {
+        Ok(Cancelled::Stopping) => "stopping",
+        Ok(Cancelled::Closed) => "closed",
+        Ok(Cancelled::Requested { .. }) => "requested",
+        Err(e @ CancelError::NoRun(_)) => return Err(ApiError::not_found(e.to_string())),
+        Err(e @ CancelError::Ended { .. }) => return Err(ApiError::conflict(e.to_string())),
+        Err(e @ CancelError::Audit(_)) => {
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string()));
+        }
+        Err(e) => return Err(ApiError::internal(e)),
+    };
+    Ok((StatusCode::ACCEPTED, Json(CancelView { run: run.id, outcome: outcome.into() })))
 }

@@ -54,9 +54,12 @@ pub async fn run(ctx: &Arc<RunCtx>, key: &str, file: &str, inputs: Value) -> Res
     .map_err(|e| e.to_string())?;
     match outcome.status {
         RunStatus::Succeeded => Ok(Outcome::Output(outcome.outputs)),
-        RunStatus::Failed => {
-            Err(format!("sub-workflow run {} failed: {}", outcome.run_id, outcome.error.unwrap_or_default()))
-        }
+        RunStatus::Failed | RunStatus::Cancelled => Err(format!(
+            "sub-workflow run {} {}: {}",
+            outcome.run_id,
+            outcome.status.as_str(),
+            outcome.error.unwrap_or_default()
+        )),
         RunStatus::Waiting => Ok(Outcome::Waiting(json!({
             "run": outcome.run_id,
             "message": format!("sub-workflow run {} waits for approval", outcome.run_id),
