@@ -5,9 +5,9 @@
 use crate::error::ApiError;
 use crate::state::App;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::Method;
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -97,11 +97,24 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Checks the bearer token and the route's role; puts the [`Caller`] in the request.
-pub async fn authorize(State(app): State<App>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+/// Checks the bearer token and the route's role; puts the [`Caller`] in the request. A refusal
+/// is answered before the request's body is read, so it says `Connection: close`: the client
+/// opens a new connection rather than reuse one the server will not read further.
+pub async fn authorize(State(app): State<App>, request: Request, next: Next) -> Response {
+    match check(&app, request).await {
+        Ok(request) => next.run(request).await,
+        Err(refusal) => {
+            let mut response = refusal.into_response();
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
+}
+
+async fn check(app: &App, mut request: Request) -> Result<Request, ApiError> {
     let token = request
         .headers()
-        .get(axum::http::header::AUTHORIZATION)
+        .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
@@ -125,5 +138,5 @@ pub async fn authorize(State(app): State<App>, mut request: Request, next: Next)
         )));
     }
     request.extensions_mut().insert(Caller { name: record.name, role });
-    Ok(next.run(request).await)
+    Ok(request)
 }

@@ -331,6 +331,12 @@ async fn bad_input_gets_a_json_error_and_changes_nothing() {
     let (status, e) = s.json(Method::GET, "/api/runs/0000000000", &editor, None).await;
     assert_eq!((status, e["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
 
+    // A refusal comes before the body is read: the server says it closes the connection.
+    let request = Request::post("/api/runs").header("content-type", "application/json").body(Body::from("{}")).unwrap();
+    let refused = s.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.headers().get("connection").map(|v| v.as_bytes()), Some(&b"close"[..]));
+
     // A body past the limit is refused before it is read.
     let huge = format!(r#"{{"value":"{}"}}"#, "x".repeat(monstrum_server::MAX_BODY + 1));
     let (status, _) = s.json(Method::PUT, "/api/vault/big", &admin, Some(&huge)).await;

@@ -18,15 +18,19 @@ from .models import (
     AuditVerification,
     Bot,
     BotSummary,
+    Cancellation,
     Decision,
     Event,
     Plugin,
     Run,
     RunDetail,
+    SavedWorkflow,
     Secret,
     Validation,
     Workflow,
+    WorkflowDiff,
     WorkflowSummary,
+    WorkflowVersion,
 )
 from .sse import iter_sse
 
@@ -119,23 +123,30 @@ class Client:
         content: str | bytes | None = None,
         content_type: str | None = None,
         params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Sends a request to ``path`` (``/api/...``) and returns the answer; raises
-        :class:`MonstrumError` for an error answer. For routes this client has no method for."""
-        headers = dict(self._headers)
-        headers["accept"] = "application/json"
+        :class:`MonstrumError` for an error answer. For routes this client has no method for.
+        ``headers`` are added to the client's own (the token, the user agent)."""
+        headers = {**self._headers, "accept": "application/json", **(headers or {})}
         if json_body is not None:
             content = json.dumps(json_body)
             content_type = "application/json"
         if content_type:
             headers["content-type"] = content_type
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        response = self._http.request(
+        request = self._http.build_request(
             method, self.url + path, headers=headers, content=content, params=query, timeout=self._timeout
         )
-        if not response.is_success:
-            raise MonstrumError.from_response(response)
-        return response
+        response = self._http.send(request, stream=True)
+        try:
+            if response.is_success:
+                response.read()
+                return response
+            body = response.read() if content is None else _read_and_drop(response)
+            raise MonstrumError.from_answer(response.status_code, response.reason_phrase, body)
+        finally:
+            response.close()
 
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.request("GET", path, params=params).json()
@@ -157,8 +168,45 @@ class Client:
         return [WorkflowSummary.from_json(w) for w in self._get("/api/workflows")]
 
     def workflow(self, name: str) -> Workflow:
-        """One workflow's text and its diagnostics."""
+        """One workflow's text, its diagnostics and the saved version it is (``version``)."""
         return Workflow.from_json(self._get(f"/api/workflows/{_seg(name)}"))
+
+    def create_workflow(self, name: str, text: str, message: str = "") -> SavedWorkflow:
+        """Creates ``workflows/<name>.yaml`` with ``text`` as its version 1 (editor). A workflow
+        of that name exists: 409; a text that does not validate: 422 with its ``diagnostics``,
+        and nothing is written. The token's name is the version's author."""
+        body = {"name": name, "text": text, "message": message}
+        return SavedWorkflow.from_json(self.request("POST", "/api/workflows", json_body=body).json())
+
+    def save_workflow(self, name: str, text: str, message: str = "", if_match: int | None = None) -> SavedWorkflow:
+        """Saves ``text`` as the next version of an existing workflow and writes its file (editor).
+
+        With ``if_match`` (the version the text is based on, e.g. :attr:`Workflow.version`),
+        the save is refused with 412 unless that version is still the head, so that two editors
+        cannot overwrite each other. A text that does not validate: 422 with its
+        ``diagnostics``, and nothing is written. A text that is the head already stores nothing
+        (``created`` false)."""
+        headers = None if if_match is None else {"if-match": f'"{_version(if_match)}"'}
+        response = self.request(
+            "PUT", f"/api/workflows/{_seg(name)}", json_body={"text": text, "message": message}, headers=headers
+        )
+        return SavedWorkflow.from_json(response.json())
+
+    def versions(self, name: str) -> list[WorkflowVersion]:
+        """Every saved version of a workflow, newest first."""
+        return [WorkflowVersion.from_json(v) for v in self._get(f"/api/workflows/{_seg(name)}/versions")]
+
+    def diff(self, name: str, a: int, b: int) -> WorkflowDiff:
+        """Versions ``a`` and ``b`` of a workflow compared: the unified diff from ``a`` to ``b`` and
+        the steps added, removed and changed. An unknown version: 404."""
+        params = {"from": _version(a), "to": _version(b)}
+        return WorkflowDiff.from_json(self._get(f"/api/workflows/{_seg(name)}/diff", params))
+
+    def rollback(self, name: str, version: int) -> SavedWorkflow:
+        """Stores the text of ``version`` as the workflow's next version and writes its file
+        (editor); the versions in between are kept."""
+        path = f"/api/workflows/{_seg(name)}/rollback"
+        return SavedWorkflow.from_json(self.request("POST", path, json_body={"version": _version(version)}).json())
 
     def validate(self, yaml_text: str) -> Validation:
         """Checks a workflow's YAML as ``monstrum validate`` does (nothing is stored)."""
@@ -188,6 +236,13 @@ class Client:
         (editor); returns the run's id."""
         body: dict[str, Any] = {} if from_step is None else {"from": from_step}
         return str(self.request("POST", f"/api/runs/{_seg(_run_id(run))}/resume", json_body=body).json()["run"])
+
+    def cancel(self, run: RunLike) -> Cancellation:
+        """Cancels a run (editor): its running steps stop and are recorded ``cancelled``, steps
+        not started never start, its open gates close, and it ends ``cancelled`` (final: it is
+        not resumed). ``outcome`` says how (see :class:`Cancellation`); a run that has ended
+        already: 409."""
+        return Cancellation.from_json(self.request("POST", f"/api/runs/{_seg(_run_id(run))}/cancel").json())
 
     # -- events -------------------------------------------------------------------------------
 
@@ -244,11 +299,10 @@ class Client:
 
         A run that stops at an approval gate is returned with status ``waiting``; with
         ``through_gates=True`` this goes on waiting (from the last event seen) until the run
-        has ended. ``timeout`` (seconds) raises ``TimeoutError`` when it passes first.
+        has ended. ``timeout`` (seconds) raises ``TimeoutError`` when it passes first. Called
+        right after :meth:`resume`, it follows the resumed run to its new end.
 
-        ``last_event_id`` follows only what comes after that event: after :meth:`resume` of an
-        ended run, pass the id of its last event (read before resuming), or the stream may end
-        at once on the earlier ``run_finished``.
+        ``last_event_id`` follows only what comes after that event.
         """
         run_id = _run_id(run)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -347,6 +401,35 @@ class Client:
     def set_secret(self, name: str, value: str) -> None:
         """Stores a secret, encrypted (admin). No route ever returns it."""
         self.request("PUT", f"/api/vault/{_seg(name)}", json_body={"value": value})
+
+
+def _read_and_drop(response: httpx.Response) -> bytes:
+    """The body of an error answer to a request that carried a body, read so that its connection
+    is not used again. The server may have answered before it read the request's body (a token or
+    a role refused) and then close the connection without saying so (no ``Connection: close``):
+    the next request sent on it would fail with "Server disconnected without sending a response".
+    Closing the response before the end of the message has been read makes httpcore close the
+    connection. An answer this cannot measure (no ``Content-Length``, or compressed) is read as
+    usual."""
+    length = response.headers.get("content-length", "").strip()
+    if not length.isdigit() or response.headers.get("content-encoding", "identity").lower() != "identity":
+        return response.read()
+    want = int(length)
+    body = bytearray()
+    if want > 0:
+        for chunk in response.iter_raw():
+            body += chunk
+            if len(body) >= want:
+                break
+    response.close()
+    return bytes(body)
+
+
+def _version(value: int) -> int:
+    """A version number as sent (an ``int``; ``True`` is not one)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"a version is an int, not {type(value).__name__}")
+    return value
 
 
 def _event(event_id: str | None, data: str) -> Event:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -35,22 +36,26 @@ class MonstrumError(Exception):
     @classmethod
     def from_response(cls, response: httpx.Response) -> MonstrumError:
         """The error an answer carries (its body must have been read)."""
-        status = response.status_code
+        return cls.from_answer(response.status_code, response.reason_phrase, response.content)
+
+    @classmethod
+    def from_answer(cls, status: int, reason: str, body: bytes) -> MonstrumError:
+        """The error an answer with ``status`` and ``body`` carries."""
         try:
-            body: Any = response.json()
+            parsed: Any = json.loads(body)
         except ValueError:
-            body = None
-        error = body.get("error") if isinstance(body, dict) else None
+            parsed = None
+        error = parsed.get("error") if isinstance(parsed, dict) else None
         if isinstance(error, dict):
             return cls(
                 status,
                 str(error.get("code") or _fallback_code(status)),
-                str(error.get("message") or response.reason_phrase),
+                str(error.get("message") or reason),
                 [Diagnostic.from_json(d) for d in error.get("diagnostics") or []],
             )
         # Not the server's JSON (a proxy in front of it, say): the status and the text.
-        text = response.text.strip()
-        return cls(status, _fallback_code(status), text[:500] or response.reason_phrase)
+        text = body.decode("utf-8", "replace").strip()
+        return cls(status, _fallback_code(status), text[:500] or reason)
 
     def __repr__(self) -> str:
         return f"MonstrumError(status={self.status!r}, code={self.code!r}, message={self.message!r})"

@@ -20,11 +20,15 @@ __all__ = [
     "Validation",
     "WorkflowSummary",
     "Workflow",
+    "SavedWorkflow",
+    "WorkflowVersion",
+    "WorkflowDiff",
     "Run",
     "Step",
     "Approval",
     "RunDetail",
     "Decision",
+    "Cancellation",
     "AuditRecord",
     "AuditVerification",
     "BotSummary",
@@ -41,6 +45,10 @@ def _obj(data: Any) -> dict[str, Any]:
 
 def _list(data: Any) -> list[Any]:
     return list(data) if isinstance(data, list) else []
+
+
+def _int_or_none(data: Any) -> int | None:
+    return data if isinstance(data, int) and not isinstance(data, bool) else None
 
 
 class Event(dict[str, Any]):
@@ -127,13 +135,18 @@ class WorkflowSummary:
 
 @dataclass(frozen=True)
 class Workflow:
-    """One workflow: its text and what the checks say of it."""
+    """One workflow: its text and what the checks say of it.
+
+    ``version`` is the saved version the file's text is: what :meth:`Client.save_workflow` takes
+    as ``if_match``. ``None`` when the file was never saved, or was edited by hand since.
+    """
 
     name: str
     file: str
     text: str
     valid: bool
     diagnostics: list[Diagnostic]
+    version: int | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> Workflow:
@@ -144,6 +157,82 @@ class Workflow:
             text=str(d.get("text", "")),
             valid=bool(d.get("valid")),
             diagnostics=[Diagnostic.from_json(x) for x in _list(d.get("diagnostics"))],
+            version=_int_or_none(d.get("version")),
+        )
+
+
+@dataclass(frozen=True)
+class SavedWorkflow:
+    """What a save (create, save, rollback) stored: the workflow's new head.
+
+    ``created`` is false when the text was the head already (no new version was stored).
+    """
+
+    workflow: str
+    version: int
+    hash: str
+    """SHA-256 of the text, hex."""
+    created: bool
+
+    @classmethod
+    def from_json(cls, data: Any) -> SavedWorkflow:
+        d = _obj(data)
+        return cls(
+            workflow=str(d.get("workflow", "")),
+            version=int(d.get("version") or 0),
+            hash=str(d.get("hash", "")),
+            created=bool(d.get("created")),
+        )
+
+
+@dataclass(frozen=True)
+class WorkflowVersion:
+    """A stored version of a workflow (without its text: :meth:`Client.diff` compares two).
+
+    ``author`` is the token's name that saved it (``(file on disk)`` for a file found edited by
+    hand before a save replaced it); ``created_at`` is Unix milliseconds.
+    """
+
+    workflow: str
+    version: int
+    hash: str
+    author: str
+    message: str
+    created_at: int
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: Any) -> WorkflowVersion:
+        d = _obj(data)
+        return cls(
+            workflow=str(d.get("workflow", "")),
+            version=int(d.get("version") or 0),
+            hash=str(d.get("hash", "")),
+            author=str(d.get("author", "")),
+            message=str(d.get("message") or ""),
+            created_at=int(d.get("created_at") or 0),
+            raw=d,
+        )
+
+
+@dataclass(frozen=True)
+class WorkflowDiff:
+    """Two versions of a workflow compared: the unified diff of their texts, and the ids of the
+    steps added, removed and changed."""
+
+    text: str
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+
+    @classmethod
+    def from_json(cls, data: Any) -> WorkflowDiff:
+        d = _obj(data)
+        return cls(
+            text=str(d.get("text", "")),
+            added=[str(x) for x in _list(d.get("added"))],
+            removed=[str(x) for x in _list(d.get("removed"))],
+            changed=[str(x) for x in _list(d.get("changed"))],
         )
 
 
@@ -154,7 +243,7 @@ class Run:
     id: str
     workflow: str
     status: str
-    """``running``, ``waiting``, ``succeeded``, ``failed``, …"""
+    """``running``, ``waiting``, ``succeeded``, ``failed``, ``cancelled``, …"""
     inputs: dict[str, Any]
     outputs: JSON
     error: str | None
@@ -165,6 +254,8 @@ class Run:
     created_at: int | None
     updated_at: int | None
     finished_at: int | None
+    workflow_version: int | None = None
+    """The saved version of its workflow it ran (``None`` if the text it ran was never saved)."""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -184,12 +275,14 @@ class Run:
             created_at=d.get("created_at"),
             updated_at=d.get("updated_at"),
             finished_at=d.get("finished_at"),
+            workflow_version=_int_or_none(d.get("workflow_version")),
             raw=d,
         )
 
     @property
     def finished(self) -> bool:
-        """Whether the run has ended (neither running nor waiting at a gate)."""
+        """Whether the run has ended (neither running nor waiting at a gate): ``succeeded``,
+        ``failed``, ``cancelled``, …"""
         return self.status not in ("running", "waiting")
 
 
@@ -323,6 +416,24 @@ class Decision:
             decision=str(d.get("decision", "")),
             by=str(d.get("by", "")),
         )
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """What a cancel did to a run.
+
+    ``outcome`` is ``stopping`` (this server drives the run and stops it now), ``closed``
+    (nobody drove it: it is cancelled) or ``requested`` (another process drives it and stops it
+    when it next renews its lease).
+    """
+
+    run: str
+    outcome: str
+
+    @classmethod
+    def from_json(cls, data: Any) -> Cancellation:
+        d = _obj(data)
+        return cls(run=str(d.get("run", "")), outcome=str(d.get("outcome", "")))
 
 
 @dataclass(frozen=True)

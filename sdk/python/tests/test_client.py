@@ -6,6 +6,7 @@ The binary is $MONSTRUM_BIN (default /work/main/target/debug/monstrum).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import subprocess
@@ -19,11 +20,13 @@ import httpx
 import pytest
 
 from monstrum import (
+    Cancellation,
     Client,
     Decision,
     Event,
     MonstrumError,
     RunDetail,
+    SavedWorkflow,
 )
 
 HELLO = """\
@@ -56,6 +59,34 @@ steps:
     tool: core.echo
     needs: [ghost]
 """
+
+# A run that stays in its `nap` step long enough to be cancelled there.
+SLOW = """\
+name: slow
+steps:
+  - { id: first, tool: core.echo, with: { go: true } }
+  - { id: nap, needs: [first], tool: core.wait, with: { seconds: 30 } }
+  - { id: after, needs: [nap], tool: core.echo, with: { never: true } }
+"""
+
+# Three texts of a workflow saved through the API: v2 changes `a` and adds `b`, v3 adds `c`.
+NOTES_V1 = """\
+name: notes
+steps:
+  - { id: a, tool: core.echo, with: { x: 1 } }
+"""
+NOTES_V2 = """\
+name: notes
+steps:
+  - { id: a, tool: core.echo, with: { x: 2 } }
+  - { id: b, needs: [a], tool: core.echo, with: { y: true } }
+outputs:
+  x: "{{ steps.a.output.x }}"
+"""
+NOTES_V3 = NOTES_V2.replace("outputs:", "  - { id: c, needs: [b], tool: core.echo }\noutputs:")
+
+# The fixture's workflows (others are created through the API by the tests).
+FIXTURE_WORKFLOWS = ["broken", "gated", "hello", "slow"]
 
 BOT = """\
 name: helper
@@ -116,6 +147,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         ("workflows/hello.yaml", HELLO),
         ("workflows/gated.yaml", GATED),
         ("workflows/broken.yaml", BROKEN),
+        ("workflows/slow.yaml", SLOW),
         ("bots/helper.yaml", BOT),
     ]:
         path = workspace / rel
@@ -284,16 +316,29 @@ def test_wait_and_resume_from_a_step(editor: Client, viewer: Client) -> None:
     first = editor.wait(run, timeout=60)
     assert first.status == "succeeded"
     before = list(viewer.events(run, timeout=30))
+    assert types(before).count("run_finished") == 1
 
     assert editor.resume(first, from_step="pause") == run
-    # Follow from the last event seen before resuming: only what the resumed run does.
-    after = editor.wait(run, timeout=60, last_event_id=before[-1].id)
-    assert after.status == "succeeded" and after.outputs == {"text": "hello again"}
-    rerun = list(viewer.events(run, last_event_id=before[-1].id, timeout=30))
+    # Right after the 202, a stream from the start follows the resumed run: it goes past the
+    # earlier run_finished to the new one.
+    everything = list(viewer.events(run, timeout=60))
+    assert everything[: len(before)] == before
+    rerun = everything[len(before) :]
     kinds = types(rerun)
-    assert kinds[0] == "run_started" and rerun[0]["resumed"] is True, kinds
-    assert kinds[-1] == "run_finished", kinds
+    assert kinds and kinds[0] == "run_started" and rerun[0]["resumed"] is True, types(everything)
+    assert kinds[-1] == "run_finished" and rerun[-1]["status"] == "succeeded", kinds
     assert {e["step"] for e in rerun if e.type == "step_finished"} == {"pause", "done"}, "greet is kept"
+    # last_event_id gives the same tail.
+    assert list(viewer.events(run, last_event_id=before[-1].id, timeout=30)) == rerun
+
+    # wait() right after resume() waits for the resumed run too.
+    middle = viewer.run(run)
+    assert editor.resume(run, from_step="done") == run
+    after = editor.wait(run, timeout=60)
+    assert after.status == "succeeded" and after.outputs == {"text": "hello again"}
+    assert after.step("done").finished_at > middle.step("done").finished_at, "done ran again"
+    assert after.step("pause").finished_at == middle.step("pause").finished_at, "pause is kept"
+    assert types(list(viewer.events(run, timeout=30))).count("run_finished") == 3
 
     with pytest.raises(MonstrumError) as e:
         editor.resume(run, from_step="no-such-step")
@@ -449,13 +494,14 @@ def test_validate_gives_line_numbers(viewer: Client) -> None:
 
 def test_workflows_bots_and_plugins(viewer: Client) -> None:
     listed = viewer.workflows()
-    assert [(w.name, w.file) for w in listed] == [
-        ("broken", "workflows/broken.yaml"),
-        ("gated", "workflows/gated.yaml"),
-        ("hello", "workflows/hello.yaml"),
+    names = [w.name for w in listed]
+    assert names == sorted(names), names
+    assert [(w.name, w.file) for w in listed if w.name in FIXTURE_WORKFLOWS] == [
+        (name, f"workflows/{name}.yaml") for name in FIXTURE_WORKFLOWS
     ]
     hello = viewer.workflow("hello")
     assert (hello.name, hello.text, hello.valid, hello.diagnostics) == ("hello", HELLO, True, [])
+    assert hello.version is None, "a file never saved is no saved version"
     broken = viewer.workflow("broken")
     assert broken.valid is False and [d.line for d in broken.diagnostics] == [5]
 
@@ -476,6 +522,232 @@ def test_workflows_bots_and_plugins(viewer: Client) -> None:
     with pytest.raises(MonstrumError) as e:
         viewer.plugin("no-such-plugin")
     assert e.value.status == 404
+
+
+# -- workflow versions ------------------------------------------------------------------------
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_workflow_versions_save_diff_and_rollback(server: Server, editor: Client, viewer: Client) -> None:
+    file = server.workspace / "workflows" / "notes.yaml"
+    created = editor.create_workflow("notes", NOTES_V1, message="first")
+    assert created == SavedWorkflow(workflow="notes", version=1, hash=sha256(NOTES_V1), created=True)
+    assert file.read_text() == NOTES_V1
+    notes = viewer.workflow("notes")
+    assert (notes.text, notes.valid, notes.version) == (NOTES_V1, True, 1)
+    assert "notes" in [w.name for w in viewer.workflows()]
+    with pytest.raises(MonstrumError) as e:
+        editor.create_workflow("notes", NOTES_V2)
+    assert (e.value.status, e.value.code) == (409, "conflict")
+    assert file.read_text() == NOTES_V1
+
+    # A save without If-Match, then one based on the head.
+    saved = editor.save_workflow("notes", NOTES_V2, message="x is 2, and b")
+    assert saved == SavedWorkflow(workflow="notes", version=2, hash=sha256(NOTES_V2), created=True)
+    head = viewer.workflow("notes")
+    assert (head.text, head.version) == (NOTES_V2, 2)
+    saved = editor.save_workflow("notes", NOTES_V3, message="and c", if_match=head.version)
+    assert (saved.version, saved.created) == (3, True)
+    assert file.read_text() == NOTES_V3
+
+    # A save based on a version that is no longer the head: 412, and the file is unchanged.
+    with pytest.raises(MonstrumError) as e:
+        editor.save_workflow("notes", NOTES_V1, message="stale", if_match=2)
+    assert (e.value.status, e.value.code) == (412, "conflict"), e.value
+    assert file.read_text() == NOTES_V3
+    assert (viewer.workflow("notes").text, viewer.workflow("notes").version) == (NOTES_V3, 3)
+
+    # A text that does not validate: 422 with its diagnostics, nothing written.
+    invalid = BROKEN.replace("name: broken", "name: notes")
+    with pytest.raises(MonstrumError) as e:
+        editor.save_workflow("notes", invalid, if_match=3)
+    assert (e.value.status, e.value.code) == (422, "invalid"), e.value
+    assert [(d.code, d.line, d.column, d.path) for d in e.value.diagnostics] == [
+        ("E004", 5, 13, "steps[0].needs[0]")
+    ]
+    assert file.read_text() == NOTES_V3
+    # The head's own text again stores nothing.
+    assert editor.save_workflow("notes", NOTES_V3, if_match=3) == SavedWorkflow(
+        workflow="notes", version=3, hash=sha256(NOTES_V3), created=False
+    )
+
+    # Every version, newest first, the token's name as author.
+    versions = viewer.versions("notes")
+    assert [(v.workflow, v.version, v.author, v.message) for v in versions] == [
+        ("notes", 3, "erin", "and c"),
+        ("notes", 2, "erin", "x is 2, and b"),
+        ("notes", 1, "erin", "first"),
+    ]
+    assert [v.hash for v in versions] == [sha256(NOTES_V3), sha256(NOTES_V2), sha256(NOTES_V1)]
+    assert all(v.created_at > 0 for v in versions)
+    assert [v.created_at for v in versions] == sorted((v.created_at for v in versions), reverse=True)
+
+    # The diff names the steps added, removed and changed.
+    d = viewer.diff("notes", 1, 2)
+    assert (d.added, d.removed, d.changed) == (["b"], [], ["a"])
+    assert d.text.startswith("--- notes v1\n+++ notes v2\n"), d.text
+    assert "-  - { id: a, tool: core.echo, with: { x: 1 } }\n" in d.text, d.text
+    assert "+  - { id: a, tool: core.echo, with: { x: 2 } }\n" in d.text, d.text
+    d = viewer.diff("notes", 3, 1)
+    assert (d.added, d.removed, d.changed) == ([], ["b", "c"], ["a"])
+    assert viewer.diff("notes", 2, 3).added == ["c"]
+    with pytest.raises(MonstrumError) as e:
+        viewer.diff("notes", 1, 99)
+    assert (e.value.status, e.value.code) == (404, "not_found")
+
+    # A rollback writes the old text as a new version; the versions between are kept.
+    rolled = editor.rollback("notes", 1)
+    assert rolled == SavedWorkflow(workflow="notes", version=4, hash=sha256(NOTES_V1), created=True)
+    assert file.read_text() == NOTES_V1
+    assert viewer.workflow("notes").version == 4
+    newest = viewer.versions("notes")
+    assert [v.version for v in newest] == [4, 3, 2, 1]
+    assert (newest[0].author, newest[0].message) == ("erin", "rollback to version 1")
+    assert viewer.diff("notes", 3, 4).removed == ["b", "c"]
+    with pytest.raises(MonstrumError) as e:
+        editor.rollback("notes", 99)
+    assert (e.value.status, e.value.code) == (404, "not_found")
+    assert [v.version for v in viewer.versions("notes")] == [4, 3, 2, 1]
+
+    # A run records the version it ran.
+    editor.save_workflow("notes", NOTES_V2, message="b again", if_match=4)
+    run = editor.start_run("notes")
+    detail = editor.wait(run, timeout=60)
+    assert (detail.status, detail.outputs) == ("succeeded", {"x": 2})
+    assert detail.run.workflow_version == 5
+    assert next(r for r in viewer.runs(limit=20) if r.id == run).workflow_version == 5
+    unsaved = editor.start_run("hello")
+    assert editor.wait(unsaved, timeout=60).run.workflow_version is None, "hello was never saved"
+
+
+def test_save_refuses_what_it_cannot_do(server: Server, editor: Client, viewer: Client, approver: Client) -> None:
+    with pytest.raises(MonstrumError) as e:
+        editor.create_workflow("drafted", BROKEN.replace("name: broken", "name: drafted"))
+    assert (e.value.status, e.value.code) == (422, "invalid")
+    assert [d.code for d in e.value.diagnostics] == ["E004"]
+    assert not (server.workspace / "workflows" / "drafted.yaml").exists(), "nothing was written"
+    assert "drafted" not in [w.name for w in viewer.workflows()]
+    with pytest.raises(MonstrumError) as e:
+        editor.save_workflow("no-such-workflow", HELLO)
+    assert (e.value.status, e.value.code) == (404, "not_found")
+    with pytest.raises(MonstrumError) as e:
+        editor.create_workflow("../escape", HELLO)
+    assert (e.value.status, e.value.code) == (400, "invalid")
+    with pytest.raises(MonstrumError) as e:
+        editor.request("PUT", "/api/workflows/hello", json_body={"text": HELLO}, headers={"if-match": '"x"'})
+    assert (e.value.status, e.value.code) == (400, "invalid"), "If-Match is a version number"
+    with pytest.raises(TypeError):
+        editor.save_workflow("hello", HELLO, if_match="3")  # type: ignore[arg-type]
+
+    # Viewers and approvers read versions but save nothing.
+    for who in (viewer, approver):
+        with pytest.raises(MonstrumError) as e:
+            who.save_workflow("hello", HELLO.replace("world", "viewer"))
+        assert (e.value.status, e.value.code) == (403, "forbidden")
+        with pytest.raises(MonstrumError) as e:
+            who.create_workflow("viewers-own", HELLO)
+        assert e.value.status == 403
+        with pytest.raises(MonstrumError) as e:
+            who.rollback("hello", 1)
+        assert e.value.status == 403
+    assert viewer.workflow("hello").text == HELLO
+    assert "viewers-own" not in [w.name for w in viewer.workflows()]
+
+
+def test_a_file_edited_by_hand_is_kept_as_a_version(server: Server, editor: Client, viewer: Client) -> None:
+    file = server.workspace / "workflows" / "memo.yaml"
+    editor.create_workflow("memo", NOTES_V1.replace("name: notes", "name: memo"))
+    by_hand = NOTES_V2.replace("name: notes", "name: memo")
+    file.write_text(by_hand)
+    assert viewer.workflow("memo").version is None, "the file is no saved version any more"
+
+    # A save based on version 1 is refused: the file is not version 1 any more. Its text is kept.
+    with pytest.raises(MonstrumError) as e:
+        editor.save_workflow("memo", NOTES_V3.replace("name: notes", "name: memo"), if_match=1)
+    assert e.value.status == 412
+    assert file.read_text() == by_hand
+    found = viewer.versions("memo")[0]
+    assert (found.version, found.author, found.hash) == (2, "(file on disk)", sha256(by_hand))
+    assert viewer.workflow("memo").version == 2
+
+    saved = editor.save_workflow("memo", NOTES_V3.replace("name: notes", "name: memo"), if_match=2)
+    assert (saved.version, saved.created) == (3, True)
+    assert [(v.version, v.author) for v in viewer.versions("memo")] == [
+        (3, "erin"),
+        (2, "(file on disk)"),
+        (1, "erin"),
+    ]
+
+
+# -- cancel -----------------------------------------------------------------------------------
+
+
+def test_cancel_stops_a_running_run(editor: Client, viewer: Client, approver: Client) -> None:
+    run = editor.start_run("slow")
+    stream = viewer.events(run, timeout=60)
+    for event in stream:  # until the 30 s step is under way
+        if event.type == "tool_call" and event["step"] == "nap":
+            break
+    stream.close()
+    assert viewer.run(run).status == "running"
+
+    with pytest.raises(MonstrumError) as e:
+        viewer.cancel(run)
+    assert (e.value.status, e.value.code) == (403, "forbidden")
+    with pytest.raises(MonstrumError) as e:
+        approver.cancel(run)
+    assert e.value.status == 403
+    assert viewer.run(run).status == "running", "nothing moved"
+
+    asked = time.monotonic()
+    assert editor.cancel(run) == Cancellation(run=run, outcome="stopping")
+    final = viewer.wait(run, timeout=20)
+    assert time.monotonic() - asked < 10, "the 30 s step was dropped where it was"
+    assert (final.status, final.error) == ("cancelled", "cancelled by erin")
+    assert final.run.finished
+    assert final.step("first").status == "succeeded"
+    assert (final.step("nap").status, final.step("nap").error) == ("cancelled", "cancelled by erin")
+    with pytest.raises(KeyError):
+        final.step("after")  # never started
+    events = list(viewer.events(run, timeout=30))
+    assert events[-1].type == "run_finished", types(events)
+    assert (events[-1]["status"], events[-1]["error"]) == ("cancelled", "cancelled by erin")
+    assert "after" not in {e.get("step") for e in events}
+
+    # Audited, with who asked.
+    records = viewer.audit(run=run, kind="cancellation")
+    assert len(records) == 1 and records[0].reason == "cancelled by erin", records
+
+    # It has ended: a second cancel is a conflict, and it is not resumed.
+    with pytest.raises(MonstrumError) as e:
+        editor.cancel(run)
+    assert (e.value.status, e.value.code) == (409, "conflict")
+    with pytest.raises(MonstrumError) as e:
+        editor.resume(run)
+    assert (e.value.status, e.value.code) == (409, "conflict")
+    with pytest.raises(MonstrumError) as e:
+        editor.cancel("0000000000")
+    assert (e.value.status, e.value.code) == (404, "not_found")
+
+
+def test_cancel_closes_a_run_waiting_at_a_gate(editor: Client, approver: Client, viewer: Client) -> None:
+    run = editor.start_run("gated")
+    assert editor.wait(run, timeout=60).status == "waiting"
+    # Nobody drives a run waiting at a gate: it is closed at once.
+    assert editor.cancel(run) == Cancellation(run=run, outcome="closed")
+    final = viewer.wait(run, through_gates=True, timeout=30)
+    assert (final.status, final.error, final.waiting) == ("cancelled", "cancelled by erin", [])
+    assert final.step("gate").status == "cancelled"
+    assert run not in [a.run_id for a in viewer.approvals()]
+    with pytest.raises(MonstrumError) as e:
+        approver.approve(run, "gate")
+    assert (e.value.status, e.value.code) == (409, "conflict")
+    with pytest.raises(MonstrumError) as e:
+        editor.cancel(run)
+    assert e.value.status == 409
 
 
 # -- the vault --------------------------------------------------------------------------------
@@ -516,6 +788,37 @@ def test_a_secret_is_listed_by_name_and_never_answered(server: Server, admin: Cl
     for file in server.workspace.rglob("*"):
         if file.is_file():
             assert SECRET_VALUE.encode() not in file.read_bytes(), f"{file} holds the secret"
+
+
+def test_a_refused_write_does_not_spoil_the_next_request(server: Server) -> None:
+    # The server refuses a token or a role before it reads the request's body, and then closes
+    # the connection when the body had not arrived yet, without `Connection: close`: a request
+    # sent next on that connection fails ("Server disconnected without sending a response"). The
+    # client drops the connection of an error answer to a request with a body.
+    streams: list[object] = []
+
+    def remember(response: httpx.Response) -> None:
+        streams.append(response.extensions.get("network_stream"))
+
+    with httpx.Client(event_hooks={"response": [remember]}) as http:
+        with Client(server.url, token=server.tokens["vic"], http_client=http) as viewer:
+            viewer.workflows()
+            viewer.workflow("hello")
+            assert streams[0] is not None and streams[1] is streams[0], "keep-alive"
+            with pytest.raises(MonstrumError) as e:
+                viewer.workflow("nope")
+            assert e.value.status == 404 and streams[2] is streams[0], "a GET's error keeps it"
+            for i in range(30):
+                with pytest.raises(MonstrumError) as e:
+                    viewer.save_workflow("hello", HELLO, message=f"try {i}")
+                assert (e.value.status, e.value.code) == (403, "forbidden")
+                refused = streams[-1]
+                assert viewer.validate(HELLO).valid
+                assert streams[-1] is not refused, "a new connection after the refusal"
+                with pytest.raises(MonstrumError) as e:
+                    viewer.rollback("hello", 1)
+                assert e.value.status == 403 and "viewer" in e.value.message
+                assert "hello" in [w.name for w in viewer.workflows()]
 
 
 def test_transport_errors_are_httpx_errors() -> None:

@@ -47,7 +47,8 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// The live (not revoked) token with this hash, marking it used.
+    /// The live (not revoked) token with this hash, marking it used (at most once a minute, so
+    /// that reading the API does not write the store on every request).
     pub async fn use_token(&self, hash: &str) -> StoreResult<Option<TokenRecord>> {
         let row = sqlx::query("SELECT * FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL")
             .bind(hash)
@@ -57,12 +58,15 @@ impl Store {
         let Some(token) = row.as_ref().map(token_row).transpose().context("bad token row")? else {
             return Ok(None);
         };
-        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE name = $2")
-            .bind(now_ms())
-            .bind(&token.name)
-            .execute(&self.pool)
-            .await
-            .context("cannot record the token's use")?;
+        let now = now_ms();
+        if token.last_used_at.is_none_or(|at| now - at >= 60_000) {
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE name = $2")
+                .bind(now)
+                .bind(&token.name)
+                .execute(&self.pool)
+                .await
+                .context("cannot record the token's use")?;
+        }
         Ok(Some(token))
     }
 

@@ -6,17 +6,21 @@
 use crate::error::ApiError;
 use crate::hub::{Log, Next};
 use crate::state::App;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
 use futures::Stream;
 use monstrum_core::events::Event;
-use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::fmt::Write as _;
 use std::sync::Arc;
+use std::time::Duration;
 
-type Boxed = std::pin::Pin<Box<dyn Stream<Item = Result<SseEvent, Infallible>> + Send>>;
-type EventStream = Sse<axum::response::sse::KeepAliveStream<Boxed>>;
+/// A comment line sent when nothing happened for this long, so that proxies keep the stream.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Events written at once to one subscriber.
+const BATCH: usize = 256;
 
 fn last_event_id(headers: &HeaderMap) -> Result<u64, ApiError> {
     match headers.get("last-event-id") {
@@ -29,32 +33,62 @@ fn last_event_id(headers: &HeaderMap) -> Result<u64, ApiError> {
     }
 }
 
+/// One server-sent event (the JSON is one line: serde_json writes no newline).
+fn frame(out: &mut String, id: Option<u64>, json: &str) {
+    if let Some(id) = id {
+        let _ = writeln!(out, "id: {id}");
+    }
+    out.push_str("data: ");
+    out.push_str(json);
+    out.push_str("\n\n");
+}
+
+/// A `text/event-stream` answer over `chunks`.
+fn event_stream(chunks: impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static) -> Response {
+    let mut response = Response::new(Body::from_stream(chunks));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
 /// Reads `log` after `after`; with `until_finished`, ends after the run's `run_finished` (the
-/// newest event, and no resume since).
-fn follow(log: Arc<Log>, after: u64, until_finished: bool) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+/// newest event, and no resume since). Every event that is there when the subscriber wakes goes
+/// out in one write: a thousand subscribers cost a thousand writes per wake, not per event.
+fn follow(log: Arc<Log>, after: u64, until_finished: bool) -> impl Stream<Item = Result<Bytes, Infallible>> {
     struct S {
         log: Arc<Log>,
         cursor: u64,
-        buffer: VecDeque<crate::hub::Numbered>,
+        done: bool,
     }
-    let start = S { log, cursor: after, buffer: VecDeque::new() };
-    futures::stream::unfold(start, move |mut s| async move {
+    futures::stream::unfold(S { log, cursor: after, done: false }, move |mut s| async move {
+        if s.done {
+            return None;
+        }
         loop {
-            if let Some(e) = s.buffer.pop_front() {
-                s.cursor = e.id;
-                let sse = SseEvent::default().id(e.id.to_string()).data(&*e.json);
-                return Some((Ok(sse), s));
-            }
             let seen = s.log.mark();
-            match s.log.read(s.cursor, 256) {
+            match s.log.read(s.cursor, BATCH) {
                 Next::Lagged { missed, resume_after } => {
                     s.cursor = resume_after;
-                    let data = serde_json::json!({ "type": "lagged", "missed": missed }).to_string();
-                    return Some((Ok(SseEvent::default().data(data)), s));
+                    let mut out = String::new();
+                    frame(&mut out, None, &serde_json::json!({ "type": "lagged", "missed": missed }).to_string());
+                    return Some((Ok(Bytes::from(out)), s));
                 }
-                Next::Events(events) if !events.is_empty() => s.buffer.extend(events),
+                Next::Events(events) if !events.is_empty() => {
+                    let mut out = String::with_capacity(events.iter().map(|e| e.json.len() + 24).sum());
+                    for e in &events {
+                        frame(&mut out, Some(e.id), &e.json);
+                        s.cursor = e.id;
+                    }
+                    s.done = until_finished && s.log.ends_at(s.cursor, s.log.mark());
+                    return Some((Ok(Bytes::from(out)), s));
+                }
                 Next::Events(_) if until_finished && s.log.ends_at(s.cursor, seen) => return None,
-                Next::Events(_) => s.log.changed(seen).await,
+                Next::Events(_) => {
+                    if tokio::time::timeout(KEEP_ALIVE, s.log.changed(seen)).await.is_err() {
+                        return Some((Ok(Bytes::from_static(b":\n\n")), s));
+                    }
+                }
             }
         }
     })
@@ -74,8 +108,9 @@ async fn from_store(app: &App, run_id: &str) -> Result<Vec<String>, ApiError> {
                 output: s.output.unwrap_or_default(),
                 duration_ms: s.finished_at.zip(s.started_at).map_or(0, |(f, b)| (f - b).max(0) as u64),
             },
-            "skipped" => Event::StepSkipped { run, step, reason: s.error.unwrap_or_default() },
-            "failed" | "rejected" | "cancelled" => {
+            // As the scheduler tells a step it cancelled.
+            "skipped" | "cancelled" => Event::StepSkipped { run, step, reason: s.error.unwrap_or_default() },
+            "failed" | "rejected" => {
                 Event::StepFailed { run, step, error: s.error.unwrap_or_else(|| s.status.clone()), attempt: s.attempts }
             }
             _ => Event::StepStarted { run, step, attempt: s.attempts },
@@ -115,32 +150,25 @@ pub async fn run_events(
     State(app): State<App>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Result<EventStream, ApiError> {
+) -> Result<Response, ApiError> {
     let after = last_event_id(&headers)?;
     let run = app.store.load_run(&id).await.map_err(ApiError::internal)?.ok_or_else(|| no_run(&id))?;
-    let log = app.hub.run(&run.id);
-    let stream: Boxed = match log {
-        Some(log) => Box::pin(follow(log, after, true)),
-        None => {
-            let events = from_store(&app, &run.id).await?;
-            let items = events
-                .into_iter()
-                .enumerate()
-                .skip(after as usize)
-                .map(|(i, json)| Ok(SseEvent::default().id((i + 1).to_string()).data(json)));
-            Box::pin(futures::stream::iter(items.collect::<Vec<_>>()))
-        }
-    };
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    if let Some(log) = app.hub.run(&run.id) {
+        return Ok(event_stream(follow(log, after, true)));
+    }
+    let mut out = String::new();
+    for (i, json) in from_store(&app, &run.id).await?.iter().enumerate().skip(after as usize) {
+        frame(&mut out, Some(i as u64 + 1), json);
+    }
+    Ok(event_stream(futures::stream::iter([Ok(Bytes::from(out))])))
 }
 
 /// Every event of every run this server drives, live (from now, or after `Last-Event-ID`).
 #[utoipa::path(get, path = "/api/events", tag = "runs",
     params(("Last-Event-ID" = Option<u64>, Header, description = "resume after this event")),
     responses((status = 200, description = "text/event-stream of `--json` objects; never ends", content_type = "text/event-stream", body = String)))]
-pub async fn all_events(State(app): State<App>, headers: HeaderMap) -> Result<EventStream, ApiError> {
+pub async fn all_events(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     let log = app.hub.all();
     let after = if headers.contains_key("last-event-id") { last_event_id(&headers)? } else { log.last_id() };
-    let stream: Boxed = Box::pin(follow(log, after, false));
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Ok(event_stream(follow(log, after, false)))
 }

@@ -147,10 +147,14 @@ pub async fn save(
 /// The versions of a workflow, newest first.
 #[utoipa::path(get, path = "/api/workflows/{name}/versions", tag = "workflows",
     params(("name" = String, Path, description = "the workflow's name")),
-    responses((status = 200, body = Vec<VersionView>), (status = 400, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = Vec<VersionView>), (status = 400, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody)))]
 pub async fn list(State(app): State<App>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     check_name(&name)?;
     let all = app.store.versions(&name).await.map_err(ApiError::internal)?;
+    if all.is_empty() {
+        crate::routes::workflows::workflow_file(&app, &name)?;
+    }
     Ok(Json(serde_json::to_value(all).map_err(ApiError::internal)?))
 }
 

@@ -1,0 +1,16 @@
+-- wrk: GET with the token in $TOKEN (benches/serve.sh).
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+
+-- Count answers that are not 2xx (each thread counts its own; done() adds them up): a bench
+-- that measures refusals measures nothing.
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) bad = 0 end
+function response(status, headers, body)
+  if status < 200 or status > 299 then bad = bad + 1 end
+end
+function done(summary, latency, requests)
+  local total = 0
+  for _, t in ipairs(threads) do total = total + t:get("bad") end
+  io.write(string.format("non2xx=%d\n", total))
+end
