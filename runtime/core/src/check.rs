@@ -67,7 +67,7 @@ pub fn workflow_problems(wf: &Workflow, file: &Path, workspace: &Workspace, text
     let check_bot = |name: &str, path: Vec<PathSeg>, out: &mut Vec<Diagnostic>| match workspace.bot(name) {
         Ok(bot) => {
             if let Some(script) = bot.model.as_ref().and_then(|m| m.script.as_ref())
-                && !workspace.resolve(script).exists()
+                && !workspace.inside(Path::new(script)).is_ok_and(|p| p.exists())
             {
                 out.push(Diagnostic::new(
                     "E013",
@@ -118,7 +118,11 @@ pub fn workflow_problems(wf: &Workflow, file: &Path, workspace: &Workspace, text
             }
             Some(StepKind::Workflow(sub)) => {
                 let path = file.parent().unwrap_or(Path::new(".")).join(sub);
-                if !path.is_file() {
+                if workspace.inside(file).is_ok()
+                    && let Err(e) = workspace.inside(&path)
+                {
+                    out.push(Diagnostic::new("E013", at("workflow"), format!("sub-workflow {sub}: {e:#}")));
+                } else if !path.is_file() {
                     out.push(Diagnostic::new(
                         "E013",
                         at("workflow"),
@@ -128,7 +132,7 @@ pub fn workflow_problems(wf: &Workflow, file: &Path, workspace: &Workspace, text
             }
             Some(StepKind::Llm(llm)) => {
                 if let Some(script) = llm.model.as_ref().and_then(|m| m.script.as_ref())
-                    && !workspace.resolve(script).exists()
+                    && !workspace.inside(Path::new(script)).is_ok_and(|p| p.exists())
                 {
                     out.push(Diagnostic::new(
                         "E013",

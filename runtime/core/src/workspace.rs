@@ -146,6 +146,19 @@ impl Workspace {
         self.root.join(relative)
     }
 
+    /// `path` (relative to the workspace, or absolute) with `.` and `..` resolved, if it stays
+    /// inside the workspace: a file that a workflow or bot names (a script, a sub-workflow) is
+    /// never read from elsewhere. Lexical: a symbolic link inside the workspace is the owner's.
+    pub fn inside(&self, path: &Path) -> anyhow::Result<PathBuf> {
+        let root = normalize(&std::path::absolute(&self.root).unwrap_or_else(|_| self.root.clone()));
+        let full = normalize(&std::path::absolute(root.join(path)).unwrap_or_else(|_| root.join(path)));
+        if full.starts_with(&root) {
+            Ok(full)
+        } else {
+            bail!("{} is outside the workspace ({})", path.display(), root.display())
+        }
+    }
+
     /// The plugins the workspace can use: the built-in ones, the installed packages
     /// (`plugins/<name>.mst`) and those being developed in `plugins/<name>/` (manifest and
     /// component); of several with one name, the last of [`Workspace::available_plugins`] wins.
@@ -203,6 +216,7 @@ impl Workspace {
 
     /// The skill named `name`, from `skills/<name>/SKILL.md`.
     pub fn skill(&self, name: &str) -> anyhow::Result<monstrum_model::Skill> {
+        plain_name("skill", name)?;
         let file = self.root.join("skills").join(name).join("SKILL.md");
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("unknown skill `{name}`: cannot read {}", file.display()))?;
@@ -218,6 +232,7 @@ impl Workspace {
 
     /// The bot named `name`, from `bots/<name>.yaml`.
     pub fn bot(&self, name: &str) -> anyhow::Result<Bot> {
+        plain_name("bot", name)?;
         let file = ["yaml", "yml"]
             .iter()
             .map(|ext| self.root.join("bots").join(format!("{name}.{ext}")))
@@ -230,6 +245,52 @@ impl Workspace {
                 let list: Vec<String> = problems.iter().map(|d| format!("{}:{d}", file.display())).collect();
                 bail!("invalid bot file:\n{}", list.join("\n"))
             }
+        }
+    }
+}
+
+/// A bot's or skill's name is a file name in its folder, never a path out of it.
+fn plain_name(what: &str, name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok { Ok(()) } else { bail!("`{name}` is not a {what} name (letters, digits, -, _ and ., not a path)") }
+}
+
+/// `path` with `.` and `..` taken out, without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_paths_stay_inside_the_workspace() {
+        let ws = Workspace { root: PathBuf::from("/srv/ws"), config: Config::default() };
+        assert_eq!(ws.inside(Path::new("scripts/a.yaml")).unwrap(), PathBuf::from("/srv/ws/scripts/a.yaml"));
+        assert_eq!(
+            ws.inside(Path::new("workflows/../scripts/./a.yaml")).unwrap(),
+            PathBuf::from("/srv/ws/scripts/a.yaml")
+        );
+        for outside in ["../x.yaml", "scripts/../../x.yaml", "/etc/passwd", "/srv/wsx/a.yaml"] {
+            assert!(ws.inside(Path::new(outside)).is_err(), "{outside}");
+        }
+        for bad in ["../../etc/x", "a/b", ".hidden", "", "x\\y"] {
+            let e = ws.bot(bad).unwrap_err().to_string();
+            assert!(e.contains("not a bot name"), "{bad}: {e}");
+            assert!(ws.skill(bad).unwrap_err().to_string().contains("not a skill name"), "{bad}");
         }
     }
 }

@@ -357,6 +357,21 @@ async fn bad_input_gets_a_json_error_and_changes_nothing() {
     assert_eq!(v["diagnostics"][0]["line"], 5, "{v}");
     let (_, v) = s.json(Method::POST, "/api/workflows/validate", &editor, Some(HELLO)).await;
     assert_eq!(v, json!({ "valid": true, "diagnostics": [] }));
+
+    // A file named by a workflow is never looked for outside the workspace: not a bot, a
+    // script or a sub-workflow (a viewer could otherwise probe the machine's files).
+    std::fs::write("/tmp/monstrum-probe.yaml", "name: probe\n").unwrap();
+    let probe = "name: probe\nbot: ../../../../../../tmp/monstrum-probe\nsteps:\n  - { id: a, workflow: ../../../../../../tmp/monstrum-probe.yaml }\n  - { id: b, llm: { prompt: hi, model: { provider: scripted, script: /tmp/monstrum-probe.yaml } } }\n";
+    let (_, body) = s.call(Method::POST, "/api/workflows/validate", Some(&editor), Some(probe)).await;
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    let messages: Vec<&str> =
+        v["diagnostics"].as_array().unwrap().iter().map(|d| d["message"].as_str().unwrap()).collect();
+    assert!(messages.iter().any(|m| m.contains("is not a bot name")), "{messages:?}");
+    assert_eq!(
+        messages.iter().filter(|m| m.contains("outside the workspace") || m.contains("does not exist")).count(),
+        2,
+        "{messages:?}"
+    );
 }
 
 #[tokio::test]

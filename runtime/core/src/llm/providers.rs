@@ -52,7 +52,11 @@ impl Providers {
                     .clone()
                     .ok_or_else(|| LlmError::Config("the scripted model needs `script:` (a file of turns)".into()))?;
                 let start = self.script_starts.get(&script).copied().unwrap_or(0);
-                let provider = ScriptedProvider::load(&self.workspace.resolve(&script), start)?;
+                let file = self
+                    .workspace
+                    .inside(std::path::Path::new(&script))
+                    .map_err(|e| LlmError::Config(format!("{e:#}")))?;
+                let provider = ScriptedProvider::load(&file, start)?;
                 Resolved {
                     provider: Arc::new(provider),
                     model: model.name.clone().unwrap_or_else(|| "scripted".into()),

@@ -19,6 +19,11 @@ pub async fn run(ctx: &Arc<RunCtx>, key: &str, file: &str, inputs: Value) -> Res
     }
     let base = ctx.file.parent().map(|p| p.to_path_buf()).unwrap_or_default();
     let path = base.join(file);
+    // A workflow of the workspace calls workflows of the workspace only.
+    let workspace = &ctx.engine.workspace;
+    if workspace.inside(&ctx.file).is_ok() {
+        workspace.inside(&path).map_err(|e| format!("sub-workflow {file}: {e:#}"))?;
+    }
     let source =
         std::fs::read_to_string(&path).map_err(|e| format!("cannot read sub-workflow {}: {e}", path.display()))?;
     let workflow = monstrum_model::load_workflow(&source).ok().map_err(|problems| {
