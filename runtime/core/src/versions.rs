@@ -60,12 +60,15 @@ pub fn name_of(file: &Path) -> Option<&str> {
     file.file_stem().and_then(|s| s.to_str()).filter(|n| valid_name(n))
 }
 
-/// The saved version whose text `source` is (what a run records).
+/// The saved version whose text `source` is (what a run records). A workflow never saved has
+/// none, found without hashing its text (a run of 1,000 steps would pay ~4,000 instructions a
+/// step for it: benches/instructions.sh).
 pub async fn version_of(store: &Store, file: &Path, source: &str) -> Result<Option<i64>, StoreError> {
-    match name_of(file) {
-        Some(name) => store.version_of_text(name, &hash(source)).await,
-        None => Ok(None),
+    let Some(name) = name_of(file) else { return Ok(None) };
+    if store.head_version(name).await?.is_none() {
+        return Ok(None);
     }
+    store.version_of_text(name, &hash(source)).await
 }
 
 /// Saves `text` as the next version of workflow `name` and writes it to its file. With
