@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use extism::{CompiledPlugin, Plugin, PluginBuilder};
-use monstrum::plugin::{PluginCall, PluginHost, builtin};
+use monstrum_core::plugin::builtin;
+use monstrum_core::plugin::internals::{PluginCall, PluginHost};
 use serde_json::{Value, json};
 
 /// `(module (func (export "noop") (result i32) i32.const 0))`
