@@ -88,9 +88,9 @@ emit "{\"case\":\"idle_rss_kb\",\"value\":$(rss_kb)}"
 bench() { # name method path [body-file content-type]
     local name=$1 method=$2 path=$3 out
     if [ "$method" = POST ]; then
-        out=$(BODY_FILE=$4 CONTENT_TYPE=$5 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/serve/post.lua "$URL$path")
+        out=$(BODY_FILE=$4 CONTENT_TYPE=$5 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/serve/wrk.lua "$URL$path")
     else
-        out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/serve/get.lua "$URL$path")
+        out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/serve/wrk.lua "$URL$path")
     fi
     python3 - "$name" "$out" <<'PY'
 import json, re, sys

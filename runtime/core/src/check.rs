@@ -116,20 +116,15 @@ pub fn workflow_problems(wf: &Workflow, file: &Path, workspace: &Workspace, text
                     out.push(Diagnostic::new("E013", at("delegate"), format!("{e:#}")));
                 }
             }
-            Some(StepKind::Workflow(sub)) => {
-                let path = file.parent().unwrap_or(Path::new(".")).join(sub);
-                if workspace.inside(file).is_ok()
-                    && let Err(e) = workspace.inside(&path)
-                {
-                    out.push(Diagnostic::new("E013", at("workflow"), format!("sub-workflow {sub}: {e:#}")));
-                } else if !path.is_file() {
-                    out.push(Diagnostic::new(
-                        "E013",
-                        at("workflow"),
-                        format!("sub-workflow {} does not exist", path.display()),
-                    ));
-                }
-            }
+            Some(StepKind::Workflow(sub)) => match workspace.sub_workflow(file, sub) {
+                Err(e) => out.push(Diagnostic::new("E013", at("workflow"), format!("{e:#}"))),
+                Ok(path) if !path.is_file() => out.push(Diagnostic::new(
+                    "E013",
+                    at("workflow"),
+                    format!("sub-workflow {} does not exist", path.display()),
+                )),
+                Ok(_) => {}
+            },
             Some(StepKind::Llm(llm)) => {
                 if let Some(script) = llm.model.as_ref().and_then(|m| m.script.as_ref())
                     && !workspace.inside(Path::new(script)).is_ok_and(|p| p.exists())

@@ -146,6 +146,17 @@ impl Workspace {
         self.root.join(relative)
     }
 
+    /// The file of sub-workflow `sub` called by the workflow in `parent`: relative to the
+    /// parent's folder, and inside the workspace when the parent is (a workflow of the workspace
+    /// calls workflows of the workspace only).
+    pub fn sub_workflow(&self, parent: &Path, sub: &str) -> anyhow::Result<PathBuf> {
+        let path = parent.parent().unwrap_or(Path::new(".")).join(sub);
+        if self.inside(parent).is_ok() {
+            self.inside(&path).with_context(|| format!("sub-workflow {sub}"))?;
+        }
+        Ok(path)
+    }
+
     /// `path` (relative to the workspace, or absolute) with `.` and `..` resolved, if it stays
     /// inside the workspace: a file that a workflow or bot names (a script, a sub-workflow) is
     /// never read from elsewhere. Lexical: a symbolic link inside the workspace is the owner's.

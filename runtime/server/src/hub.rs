@@ -107,6 +107,12 @@ impl Log {
         inner.events.back().is_some_and(|e| e.id == id && e.finishes)
     }
 
+    /// Whether its run has ended, as things stand (its newest event is that end).
+    fn ended(&self) -> bool {
+        let mark = self.mark();
+        self.ends_at(mark.last, mark)
+    }
+
     /// Up to `max` events after `after`.
     pub fn read(&self, after: u64, max: usize) -> Next {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -128,7 +134,7 @@ impl Log {
 /// Every log of the server.
 #[derive(Clone)]
 pub struct Hub {
-    runs: Arc<Mutex<HashMap<String, (Arc<Log>, bool)>>>,
+    runs: Arc<Mutex<HashMap<String, Arc<Log>>>>,
     all: Arc<Log>,
 }
 
@@ -156,7 +162,7 @@ impl Hub {
             | Event::LlmRequest { run, .. }
             | Event::ToolCall { run, .. } => (run, false),
         };
-        let log = self.open_marked(run, finishes);
+        let log = self.log_of(run);
         log.push(json.clone(), finishes);
         self.all.push(json, finishes);
     }
@@ -164,7 +170,7 @@ impl Hub {
     /// The log of a run, made before the server drives it, so that a subscriber who asks at once
     /// follows it rather than being told from the store.
     pub fn open(&self, run: &str) -> Arc<Log> {
-        let log = self.open_marked(run, false);
+        let log = self.log_of(run);
         log.reopen();
         log
     }
@@ -177,22 +183,22 @@ impl Hub {
         }
     }
 
-    fn open_marked(&self, run: &str, finished: bool) -> Arc<Log> {
+    /// The log of `run`, made if there is none; to keep [`RUN_LOGS_KEPT`], logs of runs that
+    /// ended go first.
+    fn log_of(&self, run: &str) -> Arc<Log> {
         let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
         if !runs.contains_key(run) && runs.len() >= RUN_LOGS_KEPT {
-            let done: Vec<String> = runs.iter().filter(|(_, (_, done))| *done).map(|(k, _)| k.clone()).collect();
+            let done: Vec<String> = runs.iter().filter(|(_, log)| log.ended()).map(|(k, _)| k.clone()).collect();
             for k in done.into_iter().take(runs.len() + 1 - RUN_LOGS_KEPT) {
                 runs.remove(&k);
             }
         }
-        let entry = runs.entry(run.to_string()).or_insert_with(|| (Arc::new(Log::new(RUN_LOG_CAP)), false));
-        entry.1 = finished;
-        entry.0.clone()
+        runs.entry(run.to_string()).or_insert_with(|| Arc::new(Log::new(RUN_LOG_CAP))).clone()
     }
 
     /// The log of a run this server has events of.
     pub fn run(&self, run: &str) -> Option<Arc<Log>> {
-        self.runs.lock().unwrap_or_else(|p| p.into_inner()).get(run).map(|(log, _)| log.clone())
+        self.runs.lock().unwrap_or_else(|p| p.into_inner()).get(run).cloned()
     }
 
     /// The workspace-wide log.

@@ -48,27 +48,14 @@ pub struct PluginView {
     pub manifest: Value,
 }
 
-fn names_in(dir: std::path::PathBuf) -> Vec<String> {
-    let mut out: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string))
-        .collect();
-    out.sort();
-    out
-}
-
 /// The workspace's bots.
 #[utoipa::path(get, path = "/api/bots", tag = "bots", responses((status = 200, body = Vec<BotSummary>)))]
 pub async fn bots(State(app): State<App>) -> Json<Vec<BotSummary>> {
     let ws = app.workspace();
     Json(
-        names_in(ws.root.join("bots"))
+        super::yaml_files(&ws.root.join("bots"))
             .into_iter()
-            .map(|name| BotSummary { description: ws.bot(&name).ok().and_then(|b| b.description), name })
+            .map(|(name, _)| BotSummary { description: ws.bot(&name).ok().and_then(|b| b.description), name })
             .collect(),
     )
 }

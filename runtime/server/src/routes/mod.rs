@@ -13,6 +13,21 @@ use crate::state::App;
 use axum::Router;
 use axum::routing::{get, post, put};
 
+/// The `.yaml` and `.yml` files directly in `dir` (none if it does not exist), as (name without
+/// the extension, file name), by name.
+fn yaml_files(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .filter_map(|p| Some((p.file_stem()?.to_str()?.to_string(), p.file_name()?.to_str()?.to_string())))
+        .collect();
+    out.sort();
+    out
+}
+
 /// Every `/api` route. The role table in `auth::required_role` covers each of them (a test walks
 /// the OpenAPI document with every role).
 pub fn api(app: App) -> Router<App> {

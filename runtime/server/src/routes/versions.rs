@@ -74,8 +74,8 @@ pub struct DiffView {
 
 fn refused(e: SaveError) -> ApiError {
     match e {
-        SaveError::Invalid(problems) => {
-            let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e_text(&problems));
+        SaveError::Invalid(ref problems) => {
+            let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string());
             err.body.error.diagnostics = problems.iter().map(DiagnosticView::from).collect();
             err
         }
@@ -84,10 +84,6 @@ fn refused(e: SaveError) -> ApiError {
         e @ SaveError::NoVersion { .. } => ApiError::not_found(e.to_string()),
         e @ (SaveError::Io(_) | SaveError::Store(_)) => ApiError::internal(e),
     }
-}
-
-fn e_text(problems: &[monstrum_model::Diagnostic]) -> String {
-    format!("the workflow does not validate ({} problem(s)); nothing was written", problems.len())
 }
 
 fn saved(s: versions::Saved) -> SavedView {

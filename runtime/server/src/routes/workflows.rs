@@ -85,22 +85,14 @@ pub fn workflow_file(app: &App, name: &str) -> Result<PathBuf, ApiError> {
 #[utoipa::path(get, path = "/api/workflows", tag = "workflows",
     responses((status = 200, body = Vec<WorkflowSummary>)))]
 pub async fn list(State(app): State<App>) -> Result<Json<Vec<WorkflowSummary>>, ApiError> {
-    let dir = app.workspace().root.join("workflows");
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
-            if let (true, Some(stem)) = (yaml && path.is_file(), path.file_stem().and_then(|s| s.to_str())) {
-                if check_name(stem).is_ok() {
-                    let file = format!("workflows/{}", entry.file_name().to_string_lossy());
-                    out.push(WorkflowSummary { name: stem.to_string(), file });
-                }
-            }
-        }
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Json(out))
+    let files = super::yaml_files(&app.workspace().root.join("workflows"));
+    Ok(Json(
+        files
+            .into_iter()
+            .filter(|(name, _)| check_name(name).is_ok())
+            .map(|(name, file)| WorkflowSummary { name, file: format!("workflows/{file}") })
+            .collect(),
+    ))
 }
 
 /// One workflow's text and its diagnostics.

@@ -17,13 +17,7 @@ pub async fn run(ctx: &Arc<RunCtx>, key: &str, file: &str, inputs: Value) -> Res
     if ctx.depth >= MAX_DEPTH {
         return Err(format!("sub-workflows nest deeper than {MAX_DEPTH} levels"));
     }
-    let base = ctx.file.parent().map(|p| p.to_path_buf()).unwrap_or_default();
-    let path = base.join(file);
-    // A workflow of the workspace calls workflows of the workspace only.
-    let workspace = &ctx.engine.workspace;
-    if workspace.inside(&ctx.file).is_ok() {
-        workspace.inside(&path).map_err(|e| format!("sub-workflow {file}: {e:#}"))?;
-    }
+    let path = ctx.engine.workspace.sub_workflow(&ctx.file, file).map_err(|e| format!("{e:#}"))?;
     let source =
         std::fs::read_to_string(&path).map_err(|e| format!("cannot read sub-workflow {}: {e}", path.display()))?;
     let workflow = monstrum_model::load_workflow(&source).ok().map_err(|problems| {

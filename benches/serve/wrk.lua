@@ -1,5 +1,14 @@
--- wrk: GET with the token in $TOKEN (benches/serve.sh).
+-- wrk (benches/serve.sh): every request carries the token in $TOKEN; with $BODY_FILE, it is a
+-- POST of that file's bytes as $CONTENT_TYPE (default application/json).
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+local body_file = os.getenv("BODY_FILE")
+if body_file then
+  local f = assert(io.open(body_file, "rb"))
+  wrk.method = "POST"
+  wrk.body = f:read("*a")
+  f:close()
+  wrk.headers["Content-Type"] = os.getenv("CONTENT_TYPE") or "application/json"
+end
 
 -- Count answers that are not 2xx (each thread counts its own; done() adds them up): a bench
 -- that measures refusals measures nothing.
