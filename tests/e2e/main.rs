@@ -11,6 +11,7 @@ mod durability;
 mod evm;
 mod governance;
 mod llm_workflow;
+mod openapi_conformance;
 mod plugin_instances;
 mod plugin_package;
 mod python_sdk;

@@ -22,7 +22,7 @@ outputs:
 "#;
 
 /// A token made with `monstrum token create`: its last line.
-fn token(ws: &Ws, role: &str, name: &str) -> String {
+pub fn token(ws: &Ws, role: &str, name: &str) -> String {
     let out = ws.run(&["token", "create", "--role", role, "--name", name]);
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -32,7 +32,7 @@ fn token(ws: &Ws, role: &str, name: &str) -> String {
 }
 
 /// `monstrum serve` on a free loopback port; returns the process and its base URL.
-fn start(ws: &Ws) -> (Child, String) {
+pub fn start(ws: &Ws) -> (Child, String) {
     let mut child = ws
         .cmd()
         .args(["serve", "--addr", "127.0.0.1:0"])

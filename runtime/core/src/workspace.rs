@@ -261,7 +261,7 @@ impl Workspace {
 }
 
 /// A bot's or skill's name is a file name in its folder, never a path out of it.
-fn plain_name(what: &str, name: &str) -> anyhow::Result<()> {
+pub fn plain_name(what: &str, name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
         && !name.starts_with('.')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));

@@ -210,6 +210,13 @@ async fn a_run_started_through_the_api_is_driven_and_streamed_to_its_end() {
     let (_, detail) = s.json(Method::GET, &format!("/api/runs/{run}"), &editor, None).await;
     assert_eq!(detail["run"]["started_by"], "erin");
     assert_eq!(detail["steps"].as_array().unwrap().len(), 3);
+    // A unique prefix names the run; LIKE's wildcards name nothing.
+    let (status, _) = s.json(Method::GET, &format!("/api/runs/{}", &run[..8]), &editor, None).await;
+    assert_eq!(status, StatusCode::OK);
+    for wild in ["%25%25%25%25%25%25".to_string(), "_".repeat(run.len()), format!("{}%25", &run[..4])] {
+        let (status, answer) = s.json(Method::GET, &format!("/api/runs/{wild}"), &editor, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{wild}: {answer}");
+    }
 
     // From Last-Event-ID: only what came after.
     let request = Request::get(format!("/api/runs/{run}/events"))
@@ -316,7 +323,7 @@ async fn bad_input_gets_a_json_error_and_changes_nothing() {
         (r#"{"workflow":"hello","extra":1}"#, StatusCode::UNPROCESSABLE_ENTITY),
         (r#"{"workflow":"../../etc/passwd"}"#, StatusCode::BAD_REQUEST),
         (r#"{"workflow":"nope"}"#, StatusCode::NOT_FOUND),
-        (r#"{"workflow":"hello","inputs":{"unknown":1}}"#, StatusCode::BAD_REQUEST),
+        (r#"{"workflow":"hello","inputs":{"unknown":1}}"#, StatusCode::UNPROCESSABLE_ENTITY),
     ] {
         let (status, answer) = s.json(Method::POST, "/api/runs", &editor, Some(body)).await;
         assert_eq!(status, want, "{body}: {answer}");
@@ -355,6 +362,8 @@ async fn bad_input_gets_a_json_error_and_changes_nothing() {
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["valid"], false, "{v}");
     assert_eq!(v["diagnostics"][0]["line"], 5, "{v}");
+    let (status, _) = s.call(Method::POST, "/api/workflows/validate", Some(&editor), Some("  \n")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an empty body is no workflow");
     let (_, v) = s.json(Method::POST, "/api/workflows/validate", &editor, Some(HELLO)).await;
     assert_eq!(v, json!({ "valid": true, "diagnostics": [] }));
 
@@ -408,8 +417,17 @@ async fn a_bot_shows_the_tools_the_gate_offers_it() {
     assert!(shown.iter().any(|t| t == "core.echo"), "{shown:?}");
     let (status, _) = s.json(Method::GET, "/api/bots/ghost", &viewer, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // A bot's name is the rule of bots/ (dots allowed), not a workflow's; a path is refused.
+    std::fs::write(s.app.workspace().root.join("bots/ops.v2.yaml"), BOT.replace("helper", "ops.v2")).unwrap();
+    let (status, bot) = s.json(Method::GET, "/api/bots/ops.v2", &viewer, None).await;
+    assert_eq!((status, bot["name"].as_str()), (StatusCode::OK, Some("ops.v2")), "{bot}");
+    let (status, _) = s.json(Method::GET, "/api/bots/..%2Fworkflows%2Fhello", &viewer, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     let (_, bots) = s.json(Method::GET, "/api/bots", &viewer, None).await;
-    assert_eq!(bots, json!([{ "name": "helper", "description": "reads issues" }]));
+    assert_eq!(
+        bots,
+        json!([{ "name": "helper", "description": "reads issues" }, { "name": "ops.v2", "description": "reads issues" }])
+    );
 }
 
 #[tokio::test]

@@ -449,7 +449,7 @@ def test_bad_input_is_refused_with_the_servers_error(editor: Client, viewer: Cli
     assert (e.value.status, e.value.code) == (400, "invalid")
     with pytest.raises(MonstrumError) as e:
         editor.start_run("hello", inputs={"unknown": 1})
-    assert (e.value.status, e.value.code) == (400, "invalid")
+    assert (e.value.status, e.value.code) == (422, "invalid")
 
     # A workflow file that does not validate: 422 with its diagnostics.
     with pytest.raises(MonstrumError) as e:

@@ -152,7 +152,14 @@ impl Store {
     pub async fn load_run(&self, id: &str) -> StoreResult<Option<RunRecord>> {
         let rows = sqlx::query("SELECT * FROM runs WHERE id = $1 OR id LIKE $2 ORDER BY created_at LIMIT 2")
             .bind(id)
-            .bind(if id.len() >= 6 { format!("{id}%") } else { id.to_string() })
+            // A prefix is matched only when it can be one of a run id's (a UUID: hex digits and
+            // `-`); `%` and `_` would be LIKE's wildcards. Otherwise the pattern is empty, which
+            // no id matches.
+            .bind(if id.len() >= 6 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+                format!("{id}%")
+            } else {
+                String::new()
+            })
             .fetch_all(&self.pool)
             .await
             .context("cannot read the run")?;

@@ -62,10 +62,10 @@ pub async fn bots(State(app): State<App>) -> Json<Vec<BotSummary>> {
 
 /// One bot and the tools it sees.
 #[utoipa::path(get, path = "/api/bots/{name}", tag = "bots",
-    params(("name" = String, Path, description = "the bot's name")),
+    params(("name" = String, Path, description = "the bot's name", pattern = "^[A-Za-z0-9_-][A-Za-z0-9._-]*$")),
     responses((status = 200, body = BotView), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn bot(State(app): State<App>, Path(name): Path<String>) -> Result<Json<BotView>, ApiError> {
-    crate::routes::workflows::check_name(&name)?;
+    monstrum_core::workspace::plain_name("bot", &name).map_err(|e| ApiError::invalid(e.to_string()))?;
     let bot = app.workspace().bot(&name).map_err(|e| ApiError::not_found(format!("{e:#}")))?;
     let principal = app.engine.gate.principal(Some(&name));
     let problem = match &principal.identity {

@@ -28,9 +28,23 @@ fn last_event_id(headers: &HeaderMap) -> Result<u64, ApiError> {
         Some(v) => v
             .to_str()
             .ok()
-            .and_then(|v| v.trim().parse().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .and_then(|v| u64::try_from(v).ok())
             .ok_or_else(|| ApiError::invalid("Last-Event-ID must be the id of an event of this stream")),
     }
+}
+
+/// One server-sent event of a stream, as a client reads it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // written by `frame`, described here
+pub struct StreamEvent {
+    /// Its number in the stream, what `Last-Event-ID` resumes after (absent on `lagged`, which
+    /// says how many events a slow subscriber missed).
+    id: Option<String>,
+    /// One JSON object, as `monstrum run --json` prints it: `type`, `run`, and the type's fields.
+    data: String,
+    /// Always `message` (the default).
+    event: Option<String>,
 }
 
 /// One server-sent event (the JSON is one line: serde_json writes no newline).
@@ -144,7 +158,7 @@ pub fn no_run(id: &str) -> ApiError {
 #[utoipa::path(get, path = "/api/runs/{id}/events", tag = "runs",
     params(("id" = String, Path, description = "the run's id (or a unique prefix of 6+ characters)"),
            ("Last-Event-ID" = Option<u64>, Header, description = "resume after this event")),
-    responses((status = 200, description = "text/event-stream: one `--json` object per event; ends after run_finished", content_type = "text/event-stream", body = String),
+    responses((status = 200, description = "text/event-stream: one `--json` object per event; ends after run_finished", content_type = "text/event-stream", body = StreamEvent),
               (status = 404, body = crate::error::ErrorBody)))]
 pub async fn run_events(
     State(app): State<App>,
@@ -166,7 +180,7 @@ pub async fn run_events(
 /// Every event of every run this server drives, live (from now, or after `Last-Event-ID`).
 #[utoipa::path(get, path = "/api/events", tag = "runs",
     params(("Last-Event-ID" = Option<u64>, Header, description = "resume after this event")),
-    responses((status = 200, description = "text/event-stream of `--json` objects; never ends", content_type = "text/event-stream", body = String)))]
+    responses((status = 200, description = "text/event-stream of `--json` objects; never ends", content_type = "text/event-stream", body = StreamEvent)))]
 pub async fn all_events(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     let log = app.hub.all();
     let after = if headers.contains_key("last-event-id") { last_event_id(&headers)? } else { log.last_id() };

@@ -14,6 +14,7 @@ use serde_json::Value;
 /// Which audit records to list.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
     pub bot: Option<String>,
     pub run: Option<String>,
@@ -23,6 +24,7 @@ pub struct AuditParams {
     /// tool_call, tool_result, model_request, delegation, approval
     pub kind: Option<String>,
     /// Only the newest N (1–10000, default 1000).
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<i64>,
 }
 
@@ -52,6 +54,8 @@ pub struct VaultEntry {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VaultValue {
+    /// The secret (up to 64 KiB).
+    #[schema(min_length = 1)]
     pub value: String,
 }
 
@@ -90,7 +94,7 @@ pub async fn vault(State(app): State<App>) -> Result<Json<Vec<VaultEntry>>, ApiE
 
 /// Stores a secret (encrypted); it is never returned by any route.
 #[utoipa::path(put, path = "/api/vault/{name}", tag = "vault", request_body = VaultValue,
-    params(("name" = String, Path, description = "the entry's name")),
+    params(("name" = String, Path, description = "the entry's name", pattern = "^[a-z0-9][a-z0-9._-]{0,127}$")),
     responses((status = 204, description = "stored"), (status = 400, body = crate::error::ErrorBody),
               (status = 409, body = crate::error::ErrorBody)))]
 pub async fn vault_set(

@@ -16,8 +16,10 @@ use serde_json::{Map, Value};
 /// `?limit=` of a list.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// At most this many (1–1000, default 50), newest first.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -44,6 +46,7 @@ pub struct RunDetail {
 #[serde(deny_unknown_fields)]
 pub struct StartBody {
     /// The workflow's name (`workflows/NAME.yaml`).
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,128}$")]
     pub workflow: String,
     /// Its inputs, by name.
     #[serde(default)]
@@ -98,7 +101,8 @@ pub async fn get(State(app): State<App>, Path(id): Path<String>) -> Result<Json<
 /// Starts a run of a workspace workflow; the server drives it.
 #[utoipa::path(post, path = "/api/runs", tag = "runs", request_body = StartBody,
     responses((status = 201, body = RunRef), (status = 400, body = crate::error::ErrorBody),
-              (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+              (status = 404, body = crate::error::ErrorBody),
+              (status = 422, description = "the workflow does not validate, or refuses the inputs", body = crate::error::ErrorBody)))]
 pub async fn start(
     State(app): State<App>,
     Extension(caller): Extension<Caller>,
@@ -117,7 +121,10 @@ pub async fn start(
         e.body.error.diagnostics = problems.iter().map(DiagnosticView::from).collect();
         return Err(e);
     };
-    let inputs = resolve_inputs(&workflow, body.inputs).map_err(ApiError::invalid)?;
+    // Inputs the workflow does not declare, or of the wrong type: the body is well formed, the
+    // workflow refuses it.
+    let inputs = resolve_inputs(&workflow, body.inputs)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string()))?;
     let run = StartRun {
         plan: Plan::new(workflow),
         source: text,

@@ -17,6 +17,8 @@ use serde_json::Value;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
+    /// Its name: the file is `workflows/NAME.yaml`.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,128}$")]
     pub name: String,
     pub text: String,
     #[serde(default)]
@@ -36,14 +38,18 @@ pub struct SaveBody {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackBody {
+    #[schema(minimum = 1)]
     pub version: i64,
 }
 
 /// `?from=A&to=B`
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DiffParams {
+    #[param(minimum = 1)]
     pub from: i64,
+    #[param(minimum = 1)]
     pub to: i64,
 }
 
@@ -119,8 +125,8 @@ pub async fn create(
 
 /// Saves a workflow's text as its next version; with `If-Match`, only over that version.
 #[utoipa::path(put, path = "/api/workflows/{name}", tag = "workflows", request_body = SaveBody,
-    params(("name" = String, Path, description = "the workflow's name"),
-           ("If-Match" = Option<String>, Header, description = "the version the text is based on")),
+    params(("name" = String, Path, description = "the workflow's name", pattern = "^[A-Za-z0-9_-]{1,128}$"),
+           ("If-Match" = Option<String>, Header, description = "the version the text is based on", pattern = "^(W/)?\"?[0-9]{1,18}\"?$")),
     responses((status = 200, body = SavedView), (status = 400, body = crate::error::ErrorBody),
               (status = 404, body = crate::error::ErrorBody), (status = 412, body = crate::error::ErrorBody),
               (status = 422, body = crate::error::ErrorBody)))]
@@ -142,7 +148,7 @@ pub async fn save(
 
 /// The versions of a workflow, newest first.
 #[utoipa::path(get, path = "/api/workflows/{name}/versions", tag = "workflows",
-    params(("name" = String, Path, description = "the workflow's name")),
+    params(("name" = String, Path, description = "the workflow's name", pattern = "^[A-Za-z0-9_-]{1,128}$")),
     responses((status = 200, body = Vec<VersionView>), (status = 400, body = crate::error::ErrorBody),
               (status = 404, body = crate::error::ErrorBody)))]
 pub async fn list(State(app): State<App>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
@@ -155,7 +161,7 @@ pub async fn list(State(app): State<App>, Path(name): Path<String>) -> Result<Js
 }
 
 /// Two versions compared: the text diff and the steps added, removed and changed.
-#[utoipa::path(get, path = "/api/workflows/{name}/diff", tag = "workflows", params(("name" = String, Path, description = "the workflow's name"), DiffParams),
+#[utoipa::path(get, path = "/api/workflows/{name}/diff", tag = "workflows", params(("name" = String, Path, description = "the workflow's name", pattern = "^[A-Za-z0-9_-]{1,128}$"), DiffParams),
     responses((status = 200, body = DiffView), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn diff(
     State(app): State<App>,
@@ -182,7 +188,7 @@ pub async fn diff(
 
 /// Writes an old version's text as the newest version.
 #[utoipa::path(post, path = "/api/workflows/{name}/rollback", tag = "workflows", request_body = RollbackBody,
-    params(("name" = String, Path, description = "the workflow's name")),
+    params(("name" = String, Path, description = "the workflow's name", pattern = "^[A-Za-z0-9_-]{1,128}$")),
     responses((status = 201, body = SavedView), (status = 400, body = crate::error::ErrorBody),
               (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn rollback(

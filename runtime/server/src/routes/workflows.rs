@@ -97,7 +97,7 @@ pub async fn list(State(app): State<App>) -> Result<Json<Vec<WorkflowSummary>>, 
 
 /// One workflow's text and its diagnostics.
 #[utoipa::path(get, path = "/api/workflows/{name}", tag = "workflows",
-    params(("name" = String, Path, description = "the workflow's name")),
+    params(("name" = String, Path, description = "the workflow's name", pattern = "^[A-Za-z0-9_-]{1,128}$")),
     responses((status = 200, body = WorkflowView), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(State(app): State<App>, Path(name): Path<String>) -> Result<Json<WorkflowView>, ApiError> {
     let file = workflow_file(&app, &name)?;
@@ -118,10 +118,14 @@ pub async fn get(State(app): State<App>, Path(name): Path<String>) -> Result<Jso
 
 /// Checks a workflow's YAML (the request body) as `monstrum validate` does.
 #[utoipa::path(post, path = "/api/workflows/validate", tag = "workflows",
-    request_body(content = String, content_type = "application/yaml", description = "a workflow file's text"),
+    request_body(content = serde_json::Value, content_type = "application/yaml",
+        description = "a workflow file's text: any YAML document (the answer says whether it is a workflow that validates)"),
     responses((status = 200, body = Validation), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn validate(State(app): State<App>, body: axum::body::Bytes) -> Result<Json<Validation>, ApiError> {
     let body = std::str::from_utf8(&body).map_err(|_| ApiError::invalid("the body is not UTF-8 text"))?;
+    if body.trim().is_empty() {
+        return Err(ApiError::invalid("the body is empty: send a workflow file's YAML"));
+    }
     // Sub-workflow paths are relative to the workflow's folder: check as if in workflows/.
     let file = app.workspace().root.join("workflows").join("(request).yaml");
     let (_, problems) = monstrum_core::check::workflow(body, &file, app.workspace());
