@@ -569,3 +569,48 @@ async fn cancel_stops_running_steps_and_closes_waiting_gates() {
         s.json(Method::POST, &format!("/api/runs/{gated}/approvals/gate"), &bob, Some(r#"{"approve":true}"#)).await;
     assert_eq!(status, StatusCode::CONFLICT, "a cancelled run's gate is closed");
 }
+
+#[tokio::test]
+async fn cancelling_a_parent_cancels_its_sub_workflow_runs() {
+    let s = server().await;
+    let dir = s._dir.path().join("workflows");
+    std::fs::write(dir.join("long.yaml"), LONG).unwrap();
+    std::fs::write(
+        dir.join("parent.yaml"),
+        "name: parent\nsteps:\n  - { id: both, workflow: long.yaml }\n  - { id: gates, workflow: gated.yaml }\n",
+    )
+    .unwrap();
+    let erin = s.token("erin", "editor").await;
+    let (_, started) = s.json(Method::POST, "/api/runs", &erin, Some(r#"{"workflow":"parent"}"#)).await;
+    let parent = started["run"].as_str().unwrap().to_string();
+    // Both children exist: one runs its 30 s waits, one waits at its gate.
+    let mut children = Vec::new();
+    for _ in 0..500 {
+        let (_, runs) = s.json(Method::GET, "/api/runs", &erin, None).await;
+        children = runs.as_array().unwrap().iter().filter(|r| r["parent_run"] == parent.as_str()).cloned().collect();
+        let (_, pending) = s.json(Method::GET, "/api/approvals", &erin, None).await;
+        if children.len() == 2 && pending.as_array().unwrap().len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(children.len(), 2, "{children:?}");
+    let (status, c) = s.json(Method::POST, &format!("/api/runs/{parent}/cancel"), &erin, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{c}");
+    s.events(&parent, &erin).await;
+    assert_eq!(s.run_status(&parent, &erin).await, "cancelled");
+    for child in &children {
+        let id = child["id"].as_str().unwrap();
+        let mut status = String::new();
+        for _ in 0..500 {
+            status = s.run_status(id, &erin).await;
+            if status != "running" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(status, "cancelled", "child {} of the cancelled parent", child["workflow"]);
+    }
+    let (_, pending) = s.json(Method::GET, "/api/approvals", &erin, None).await;
+    assert_eq!(pending, json!([]), "the child's gate closed with it");
+}

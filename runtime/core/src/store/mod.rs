@@ -204,6 +204,18 @@ impl Store {
         Ok(row.map(|r| r.get("id")))
     }
 
+    /// The child runs of `parent` that have not ended (running, or waiting at a gate).
+    pub async fn open_children(&self, parent: &str) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT id FROM runs WHERE parent_run = $1 AND status IN ('running', 'waiting') ORDER BY created_at",
+        )
+        .bind(parent)
+        .fetch_all(&self.pool)
+        .await
+        .context("cannot list child runs")?;
+        Ok(rows.iter().map(|r| r.get("id")).collect())
+    }
+
     /// Sets a run's status, and its outputs and error when it ends.
     pub(crate) async fn set_run_status(
         &self,

@@ -72,6 +72,21 @@ impl From<crate::store::StoreError> for CancelError {
 impl Engine {
     /// Cancels a run on behalf of `by` (audited first).
     pub async fn cancel(&self, run_id: &str, by: &str) -> Result<Cancelled, CancelError> {
+        let (id, outcome) = self.cancel_one(run_id, by).await?;
+        // A sub-workflow step's child run ends with its parent: it is cancelled too (and its
+        // children), whether it runs here, waits at a gate, or runs in another process.
+        let store = self.store.as_ref().ok_or_else(|| CancelError::NoRun(run_id.into()))?;
+        for child in store.open_children(&id).await? {
+            match Box::pin(self.cancel(&child, by)).await {
+                Ok(_) | Err(CancelError::Ended { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Cancels the run itself; returns its full id and what was done.
+    async fn cancel_one(&self, run_id: &str, by: &str) -> Result<(String, Cancelled), CancelError> {
         let store = self.store.as_ref().ok_or_else(|| CancelError::NoRun(run_id.into()))?;
         let run = store.load_run(run_id).await?.ok_or_else(|| CancelError::NoRun(run_id.into()))?;
         if !matches!(run.status.as_str(), "running" | "waiting") {
@@ -80,13 +95,13 @@ impl Engine {
         self.gate.audit_cancel(&run.id, by).await.map_err(CancelError::Audit)?;
         store.request_cancel(&run.id, by).await?;
         if self.cancels.signal(&run.id, by) {
-            return Ok(Cancelled::Stopping);
+            return Ok((run.id, Cancelled::Stopping));
         }
         // Nobody here drives it: take the claim so that nobody starts to, then close it.
         let owner = process_owner();
         let stale = run.owner.as_deref().filter(|o| is_gone(o));
         if !store.claim_run(&run.id, &owner, 30_000, stale).await? {
-            return Ok(Cancelled::Requested { owner: run.owner.unwrap_or_default() });
+            return Ok((run.id, Cancelled::Requested { owner: run.owner.unwrap_or_default() }));
         }
         let reason = format!("cancelled by {by}");
         let open: Vec<String> = store
@@ -108,6 +123,6 @@ impl Engine {
             outputs: serde_json::Value::Null,
             error: Some(reason),
         });
-        Ok(Cancelled::Closed)
+        Ok((run.id, Cancelled::Closed))
     }
 }
