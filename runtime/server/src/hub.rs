@@ -1,12 +1,16 @@
 //! Live events: each run the server drives has a log of its events (the `--json` objects, each
 //! serialized once), and the workspace has one log of all of them. A run only ever appends to a
 //! log and wakes whoever waits; subscribers read at their own pace, so a slow one never slows a
-//! run. A log keeps its newest [`RUN_LOG_CAP`] events; a subscriber that fell further behind is
-//! told (`lagged`) and goes on from the oldest kept.
+//! run. A log keeps its newest [`RUN_LOG_CAP`] events; a subscriber that fell further behind
+//! reads the older ones from the store, where the server writes every run's events (`persist`),
+//! off the run's path. A run's log shows an event once it is stored, so an id a subscriber saw
+//! survives a crash; a log made for a run whose events are already stored (it ran before a
+//! restart) numbers on after them: the writer looks that up before it stores the log's first.
 
+use crate::persist::{Pending, Persist};
 use monstrum_core::events::Event;
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::watch;
 
 /// Events kept per run.
@@ -16,7 +20,7 @@ pub const ALL_LOG_CAP: usize = 16_384;
 /// Run logs kept; the oldest finished ones are dropped first.
 const RUN_LOGS_KEPT: usize = 1_024;
 
-/// One numbered event: `id` counts from 1 in its log.
+/// One numbered event: `id` counts from 1 over all of its run's events.
 #[derive(Clone, Debug)]
 pub struct Numbered {
     pub id: u64,
@@ -26,9 +30,13 @@ pub struct Numbered {
 }
 
 struct Inner {
-    /// Id of `events[0]`.
+    /// The log's own number of `events[0]` (its first event is 1).
     first: u64,
+    /// The events, numbered the log's own way (`id` plus `base` is the run's).
     events: VecDeque<Numbered>,
+    /// How many of the run's events were stored before this log began: 0 for a log that is not
+    /// stored, and unknown (nothing shown yet) until the writer has looked.
+    base: Option<u64>,
 }
 
 /// Where a log stands: the newest event's id, and the newest id when its run was last taken up
@@ -44,6 +52,9 @@ pub struct Log {
     inner: Mutex<Inner>,
     cap: usize,
     mark: watch::Sender<Mark>,
+    /// Where its events are stored (a run's log, when the hub has a store): then an event is
+    /// shown (the mark moves) once it is stored.
+    persist: Option<Persist>,
 }
 
 /// What a subscriber reads next.
@@ -56,25 +67,54 @@ pub enum Next {
 
 impl Log {
     pub fn new(cap: usize) -> Log {
+        Log::with(cap, None)
+    }
+
+    fn with(cap: usize, persist: Option<Persist>) -> Log {
         Log {
-            inner: Mutex::new(Inner { first: 1, events: VecDeque::new() }),
+            inner: Mutex::new(Inner { first: 1, events: VecDeque::new(), base: persist.is_none().then_some(0) }),
             cap,
             mark: watch::channel(Mark::default()).0,
+            persist,
         }
     }
 
-    fn push(&self, json: Arc<str>, finishes: bool) {
+    /// Appends an event. A stored log hands it to the writer under the lock, so that the
+    /// writer gets a run's events in the order of their numbers.
+    fn push(self: &Arc<Self>, run: &str, json: Arc<str>, finishes: bool) {
         let id = {
             let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             let id = inner.first + inner.events.len() as u64;
-            inner.events.push_back(Numbered { id, json, finishes });
+            inner.events.push_back(Numbered { id, json: json.clone(), finishes });
             if inner.events.len() > self.cap {
                 inner.events.pop_front();
                 inner.first += 1;
             }
+            if let Some(persist) = &self.persist
+                && persist.send(Pending { log: self.clone(), run: run.to_string(), id, json }).is_ok()
+            {
+                return;
+            }
             id
         };
-        self.mark.send_modify(|m| m.last = id);
+        // Not stored (a log of its own, or the writer is gone as the server stops): shown now.
+        self.set_base(0);
+        self.stored(self.base().unwrap_or(0) + id);
+    }
+
+    /// Event `id` (and every one before it) is stored: subscribers may see it.
+    pub(crate) fn stored(&self, id: u64) {
+        self.mark.send_modify(|m| m.last = m.last.max(id));
+    }
+
+    /// See [`Inner::base`].
+    pub(crate) fn base(&self) -> Option<u64> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).base
+    }
+
+    /// The writer found `base` of the run's events stored before this log began.
+    pub(crate) fn set_base(&self, base: u64) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).base.get_or_insert(base);
     }
 
     /// The run is taken up again: what it told so far is not its end.
@@ -104,7 +144,9 @@ impl Log {
             return false;
         }
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner.events.back().is_some_and(|e| e.id == id && e.finishes)
+        let Some(base) = inner.base else { return false };
+        let index = id.checked_sub(base + inner.first);
+        index.and_then(|i| inner.events.get(i as usize)).is_some_and(|e| e.finishes)
     }
 
     /// Whether its run has ended, as things stand (its newest event is that end).
@@ -113,14 +155,18 @@ impl Log {
         self.ends_at(mark.last, mark)
     }
 
-    /// Up to `max` events after `after`.
+    /// Up to `max` events after `after` (of those stored, for a stored log).
     pub fn read(&self, after: u64, max: usize) -> Next {
+        let shown = self.mark.borrow().last;
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if after + 1 < inner.first {
-            return Next::Lagged { missed: inner.first - after - 1, resume_after: inner.first - 1 };
+        let Some(base) = inner.base else { return Next::Events(Vec::new()) };
+        let first = base + inner.first;
+        if after + 1 < first {
+            return Next::Lagged { missed: first - after - 1, resume_after: first - 1 };
         }
-        let skip = (after + 1 - inner.first) as usize;
-        Next::Events(inner.events.iter().skip(skip).take(max).cloned().collect())
+        let skip = (after + 1 - first) as usize;
+        let events = inner.events.iter().skip(skip).take(max).map(|e| Numbered { id: e.id + base, ..e.clone() });
+        Next::Events(events.take_while(|e| e.id <= shown).collect())
     }
 
     /// Waits until the log is no longer at `seen` (an event came, or its run was taken up or
@@ -136,11 +182,13 @@ impl Log {
 pub struct Hub {
     runs: Arc<Mutex<HashMap<String, Arc<Log>>>>,
     all: Arc<Log>,
+    /// The writer of run events, once the store is open (`persist_to`).
+    persist: Arc<OnceLock<Persist>>,
 }
 
 impl Default for Hub {
     fn default() -> Self {
-        Hub { runs: Arc::default(), all: Arc::new(Log::new(ALL_LOG_CAP)) }
+        Hub { runs: Arc::default(), all: Arc::new(Log::new(ALL_LOG_CAP)), persist: Arc::default() }
     }
 }
 
@@ -163,8 +211,14 @@ impl Hub {
             | Event::ToolCall { run, .. } => (run, false),
         };
         let log = self.log_of(run);
-        log.push(json.clone(), finishes);
-        self.all.push(json, finishes);
+        log.push(run, json.clone(), finishes);
+        self.all.push(run, json, finishes);
+    }
+
+    /// From now on, the events of runs are written to `store`, and a run's log shows each one
+    /// once it is (the workspace-wide log is not stored: it streams from now).
+    pub fn persist_to(&self, store: monstrum_core::store::Store) {
+        let _ = self.persist.set(Persist::spawn(store));
     }
 
     /// The log of a run, made before the server drives it, so that a subscriber who asks at once
@@ -193,7 +247,9 @@ impl Hub {
                 runs.remove(&k);
             }
         }
-        runs.entry(run.to_string()).or_insert_with(|| Arc::new(Log::new(RUN_LOG_CAP))).clone()
+        runs.entry(run.to_string())
+            .or_insert_with(|| Arc::new(Log::with(RUN_LOG_CAP, self.persist.get().cloned())))
+            .clone()
     }
 
     /// The log of a run this server has events of.
@@ -217,9 +273,9 @@ mod tests {
 
     #[test]
     fn a_log_numbers_events_and_tells_a_subscriber_that_fell_behind() {
-        let log = Log::new(3);
+        let log = Arc::new(Log::new(3));
         for i in 0..5 {
-            log.push(format!("{{\"n\":{i}}}").into(), false);
+            log.push("r", format!("{{\"n\":{i}}}").into(), false);
         }
         assert_eq!(log.last_id(), 5);
         match log.read(0, 10) {

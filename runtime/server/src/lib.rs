@@ -9,6 +9,7 @@ mod driver;
 pub mod error;
 pub mod hub;
 pub mod openapi;
+mod persist;
 pub mod routes;
 pub mod state;
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tower::ServiceExt;
 
 struct Server {
-    _dir: tempfile::TempDir,
+    _dir: std::sync::Arc<tempfile::TempDir>,
     app: App,
     router: Router,
 }
@@ -62,6 +62,10 @@ async fn server() -> Server {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
     }
+    open(std::sync::Arc::new(dir)).await
+}
+
+async fn open(dir: std::sync::Arc<tempfile::TempDir>) -> Server {
     let workspace = Workspace::discover(Some(dir.path()), dir.path()).unwrap();
     let app = App::open(workspace, None).await.unwrap();
     let router = monstrum_server::router(app.clone());
@@ -69,6 +73,38 @@ async fn server() -> Server {
 }
 
 impl Server {
+    /// Another server on the same workspace and store, as after a restart (this one's runs are
+    /// not driven by it).
+    async fn restarted(&self) -> Server {
+        open(self._dir.clone()).await
+    }
+
+    /// A run's stream read to its end, after `after`: (id, event) pairs.
+    async fn stream(&self, run: &str, token: &str, after: Option<u64>) -> Vec<(u64, Value)> {
+        let mut request =
+            Request::get(format!("/api/runs/{run}/events")).header("authorization", format!("Bearer {token}"));
+        if let Some(after) = after {
+            request = request.header("last-event-id", after.to_string());
+        }
+        let response = self.router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        let mut out = Vec::new();
+        let mut id = None;
+        for line in text.lines() {
+            if let Some(n) = line.strip_prefix("id: ") {
+                id = Some(n.parse().unwrap());
+            } else if let Some(d) = line.strip_prefix("data: ") {
+                out.push((
+                    id.take().expect("every event of a run's stream has an id"),
+                    serde_json::from_str(d).unwrap(),
+                ));
+            }
+        }
+        out
+    }
+
     /// A new token of `role` named `name`.
     async fn token(&self, name: &str, role: &str) -> String {
         let (token, hash) = new_token().unwrap();
@@ -613,4 +649,44 @@ async fn cancelling_a_parent_cancels_its_sub_workflow_runs() {
     }
     let (_, pending) = s.json(Method::GET, "/api/approvals", &erin, None).await;
     assert_eq!(pending, json!([]), "the child's gate closed with it");
+}
+
+#[tokio::test]
+async fn a_runs_events_are_stored_and_numbered_on_across_a_restart() {
+    let s = server().await;
+    let alice = s.token("alice", "editor").await;
+    let bob = s.token("bob", "approver").await;
+    let (_, started) = s.json(Method::POST, "/api/runs", &alice, Some(r#"{"workflow":"gated"}"#)).await;
+    let run = started["run"].as_str().unwrap().to_string();
+    let before = s.stream(&run, &alice, None).await;
+    assert_eq!(before.last().unwrap().1["status"], "waiting", "{before:?}");
+    let ids: Vec<u64> = before.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, (1..=before.len() as u64).collect::<Vec<_>>());
+
+    // A new server on the same store tells the same events, with the same ids, tool calls
+    // included (they are stored, not rebuilt from the step records).
+    let s2 = s.restarted().await;
+    assert_eq!(s2.stream(&run, &alice, None).await, before);
+    assert!(before.iter().any(|(_, e)| e["type"] == "tool_call"), "{before:?}");
+    let n = before.len() as u64;
+    assert_eq!(s2.stream(&run, &alice, Some(n - 1)).await, before[before.len() - 1..].to_vec());
+
+    // Approved there, the run goes on under the new server, and its events number on.
+    let path = format!("/api/runs/{run}/approvals/gate");
+    let (status, decided) = s2.json(Method::POST, &path, &bob, Some(r#"{"approve":true}"#)).await;
+    assert_eq!(status, StatusCode::OK, "{decided}");
+    let mut all = Vec::new();
+    for _ in 0..200 {
+        all = s2.stream(&run, &alice, None).await;
+        if all.last().is_some_and(|(_, e)| e["status"] == "succeeded") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(all.last().unwrap().1["status"], "succeeded", "{all:?}");
+    assert_eq!(all[..before.len()], before[..], "what was told before is told again, unchanged");
+    let ids: Vec<u64> = all.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, (1..=all.len() as u64).collect::<Vec<_>>(), "one numbering, no gap, no repeat");
+    // A subscriber that saw the events before the restart resumes exactly after them.
+    assert_eq!(s2.stream(&run, &alice, Some(n)).await, all[before.len()..].to_vec());
 }

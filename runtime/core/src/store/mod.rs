@@ -11,6 +11,7 @@ mod calls;
 mod memory;
 mod plugin_kv;
 mod records;
+mod run_events;
 mod tokens;
 mod vault;
 mod versions;

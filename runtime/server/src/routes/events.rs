@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use futures::Stream;
 use monstrum_core::events::Event;
+use monstrum_core::store::Store;
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -69,13 +70,21 @@ fn event_stream(chunks: impl Stream<Item = Result<Bytes, Infallible>> + Send + '
 /// Reads `log` after `after`; with `until_finished`, ends after the run's `run_finished` (the
 /// newest event, and no resume since). Every event that is there when the subscriber wakes goes
 /// out in one write: a thousand subscribers cost a thousand writes per wake, not per event.
-fn follow(log: Arc<Log>, after: u64, until_finished: bool) -> impl Stream<Item = Result<Bytes, Infallible>> {
+/// A run's log has `stored` beside it (its store and run): what fell out of memory is read
+/// back from there.
+fn follow(
+    log: Arc<Log>,
+    after: u64,
+    until_finished: bool,
+    stored: Option<(Store, String)>,
+) -> impl Stream<Item = Result<Bytes, Infallible>> {
     struct S {
         log: Arc<Log>,
         cursor: u64,
         done: bool,
+        stored: Option<(Store, String)>,
     }
-    futures::stream::unfold(S { log, cursor: after, done: false }, move |mut s| async move {
+    futures::stream::unfold(S { log, cursor: after, done: false, stored }, move |mut s| async move {
         if s.done {
             return None;
         }
@@ -83,6 +92,10 @@ fn follow(log: Arc<Log>, after: u64, until_finished: bool) -> impl Stream<Item =
             let seen = s.log.mark();
             match s.log.read(s.cursor, BATCH) {
                 Next::Lagged { missed, resume_after } => {
+                    if let Some(out) = read_stored(&mut s.cursor, s.stored.as_ref()).await {
+                        s.done = until_finished && s.log.ends_at(s.cursor, s.log.mark());
+                        return Some((Ok(Bytes::from(out)), s));
+                    }
                     s.cursor = resume_after;
                     let mut out = String::new();
                     frame(&mut out, None, &serde_json::json!({ "type": "lagged", "missed": missed }).to_string());
@@ -108,7 +121,36 @@ fn follow(log: Arc<Log>, after: u64, until_finished: bool) -> impl Stream<Item =
     })
 }
 
-/// The events a run's records imply, for a run this server has no log of.
+/// The next stored events after `cursor` as server-sent events (moving it on), if the store has
+/// any.
+async fn read_stored(cursor: &mut u64, stored: Option<&(Store, String)>) -> Option<String> {
+    let (store, run) = stored?;
+    let events = match store.run_events_after(run, *cursor, BATCH as u32).await {
+        Ok(events) => events,
+        Err(e) => {
+            tracing::warn!("cannot read the stored events of run {run}: {e}");
+            return None;
+        }
+    };
+    let mut out = String::new();
+    for (id, json) in &events {
+        frame(&mut out, Some(*id), json);
+        *cursor = *id;
+    }
+    (!events.is_empty()).then_some(out)
+}
+
+/// The stored events of a run after `after`, to their end (a run nobody here drives).
+fn replay(store: Store, run: String, after: u64) -> impl Stream<Item = Result<Bytes, Infallible>> {
+    let stored = Some((store, run));
+    futures::stream::unfold((after, stored), |(mut cursor, stored)| async move {
+        let out = read_stored(&mut cursor, stored.as_ref()).await?;
+        Some((Ok(Bytes::from(out)), (cursor, stored)))
+    })
+}
+
+/// The events a run's records imply, for a run this server has no log of and whose events
+/// were never stored (it ran under `monstrum run`, not the server).
 async fn from_store(app: &App, run_id: &str) -> Result<Vec<String>, ApiError> {
     let store = &app.store;
     let run = store.load_run(run_id).await.map_err(ApiError::internal)?.ok_or_else(|| no_run(run_id))?;
@@ -168,7 +210,10 @@ pub async fn run_events(
     let after = last_event_id(&headers)?;
     let run = app.store.load_run(&id).await.map_err(ApiError::internal)?.ok_or_else(|| no_run(&id))?;
     if let Some(log) = app.hub.run(&run.id) {
-        return Ok(event_stream(follow(log, after, true)));
+        return Ok(event_stream(follow(log, after, true, Some((app.store.clone(), run.id)))));
+    }
+    if app.store.last_run_event(&run.id).await.map_err(ApiError::internal)? > 0 {
+        return Ok(event_stream(replay(app.store.clone(), run.id, after)));
     }
     let mut out = String::new();
     for (i, json) in from_store(&app, &run.id).await?.iter().enumerate().skip(after as usize) {
@@ -184,5 +229,5 @@ pub async fn run_events(
 pub async fn all_events(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     let log = app.hub.all();
     let after = if headers.contains_key("last-event-id") { last_event_id(&headers)? } else { log.last_id() };
-    Ok(event_stream(follow(log, after, false)))
+    Ok(event_stream(follow(log, after, false, None)))
 }

@@ -1,0 +1,92 @@
+//! The writer of run events: the hub hands it each event of a run's log as it is appended; it
+//! writes them to the store in batches (whatever came while the last batch was written) and then
+//! tells each log its events are stored, which is when subscribers see them. A run never waits
+//! for it: it only appends to a channel.
+
+use crate::hub::Log;
+use monstrum_core::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Events written at most in one transaction.
+const BATCH: usize = 1024;
+/// Tries to write a batch before its events are shown unstored (logged as an error).
+const TRIES: u32 = 5;
+
+/// An event to store: its log, run, number in its log and `--json` text.
+pub(crate) struct Pending {
+    pub log: Arc<Log>,
+    pub run: String,
+    pub id: u64,
+    pub json: Arc<str>,
+}
+
+impl Pending {
+    /// Its number among all of its run's events (once its log's base is known).
+    fn number(&self) -> u64 {
+        self.log.base().unwrap_or(0) + self.id
+    }
+}
+
+/// How many events of `run` were stored before (by this server before its log was dropped, or
+/// by the process before a restart). If the store cannot say, 0: numbers may then repeat
+/// stored ones, which the store keeps (it takes the first), and this is logged.
+async fn stored_before(store: &Store, run: &str) -> u64 {
+    for attempt in 1..=TRIES {
+        match store.last_run_event(run).await {
+            Ok(last) => return last,
+            Err(e) if attempt < TRIES => {
+                tracing::warn!("cannot read the stored events of run {run} (try {attempt}): {e}");
+                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+            }
+            Err(e) => tracing::error!("run {run}: its stored events cannot be counted, its log numbers from 1: {e}"),
+        }
+    }
+    0
+}
+
+/// The writer's inbox.
+#[derive(Clone)]
+pub struct Persist(mpsc::UnboundedSender<Pending>);
+
+impl Persist {
+    /// Starts the writer on `store`; it stops when every hub and log that can send is gone.
+    pub(crate) fn spawn(store: Store) -> Persist {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Pending>();
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            while rx.recv_many(&mut batch, BATCH).await > 0 {
+                for p in &batch {
+                    if p.log.base().is_none() {
+                        p.log.set_base(stored_before(&store, &p.run).await);
+                    }
+                }
+                let rows: Vec<(String, u64, Arc<str>)> =
+                    batch.iter().map(|p| (p.run.clone(), p.number(), p.json.clone())).collect();
+                for attempt in 1..=TRIES {
+                    match store.append_run_events(&rows).await {
+                        Ok(()) => break,
+                        Err(e) if attempt < TRIES => {
+                            tracing::warn!("cannot store {} run events (try {attempt}): {e}", rows.len());
+                            tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                        }
+                        // The streams go on: a subscriber that resumes later may find these
+                        // events missing from the store, but a live one loses nothing.
+                        Err(e) => tracing::error!("{} run events are not stored: {e}", rows.len()),
+                    }
+                }
+                for p in batch.drain(..) {
+                    p.log.stored(p.number());
+                }
+            }
+        });
+        Persist(tx)
+    }
+
+    /// Hands an event to the writer (never blocks); an error if the writer is gone (the runtime
+    /// is shutting down).
+    pub(crate) fn send(&self, pending: Pending) -> Result<(), ()> {
+        self.0.send(pending).map_err(|_| ())
+    }
+}
