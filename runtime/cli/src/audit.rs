@@ -29,9 +29,7 @@ pub async fn list(global: &Global, filter: AuditFilter) -> anyhow::Result<u8> {
             v["detail"] = serde_json::from_str(&r.detail).unwrap_or(json!(r.detail));
             println!("{v}");
         } else {
-            let at = chrono::DateTime::from_timestamp_millis(r.at)
-                .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string())
-                .unwrap_or_default();
+            let at = crate::local_time::local_time(r.at);
             let short_run = r.run.as_deref().map_or("-", |id| &id[..id.len().min(8)]);
             println!(
                 "{:>6}  {at}  {:<13} {:<8} {:<10} {:<28} {:<9} {}",

@@ -3,6 +3,7 @@
 
 mod audit;
 mod diagnostics;
+mod local_time;
 mod plugin;
 mod progress;
 mod run;

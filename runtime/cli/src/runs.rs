@@ -11,11 +11,7 @@ async fn store(global: &Global) -> anyhow::Result<Store> {
     Ok(Store::open(&workspace.store_url(global.db.as_deref())?).await?)
 }
 
-fn time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
-}
+use crate::local_time::local_time as time;
 
 fn took(from: Option<i64>, to: Option<i64>) -> String {
     match (from, to) {

@@ -77,15 +77,11 @@ pub async fn list(global: &Global) -> anyhow::Result<u8> {
         println!("no tokens: monstrum token create --role viewer");
         return Ok(EXIT_DONE);
     }
-    let time = |ms: Option<i64>| {
-        ms.and_then(chrono::DateTime::from_timestamp_millis)
-            .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_else(|| "-".into())
-    };
-    println!("{:<24}  {:<8}  {:<16}  {:<16}  REVOKED", "NAME", "ROLE", "CREATED", "LAST USED");
+    let time = |ms: Option<i64>| ms.map_or_else(|| "-".into(), crate::local_time::local_time);
+    println!("{:<24}  {:<8}  {:<19}  {:<19}  REVOKED", "NAME", "ROLE", "CREATED", "LAST USED");
     for t in tokens {
         println!(
-            "{:<24}  {:<8}  {:<16}  {:<16}  {}",
+            "{:<24}  {:<8}  {:<19}  {:<19}  {}",
             t.name,
             t.role,
             time(Some(t.created_at)),

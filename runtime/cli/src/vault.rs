@@ -63,9 +63,7 @@ pub async fn list(global: &Global) -> anyhow::Result<u8> {
         if global.json {
             println!("{}", json!({ "type": "vault_entry", "name": name, "updated_at": updated_at }));
         } else {
-            let at = chrono::DateTime::from_timestamp_millis(*updated_at)
-                .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string())
-                .unwrap_or_default();
+            let at = crate::local_time::local_time(*updated_at);
             println!("{name:<40} {at}");
         }
     }

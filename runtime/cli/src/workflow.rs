@@ -70,13 +70,11 @@ pub async fn run(global: &Global, action: WorkflowAction) -> anyhow::Result<u8> 
                     "workflow {name} has no saved versions: monstrum workflow save workflows/{name}.yaml -m MESSAGE"
                 );
             } else {
-                println!("{:>7}  {:<16}  {:<16}  {:<12}  MESSAGE", "VERSION", "SAVED", "BY", "HASH");
+                println!("{:>7}  {:<19}  {:<16}  {:<12}  MESSAGE", "VERSION", "SAVED", "BY", "HASH");
                 for v in all {
-                    let at = chrono::DateTime::from_timestamp_millis(v.created_at)
-                        .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string())
-                        .unwrap_or_default();
+                    let at = crate::local_time::local_time(v.created_at);
                     println!(
-                        "{:>7}  {at:<16}  {:<16}  {:<12}  {}",
+                        "{:>7}  {at:<19}  {:<16}  {:<12}  {}",
                         v.version,
                         v.author,
                         &v.hash[..12.min(v.hash.len())],
