@@ -52,6 +52,44 @@ pub fn start(ws: &Ws) -> (Child, String) {
     (child, url)
 }
 
+/// A run's event stream as it stands (a running run's, until now: read with a short timeout):
+/// (id, event) pairs.
+fn stream(
+    client: &reqwest::blocking::Client,
+    base: &str,
+    run: &str,
+    token: &str,
+    after: Option<u64>,
+) -> Vec<(u64, Value)> {
+    let mut request = client.get(format!("{base}/api/runs/{run}/events")).bearer_auth(token);
+    if let Some(after) = after {
+        request = request.header("last-event-id", after.to_string());
+    }
+    let mut response = request.send().expect("events");
+    let mut text = String::new();
+    let mut buf = [0u8; 8192];
+    let until = Instant::now() + Duration::from_millis(400);
+    // A finished run's stream ends; a running one's is read for a moment.
+    while Instant::now() < until {
+        use std::io::Read;
+        match response.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    let whole = &text[..text.rfind("\n\n").map_or(0, |i| i + 2)]; // whole events only
+    let mut out = Vec::new();
+    let mut id = None;
+    for line in whole.lines() {
+        if let Some(n) = line.strip_prefix("id: ") {
+            id = Some(n.parse().unwrap());
+        } else if let Some(d) = line.strip_prefix("data: ") {
+            out.push((id.take().expect("an id"), serde_json::from_str(d).unwrap()));
+        }
+    }
+    out
+}
+
 fn get(client: &reqwest::blocking::Client, url: &str, token: &str) -> (u16, Value) {
     let r = client.get(url).bearer_auth(token).send().expect("GET");
     (r.status().as_u16(), r.json().unwrap_or(Value::Null))
@@ -59,7 +97,19 @@ fn get(client: &reqwest::blocking::Client, url: &str, token: &str) -> (u16, Valu
 
 #[test]
 fn a_run_started_over_http_survives_a_killed_server() {
-    let ws = Ws::new();
+    survives_a_killed_server(Ws::new());
+}
+
+#[test]
+fn a_run_started_over_http_survives_a_killed_server_on_postgres() {
+    let Some(db) = crate::common::postgres_database() else { return };
+    survives_a_killed_server(Ws { db: Some(db), ..Ws::new() });
+}
+
+/// A run started over HTTP, the server killed in the middle of it and started again: the run
+/// finishes from its last recorded step, and its stream tells what happened before the kill
+/// with the same ids.
+fn survives_a_killed_server(ws: Ws) {
     ws.write("workflows/slow.yaml", SLOW);
     let editor = token(&ws, "editor", "erin");
     let viewer = token(&ws, "viewer", "vic");
@@ -93,9 +143,11 @@ fn a_run_started_over_http_survives_a_killed_server() {
         assert!(Instant::now() < deadline, "the run did not progress: {detail}");
         std::thread::sleep(Duration::from_millis(20));
     }
+    let seen = stream(&client, &base, &run, &viewer, None);
     server.kill().unwrap(); // SIGKILL
     server.wait().unwrap();
     let killed_at = chrono::Utc::now().timestamp_millis();
+    assert!(seen.len() >= 5, "run_started and two steps' events: {seen:?}");
 
     let shown = ws.run(&["runs", "show", &run, "--json"]);
     let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
@@ -118,14 +170,16 @@ fn a_run_started_over_http_survives_a_killed_server() {
     assert!(s1["finished_at"].as_i64().unwrap() < killed_at, "s1 was not run again: {s1}");
     assert_eq!(s1["attempts"], 1);
 
-    // The stream of a run that ended is told from the store, and ends.
-    let body = client.get(format!("{base}/api/runs/{run}/events")).bearer_auth(&viewer).send().unwrap().text().unwrap();
-    let types: Vec<String> = body
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .map(|d| serde_json::from_str::<Value>(d).unwrap()["type"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(types.last().map(String::as_str), Some("run_finished"), "{types:?}");
+    // The stream after the restart: what a subscriber saw before the kill, with the same ids,
+    // then the rest, numbered on, to the end.
+    let all = stream(&client, &base, &run, &viewer, None);
+    assert_eq!(all[..seen.len()], seen[..], "the events told before the kill are told again, unchanged");
+    let ids: Vec<u64> = all.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, (1..=all.len() as u64).collect::<Vec<_>>(), "one numbering across the restart");
+    let last = &all.last().unwrap().1;
+    assert_eq!((last["type"].as_str(), last["status"].as_str()), (Some("run_finished"), Some("succeeded")));
+    let after = stream(&client, &base, &run, &viewer, Some(seen.last().unwrap().0));
+    assert_eq!(after[..], all[seen.len()..], "Last-Event-ID from before the kill resumes exactly");
 
     // A revoked token opens nothing, at once.
     let out = ws.run(&["token", "revoke", "vic"]);

@@ -13,6 +13,8 @@ use std::process::{Command, Output};
 /// A workspace in a temporary folder.
 pub struct Ws {
     pub dir: tempfile::TempDir,
+    /// The store every command of this workspace uses (`MONSTRUM_DB`), if not its SQLite file.
+    pub db: Option<String>,
 }
 
 impl Ws {
@@ -20,7 +22,7 @@ impl Ws {
     pub fn new() -> Ws {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("workflows")).expect("mkdir");
-        Ws { dir }
+        Ws { dir, db: None }
     }
 
     /// A copy of `examples/<name>` (without its `.monstrum` data).
@@ -47,6 +49,9 @@ impl Ws {
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_monstrum"));
         cmd.current_dir(self.path()).env("USER", "tester").env_remove("MONSTRUM_DB");
+        if let Some(db) = &self.db {
+            cmd.env("MONSTRUM_DB", db);
+        }
         cmd
     }
 
