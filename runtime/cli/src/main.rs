@@ -247,7 +247,8 @@ fn main() -> ExitCode {
             }
             Command::Audit { action } => match action {
                 AuditAction::List { bot, run, tool, decision, kind, limit } => {
-                    let filter = monstrum_core::store::AuditFilter { bot, run, tool, decision, kind, limit };
+                    let filter =
+                        monstrum_core::store::AuditFilter { bot, run, tool, decision, kind, limit, before: None };
                     audit::list(&global, filter).await
                 }
                 AuditAction::Verify => audit::verify(&global).await,

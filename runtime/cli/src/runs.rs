@@ -22,7 +22,7 @@ fn took(from: Option<i64>, to: Option<i64>) -> String {
 
 /// The newest runs.
 pub async fn list(global: &Global, limit: i64) -> anyhow::Result<u8> {
-    let runs = store(global).await?.list_runs(limit).await?;
+    let runs = store(global).await?.list_runs(limit, None).await?.unwrap_or_default();
     if global.json {
         for r in &runs {
             println!(

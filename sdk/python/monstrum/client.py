@@ -217,9 +217,11 @@ class Client:
 
     # -- runs ---------------------------------------------------------------------------------
 
-    def runs(self, limit: int | None = None) -> list[Run]:
-        """The newest runs, newest first (``limit`` 1–1000, the server's default 50)."""
-        return [Run.from_json(r) for r in self._get("/api/runs", {"limit": limit})]
+    def runs(self, limit: int | None = None, cursor: RunLike | None = None) -> list[Run]:
+        """The newest runs, newest first (``limit`` 1–1000, the server's default 50); with
+        ``cursor`` (the last run of a page), the runs started before it."""
+        params = {"limit": limit, "cursor": None if cursor is None else _run_id(cursor)}
+        return [Run.from_json(r) for r in self._get("/api/runs", params)]
 
     def run(self, run: RunLike) -> RunDetail:
         """A run with its steps, open gates and model requests."""
@@ -376,8 +378,10 @@ class Client:
         decision: str | None = None,
         kind: str | None = None,
         limit: int | None = None,
+        cursor: int | None = None,
     ) -> list[AuditRecord]:
-        """Audit records, oldest first, filtered (``limit``: only the newest N, 1–10000)."""
+        """Audit records, oldest first, filtered (``limit``: only the newest N, 1–10000);
+        ``cursor`` (the ``seq`` of a page's first record) gives the page before it."""
         params = {
             "run": None if run is None else _run_id(run),
             "bot": bot,
@@ -385,6 +389,7 @@ class Client:
             "decision": decision,
             "kind": kind,
             "limit": limit,
+            "cursor": cursor,
         }
         return [AuditRecord.from_json(r) for r in self._get("/api/audit", params)]
 

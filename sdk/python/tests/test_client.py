@@ -297,6 +297,23 @@ def test_last_event_id_gives_only_the_later_events(editor: Client, viewer: Clien
     assert all(e.id is not None and e.id > cut for e in rest)
 
 
+def test_runs_and_audit_are_read_a_page_at_a_time(editor: Client, viewer: Client) -> None:
+    for _ in range(5):
+        editor.wait(editor.start_run("hello"), timeout=60)
+    newest = viewer.runs(limit=1000)
+    assert len(newest) >= 5
+    first, second = viewer.runs(limit=2), viewer.runs(limit=2, cursor=newest[1])
+    assert [r.id for r in first + second] == [r.id for r in newest[:4]]
+    with pytest.raises(MonstrumError) as e:
+        viewer.runs(cursor="no-such-run")
+    assert e.value.status == 400
+
+    records = viewer.audit(limit=10000)
+    page = viewer.audit(limit=3)
+    before = viewer.audit(limit=3, cursor=page[0].seq)
+    assert [r.seq for r in before + page] == [r.seq for r in records[-6:]]
+
+
 def test_every_event_of_the_server_from_its_start(editor: Client, viewer: Client) -> None:
     run = editor.start_run("hello", inputs={"who": "everyone"})
     editor.wait(run, timeout=60)

@@ -16,6 +16,8 @@ pub struct AuditFilter {
     pub kind: Option<String>,
     /// At most this many, newest last.
     pub limit: Option<i64>,
+    /// Only records older than this one (its `seq`): the next page back.
+    pub before: Option<i64>,
 }
 
 fn audit_row(row: &AnyRow) -> Result<AuditRecord, sqlx::Error> {
@@ -71,6 +73,9 @@ impl Store {
                 binds.push(v.clone());
                 sql.push_str(&format!(" AND {column} = ${}", binds.len()));
             }
+        }
+        if let Some(before) = filter.before {
+            sql.push_str(&format!(" AND seq < {before}"));
         }
         if let Some(limit) = filter.limit {
             sql = format!("SELECT * FROM ({sql} ORDER BY seq DESC LIMIT {limit}) AS newest");

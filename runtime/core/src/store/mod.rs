@@ -173,14 +173,27 @@ impl Store {
         }
     }
 
-    /// The newest runs first.
-    pub async fn list_runs(&self, limit: i64) -> StoreResult<Vec<RunRecord>> {
-        let rows = sqlx::query("SELECT * FROM runs ORDER BY created_at DESC LIMIT $1")
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .context("cannot list runs")?;
-        rows.iter().map(RunRecord::from_row).collect::<Result<_, _>>().context("bad run row")
+    /// The newest runs first; with `before` (a run's id), the ones started before that run.
+    /// `None` if there is no run `before`.
+    pub async fn list_runs(&self, limit: i64, before: Option<&str>) -> StoreResult<Option<Vec<RunRecord>>> {
+        let rows = match before {
+            None => sqlx::query("SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT $1").bind(limit),
+            Some(run) => {
+                if self.load_run(run).await?.is_none_or(|r| r.id != run) {
+                    return Ok(None);
+                }
+                sqlx::query(
+                    "SELECT * FROM runs WHERE (created_at, id) < (SELECT created_at, id FROM runs WHERE id = $1)
+                     ORDER BY created_at DESC, id DESC LIMIT $2",
+                )
+                .bind(run)
+                .bind(limit)
+            }
+        }
+        .fetch_all(&self.pool)
+        .await
+        .context("cannot list runs")?;
+        rows.iter().map(RunRecord::from_row).collect::<Result<_, _>>().context("bad run row").map(Some)
     }
 
     /// Top-level runs recorded as running: after a restart, the ones a dead process held are

@@ -26,6 +26,9 @@ pub struct AuditParams {
     /// Only the newest N (1–10000, default 1000).
     #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<i64>,
+    /// The next page back: records older than this `seq` (the first record's of a page).
+    #[param(minimum = 1)]
+    pub cursor: Option<i64>,
 }
 
 /// An audit record: what was called, by whom, the gate's decision and why, the arguments
@@ -67,8 +70,15 @@ pub async fn audit(State(app): State<App>, ApiQuery(p): ApiQuery<AuditParams>) -
     if !(1..=10_000).contains(&limit) {
         return Err(ApiError::invalid("limit is 1 to 10000"));
     }
-    let filter =
-        AuditFilter { bot: p.bot, run: p.run, tool: p.tool, decision: p.decision, kind: p.kind, limit: Some(limit) };
+    let filter = AuditFilter {
+        bot: p.bot,
+        run: p.run,
+        tool: p.tool,
+        decision: p.decision,
+        kind: p.kind,
+        limit: Some(limit),
+        before: p.cursor,
+    };
     let records = app.store.audit_records(&filter).await.map_err(ApiError::internal)?;
     Ok(Json(serde_json::to_value(records).map_err(ApiError::internal)?))
 }

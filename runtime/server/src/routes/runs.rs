@@ -21,6 +21,8 @@ pub struct ListParams {
     /// At most this many (1–1000, default 50), newest first.
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    /// The next page: the runs started before this one (the last run's `id` of a page).
+    pub cursor: Option<String>,
 }
 
 /// A run as recorded (`monstrum runs show --json` has the same fields).
@@ -80,7 +82,9 @@ pub async fn list(State(app): State<App>, ApiQuery(p): ApiQuery<ListParams>) -> 
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid("limit is 1 to 1000"));
     }
-    Ok(Json(json(&app.store.list_runs(limit).await.map_err(ApiError::internal)?)?))
+    let runs = app.store.list_runs(limit, p.cursor.as_deref()).await.map_err(ApiError::internal)?;
+    let runs = runs.ok_or_else(|| ApiError::invalid("cursor is the id of a run (the last of the page before)"))?;
+    Ok(Json(json(&runs)?))
 }
 
 /// One run in detail.
