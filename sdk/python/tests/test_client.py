@@ -306,7 +306,7 @@ def test_runs_and_audit_are_read_a_page_at_a_time(editor: Client, viewer: Client
     assert [r.id for r in first + second] == [r.id for r in newest[:4]]
     with pytest.raises(MonstrumError) as e:
         viewer.runs(cursor="no-such-run")
-    assert e.value.status == 400
+    assert e.value.status == 404
 
     records = viewer.audit(limit=10000)
     page = viewer.audit(limit=3)

@@ -70,6 +70,9 @@ pub async fn audit(State(app): State<App>, ApiQuery(p): ApiQuery<AuditParams>) -
     if !(1..=10_000).contains(&limit) {
         return Err(ApiError::invalid("limit is 1 to 10000"));
     }
+    if p.cursor.is_some_and(|c| c < 1) {
+        return Err(ApiError::invalid("cursor is the seq of a record (1 or more)"));
+    }
     let filter = AuditFilter {
         bot: p.bot,
         run: p.run,

@@ -22,6 +22,7 @@ pub struct ListParams {
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// The next page: the runs started before this one (the last run's `id` of a page).
+    #[param(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub cursor: Option<String>,
 }
 
@@ -76,14 +77,16 @@ fn json<T: Serialize>(v: &T) -> Result<Value, ApiError> {
 
 /// The newest runs.
 #[utoipa::path(get, path = "/api/runs", tag = "runs", params(ListParams),
-    responses((status = 200, body = Vec<RunView>), (status = 400, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = Vec<RunView>), (status = 400, body = crate::error::ErrorBody),
+              (status = 404, description = "no run is the cursor", body = crate::error::ErrorBody)))]
 pub async fn list(State(app): State<App>, ApiQuery(p): ApiQuery<ListParams>) -> Result<Json<Value>, ApiError> {
     let limit = p.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid("limit is 1 to 1000"));
     }
     let runs = app.store.list_runs(limit, p.cursor.as_deref()).await.map_err(ApiError::internal)?;
-    let runs = runs.ok_or_else(|| ApiError::invalid("cursor is the id of a run (the last of the page before)"))?;
+    let runs =
+        runs.ok_or_else(|| ApiError::not_found("no run is the cursor: it is the id of the last run of a page"))?;
     Ok(Json(json(&runs)?))
 }
 
