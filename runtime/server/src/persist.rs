@@ -9,8 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Events written at most in one transaction.
+/// Events written at most at once.
 const BATCH: usize = 1024;
+/// How long the writer gathers events after the first of a batch: a run's events come a few at
+/// a time, and one statement for many costs the store (and the server's CPU) far less than one
+/// each. It is also the most a stream lags behind its run.
+const GATHER: Duration = Duration::from_millis(3);
 /// Tries to write a batch before its events are shown unstored (logged as an error).
 const TRIES: u32 = 5;
 
@@ -57,6 +61,12 @@ impl Persist {
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while rx.recv_many(&mut batch, BATCH).await > 0 {
+                tokio::time::sleep(GATHER).await;
+                while batch.len() < BATCH
+                    && let Ok(more) = rx.try_recv()
+                {
+                    batch.push(more);
+                }
                 for p in &batch {
                     if p.log.base().is_none() {
                         p.log.set_base(stored_before(&store, &p.run).await);

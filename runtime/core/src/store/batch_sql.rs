@@ -155,7 +155,7 @@ impl<'a> Rows<'a> {
 /// order (`?`). SQLite takes `?` across the statements of a query, and finds a numbered
 /// parameter's name by a linear search: numbered, a batch of 1,000 values cost a quadratic
 /// 40% of a run's time.
-fn values(first: Option<usize>, rows: usize, columns: usize) -> String {
+pub(super) fn values(first: Option<usize>, rows: usize, columns: usize) -> String {
     let mut sql = String::with_capacity(rows * columns * 6);
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });

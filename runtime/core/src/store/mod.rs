@@ -70,6 +70,8 @@ pub fn now_ms() -> i64 {
 pub struct Store {
     pool: AnyPool,
     writer: Writer,
+    /// SQLite (else PostgreSQL): it takes `?` parameters, which it finds without a search.
+    sqlite: bool,
 }
 
 static DRIVERS: Once = Once::new();
@@ -120,7 +122,7 @@ impl Store {
             .await
             .map_err(|e| StoreError { context: "cannot migrate the schema".into(), cause: e.into() })?;
         let writer = Writer::spawn(pool.clone(), sqlite);
-        Ok(Store { pool, writer })
+        Ok(Store { pool, writer, sqlite })
     }
 
     // ---- runs

@@ -5,23 +5,23 @@
 use super::{Context, Store, StoreResult};
 use sqlx::Row;
 
+/// Events written by one statement (three parameters each, well under SQLite's limit).
+pub const RUN_EVENTS_AT_ONCE: usize = 256;
+
 impl Store {
-    /// Appends events `(run, id, json)` in one transaction; an event already there (same run and
-    /// id) is kept as it was.
+    /// Appends events `(run, id, json)`, up to [`RUN_EVENTS_AT_ONCE`] in one statement; an
+    /// event already there (same run and id) is kept as it was.
     pub async fn append_run_events(&self, events: &[(String, u64, std::sync::Arc<str>)]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.context("cannot write run events")?;
-        for (run, id, json) in events {
-            sqlx::query(
-                "INSERT INTO run_events (run_id, id, event) VALUES ($1, $2, $3) ON CONFLICT (run_id, id) DO NOTHING",
-            )
-            .bind(run.as_str())
-            .bind(*id as i64)
-            .bind(&**json)
-            .execute(&mut *tx)
-            .await
-            .context("cannot write run events")?;
+        for chunk in events.chunks(RUN_EVENTS_AT_ONCE) {
+            let rows = super::batch_sql::values((!self.sqlite).then_some(1), chunk.len(), 3);
+            let sql =
+                format!("INSERT INTO run_events (run_id, id, event) VALUES {rows} ON CONFLICT (run_id, id) DO NOTHING");
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (run, id, json) in chunk {
+                query = query.bind(run.as_str()).bind(*id as i64).bind(&**json);
+            }
+            query.execute(&self.pool).await.context("cannot write run events")?;
         }
-        tx.commit().await.context("cannot write run events")?;
         Ok(())
     }
 
