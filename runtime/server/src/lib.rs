@@ -1,6 +1,6 @@
 //! `monstrum serve`: a workspace as an HTTP server. The JSON API under `/api` (every route
-//! behind a token and its role), live events as server-sent events, `/health`, and the OpenAPI
-//! document at `/api/openapi.json`. Runs started here are driven here, durably: a restarted
+//! behind a token and its role), live events as server-sent events, `/health`, the OpenAPI
+//! document at `/api/openapi.json`, and the visual editor at `/` (`ui/`, embedded). Runs started here are driven here, durably: a restarted
 //! server resumes the runs a killed one left. Tool calls reach the gate only through the core's
 //! engine; this crate holds no gate, store writer or plugin host of its own.
 
@@ -12,6 +12,7 @@ pub mod openapi;
 mod persist;
 pub mod routes;
 pub mod state;
+mod ui;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -46,6 +47,8 @@ pub fn router(app: App) -> Router {
         (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"),
     ];
     let mut router = Router::new()
+        .route("/", get(ui::index))
+        .route("/ui/{file}", get(ui::asset))
         .route("/health", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
         .route("/api/openapi.json", get(|| async { axum::Json(openapi::document()) }))
         .merge(routes::api(app.clone()))

@@ -1,0 +1,41 @@
+//! The visual editor's files (built from `ui/` by build.rs and embedded): the page at `/` and its
+//! script, WebAssembly and style under `/ui/`. Open, like `/health`: they hold no data; the
+//! editor asks the API for everything, with the user's token.
+
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+macro_rules! built {
+    ($file:literal) => {
+        include_bytes!(concat!(env!("OUT_DIR"), "/ui/", $file))
+    };
+}
+
+/// Scripts and WebAssembly from this server only; no inline script, no other origin.
+const POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+                      connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+fn file(body: &'static [u8], mime: &'static str) -> Response {
+    (
+        [(header::CONTENT_TYPE, mime), (header::CONTENT_SECURITY_POLICY, POLICY), (header::CACHE_CONTROL, "no-cache")],
+        body,
+    )
+        .into_response()
+}
+
+/// `/`: the editor's page.
+pub async fn index() -> Response {
+    file(built!("index.html"), "text/html; charset=utf-8")
+}
+
+/// `/ui/{file}`: what the page loads.
+pub async fn asset(Path(name): Path<String>) -> Response {
+    match name.as_str() {
+        "start.js" => file(built!("start.js"), "text/javascript; charset=utf-8"),
+        "monstrum_ui.js" => file(built!("monstrum_ui.js"), "text/javascript; charset=utf-8"),
+        "monstrum_ui_bg.wasm" => file(built!("monstrum_ui_bg.wasm"), "application/wasm"),
+        "style.css" => file(built!("style.css"), "text/css; charset=utf-8"),
+        _ => crate::error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file").into_response(),
+    }
+}

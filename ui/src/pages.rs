@@ -1,0 +1,234 @@
+//! The pages: signing in, workflows, one workflow, runs, one run.
+
+use crate::api::{self, Loaded, Refused, call, load};
+use gloo_net::http::Method;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// `loaded` as a view: waiting, the server's refusal, or `show` of the answer.
+fn shown(loaded: RwSignal<Loaded>, show: impl Fn(Value) -> AnyView + Send + Sync + 'static) -> impl IntoView {
+    move || match loaded.get() {
+        None => view! { <p class="loading">"Loading…"</p> }.into_any(),
+        Some(Err(e)) => view! { <p class="error">{e.message}</p> }.into_any(),
+        Some(Ok(v)) => show(v),
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn status(s: String) -> impl IntoView {
+    view! { <span class=format!("status {s}")>{s.clone()}</span> }
+}
+
+fn go(hash: &str) {
+    let _ = window().location().set_hash(hash);
+}
+
+#[component]
+pub fn SignIn(token: RwSignal<Option<String>>) -> impl IntoView {
+    let typed = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let t = typed.get_untracked().trim().to_string();
+        spawn_local(async move {
+            match call(Method::GET, "/api/workflows", &t, None).await {
+                Ok(_) => {
+                    api::store_token(Some(&t));
+                    token.set(Some(t));
+                }
+                Err(Refused { status: 401, .. }) => {
+                    error.set(Some("That token is not valid: make one with `monstrum token create`.".into()))
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    view! {
+        <form class="login" on:submit=submit>
+            <h1>"Monstrum"</h1>
+            <p>"Paste an API token (" <code>"monstrum token create --role viewer"</code> "). This tab keeps it until it is closed."</p>
+            <input id="token" type="password" placeholder="mst_…" autocomplete="off"
+                prop:value=move || typed.get()
+                on:input:target=move |ev| typed.set(ev.target().value()) />
+            <button id="sign-in" type="submit">"Sign in"</button>
+            {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
+        </form>
+    }
+}
+
+#[component]
+pub fn Workflows(token: String) -> impl IntoView {
+    let list = load("/api/workflows".into(), token);
+    view! {
+        <h1>"Workflows"</h1>
+        {shown(list, |v| {
+            let rows = v.as_array().cloned().unwrap_or_default().into_iter().map(|w| {
+                let name = text(&w["name"]);
+                view! {
+                    <tr>
+                        <td><a href=format!("#/workflows/{name}")>{name.clone()}</a></td>
+                        <td>{text(&w["file"])}</td>
+                    </tr>
+                }
+            }).collect_view();
+            view! {
+                <table id="workflows">
+                    <thead><tr><th>"Name"</th><th>"File"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            }.into_any()
+        })}
+    }
+}
+
+#[component]
+pub fn Workflow(token: String, name: String) -> impl IntoView {
+    let workflow = load(format!("/api/workflows/{name}"), token.clone());
+    let error = RwSignal::new(None::<String>);
+    let start = {
+        let name = name.clone();
+        move |_| {
+            let (token, name) = (token.clone(), name.clone());
+            spawn_local(async move {
+                match call(Method::POST, "/api/runs", &token, Some(&json!({ "workflow": name }))).await {
+                    Ok(run) => go(&format!("#/runs/{}", text(&run["run"]))),
+                    Err(e) => error.set(Some(e.message)),
+                }
+            });
+        }
+    };
+    view! {
+        <h1>{name.clone()}</h1>
+        {shown(workflow, |w| {
+            let valid = w["valid"].as_bool().unwrap_or(false);
+            let problems = w["diagnostics"].as_array().cloned().unwrap_or_default().into_iter().map(|d| {
+                view! {
+                    <li>
+                        <code>{text(&d["code"])}</code>" line "{text(&d["line"])}", column "{text(&d["column"])}": "{text(&d["message"])}
+                    </li>
+                }
+            }).collect_view();
+            let version = w["version"].as_i64().map(|v| format!("version {v}")).unwrap_or_else(|| "not saved".into());
+            view! {
+                <p>
+                    {status(if valid { "valid".into() } else { "invalid".into() })}
+                    " " {text(&w["file"])} " · " {version}
+                </p>
+                <ul class="diagnostics">{problems}</ul>
+                <pre class="yaml" id="yaml">{text(&w["text"])}</pre>
+            }.into_any()
+        })}
+        <div class="actions"><button id="run" on:click=start>"Run"</button></div>
+        {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
+    }
+}
+
+#[component]
+pub fn Runs(token: String) -> impl IntoView {
+    let list = load("/api/runs".into(), token);
+    view! {
+        <h1>"Runs"</h1>
+        {shown(list, |v| {
+            let rows = v.as_array().cloned().unwrap_or_default().into_iter().map(|r| {
+                let id = text(&r["id"]);
+                view! {
+                    <tr>
+                        <td><a href=format!("#/runs/{id}")><code>{id.chars().take(8).collect::<String>()}</code></a></td>
+                        <td>{text(&r["workflow"])}</td>
+                        <td>{status(text(&r["status"]))}</td>
+                        <td>{text(&r["started_by"])}</td>
+                    </tr>
+                }
+            }).collect_view();
+            view! {
+                <table id="runs">
+                    <thead><tr><th>"Run"</th><th>"Workflow"</th><th>"Status"</th><th>"Started by"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            }.into_any()
+        })}
+    }
+}
+
+/// A run's detail, read again every 700 ms until the run has ended.
+fn follow(id: String, token: String, detail: RwSignal<Loaded>) {
+    spawn_local(async move {
+        let answer = call(Method::GET, &format!("/api/runs/{id}"), &token, None).await;
+        let ended = answer.as_ref().is_ok_and(|d| {
+            matches!(d["run"]["status"].as_str(), Some("succeeded" | "failed" | "cancelled" | "rejected"))
+        });
+        if detail.try_set(Some(answer)).is_some() {
+            return; // the page is gone
+        }
+        if !ended {
+            set_timeout(move || follow(id, token, detail), Duration::from_millis(700));
+        }
+    });
+}
+
+#[component]
+pub fn Run(token: String, id: String) -> impl IntoView {
+    let detail = RwSignal::new(None);
+    follow(id.clone(), token.clone(), detail);
+    let error = RwSignal::new(None::<String>);
+    let decide = move |step: String, approve: bool| {
+        let (token, id) = (token.clone(), id.clone());
+        spawn_local(async move {
+            let path = format!("/api/runs/{id}/approvals/{step}");
+            match call(Method::POST, &path, &token, Some(&json!({ "approve": approve }))).await {
+                Ok(_) => follow(id, token, detail),
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    view! {
+        {shown(detail, move |d| {
+            let run = &d["run"];
+            let steps = d["steps"].as_array().cloned().unwrap_or_default().into_iter().map(|s| {
+                view! {
+                    <tr class="step" data-step=text(&s["step_key"])>
+                        <td>{text(&s["step_key"])}</td>
+                        <td>{status(text(&s["status"]))}</td>
+                        <td>{text(&s["attempts"])}</td>
+                        <td><code>{s.get("output").filter(|o| !o.is_null()).map(|o| o.to_string()).unwrap_or_default()}</code></td>
+                        <td class="error">{text(&s["error"])}</td>
+                    </tr>
+                }
+            }).collect_view();
+            let decide = decide.clone();
+            let gates = d["waiting"].as_array().cloned().unwrap_or_default().into_iter().map(move |g| {
+                let step = text(&g["step_id"]);
+                let (yes, no) = (decide.clone(), decide.clone());
+                let (a, b) = (step.clone(), step.clone());
+                view! {
+                    <div class="gate">
+                        <p><strong>{step.clone()}</strong>": "{text(&g["message"])}</p>
+                        <div class="actions">
+                            <button class="approve" on:click=move |_| yes(a.clone(), true)>"Approve"</button>
+                            <button class="reject plain" on:click=move |_| no(b.clone(), false)>"Reject"</button>
+                        </div>
+                    </div>
+                }
+            }).collect_view();
+            view! {
+                <h1>{text(&run["workflow"])} " " <code>{text(&run["id"]).chars().take(8).collect::<String>()}</code></h1>
+                <p id="run-status">{status(text(&run["status"]))} " started by " {text(&run["started_by"])}</p>
+                {gates}
+                <table id="steps">
+                    <thead><tr><th>"Step"</th><th>"Status"</th><th>"Attempts"</th><th>"Output"</th><th>"Error"</th></tr></thead>
+                    <tbody>{steps}</tbody>
+                </table>
+            }.into_any()
+        })}
+        {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
+    }
+}
