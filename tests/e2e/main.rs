@@ -8,6 +8,7 @@ mod attacks;
 mod cli;
 mod crash;
 mod durability;
+mod editor;
 mod evm;
 mod governance;
 mod llm_workflow;
