@@ -29,7 +29,9 @@ struct Browser {
 impl Browser {
     async fn open() -> Option<Browser> {
         let (Some(driver_bin), Some(chromium)) = (which("chromedriver"), which("chromium")) else {
-            crate::common::skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)");
+            crate::common::skip(
+                "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
+            );
             return None;
         };
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
