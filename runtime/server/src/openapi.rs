@@ -17,12 +17,13 @@ use utoipa::{Modify, OpenApi};
         crate::routes::events::run_events, crate::routes::events::all_events,
         crate::routes::approvals::pending, crate::routes::approvals::decide,
         crate::routes::catalog::bots, crate::routes::catalog::bot, crate::routes::catalog::plugins, crate::routes::catalog::plugin,
+        crate::routes::catalog::skills,
         crate::routes::records::audit, crate::routes::records::audit_verify,
         crate::routes::records::vault, crate::routes::records::vault_set,
     ),
     modifiers(&Bearer, &Refusals),
     security(("bearer" = [])),
-    tags((name = "workflows"), (name = "runs"), (name = "approvals"), (name = "bots"), (name = "plugins"), (name = "audit"), (name = "vault")),
+    tags((name = "workflows"), (name = "runs"), (name = "approvals"), (name = "bots"), (name = "plugins"), (name = "skills"), (name = "audit"), (name = "vault")),
 )]
 pub struct ApiDoc;
 

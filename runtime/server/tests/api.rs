@@ -459,6 +459,25 @@ async fn a_bot_shows_the_tools_the_gate_offers_it() {
     assert_eq!((status, bot["name"].as_str()), (StatusCode::OK, Some("ops.v2")), "{bot}");
     let (status, _) = s.json(Method::GET, "/api/bots/..%2Fworkflows%2Fhello", &viewer, None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Skills as the workspace has them, and one that does not load says why.
+    let skills = s._dir.path().join("skills");
+    std::fs::create_dir_all(skills.join("triage")).unwrap();
+    std::fs::write(
+        skills.join("triage/SKILL.md"),
+        "---\nname: triage\ndescription: read logs first\ntools: [gh.get_issue]\n---\n# How\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(skills.join("broken")).unwrap();
+    std::fs::write(skills.join("broken/SKILL.md"), "no front matter\n").unwrap();
+    let (status, list) = s.json(Method::GET, "/api/skills", &viewer, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list[1]["name"], "triage", "{list}");
+    assert_eq!(
+        (list[1]["description"].as_str(), list[1]["tools"][0].as_str()),
+        (Some("read logs first"), Some("gh.get_issue"))
+    );
+    assert!(list[0]["problem"].as_str().is_some_and(|p| p.contains("SKILL.md")), "{list}");
+    assert_eq!(list[0]["scope"], json!({}), "the document's type, even for a skill that does not load");
     let (_, bots) = s.json(Method::GET, "/api/bots", &viewer, None).await;
     assert_eq!(
         bots,

@@ -1,4 +1,4 @@
-//! Bots and plugins as the workspace has them. A bot's tools are the ones the gate's own
+//! Bots, plugins and skills as the workspace has them. A bot's tools are the ones the gate's own
 //! visibility code offers it (`Gate::visible_tools`), never a list computed beside it.
 
 use crate::error::ApiError;
@@ -113,4 +113,57 @@ pub async fn plugin(State(app): State<App>, Path(name): Path<String>) -> Result<
         .find(|p| p.manifest.name == name)
         .ok_or_else(|| ApiError::not_found(format!("no plugin {name}")))?;
     Ok(Json(plugin_view(found)?))
+}
+
+/// A skill of the workspace (`skills/NAME/SKILL.md`): its front matter, or why it does not load.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SkillView {
+    pub name: String,
+    pub description: Option<String>,
+    pub version: Option<String>,
+    /// The tools it needs (`instance.tool`): while it is enabled, the only plugin tools its bot
+    /// is offered.
+    pub tools: Vec<String>,
+    /// Values per dimension that narrow its bot's scope while it is enabled.
+    #[schema(value_type = Object)]
+    pub scope: Value,
+    /// Why it does not load (then the rest is empty).
+    pub problem: Option<String>,
+}
+
+/// The workspace's skills, by name.
+#[utoipa::path(get, path = "/api/skills", tag = "skills", responses((status = 200, body = Vec<SkillView>)))]
+pub async fn skills(State(app): State<App>) -> Json<Vec<SkillView>> {
+    let ws = app.workspace();
+    let mut names: Vec<String> = std::fs::read_dir(ws.root.join("skills"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("SKILL.md").is_file())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    names.sort();
+    Json(
+        names
+            .into_iter()
+            .map(|name| match ws.skill(&name) {
+                Ok(s) => SkillView {
+                    name,
+                    description: Some(s.description),
+                    version: s.version,
+                    tools: s.tools,
+                    scope: serde_json::to_value(s.scope).unwrap_or_default(),
+                    problem: None,
+                },
+                Err(e) => SkillView {
+                    name,
+                    description: None,
+                    version: None,
+                    tools: Vec::new(),
+                    scope: Value::Object(Default::default()),
+                    problem: Some(format!("{e:#}")),
+                },
+            })
+            .collect(),
+    )
 }

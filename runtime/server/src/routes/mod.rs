@@ -50,6 +50,7 @@ pub fn api(app: App) -> Router<App> {
         .route("/api/bots/{name}", get(catalog::bot))
         .route("/api/plugins", get(catalog::plugins))
         .route("/api/plugins/{name}", get(catalog::plugin))
+        .route("/api/skills", get(catalog::skills))
         .route("/api/audit", get(records::audit))
         .route("/api/audit/verify", get(records::audit_verify))
         .route("/api/vault", get(records::vault))
