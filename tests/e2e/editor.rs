@@ -1,7 +1,8 @@
 //! The visual editor as a user sees it: the real `monstrum serve`, headless Chromium driven
 //! through chromedriver (WebDriver, `fantoccini`). Sign in with a token, open a workflow, run it,
-//! approve its gate in the page and watch every step succeed; a wrong token is told so. Each stage
-//! leaves a screenshot in `target/ui-screenshots/`.
+//! approve its gate in the page and watch every step (and node of its canvas) succeed; a wrong
+//! token is told so; a step that does not validate is marked on its node. Each stage leaves a
+//! screenshot in `target/ui-screenshots/`.
 
 use crate::common::{Ws, repo};
 use crate::serve::{start, token};
@@ -10,11 +11,13 @@ use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// Two parallel branches joined by an approval gate.
 const GATED: &str = r#"name: gated
 steps:
   - { id: check, tool: core.echo, with: { healthy: false } }
+  - { id: logs, tool: core.echo, with: { lines: 3 } }
   - id: gate
-    needs: [check]
+    needs: [check, logs]
     approval: { message: "restart the service?" }
   - { id: restart, needs: [gate], tool: core.echo, with: { by: "{{ steps.gate.by }}" } }
 "#;
@@ -113,6 +116,10 @@ async fn a_user_signs_in_runs_a_workflow_and_approves_its_gate_in_the_page() {
     let Some(browser) = Browser::open().await else { return };
     let ws = Ws::new();
     ws.write("workflows/gated.yaml", GATED);
+    ws.write(
+        "workflows/broken.yaml",
+        "name: broken\nsteps:\n  - { id: a, tool: core.echo, with: { x: 1 } }\n  - { id: b, needs: [ghost], tool: core.echo }\n",
+    );
     let editor = token(&ws, "editor", "erin");
     let (mut server, base) = start(&ws);
     let page = &browser.client;
@@ -136,6 +143,20 @@ async fn a_user_signs_in_runs_a_workflow_and_approves_its_gate_in_the_page() {
     page.find(Locator::LinkText("gated")).await.unwrap().click().await.unwrap();
     browser.until_text("#yaml", "restart the service?").await;
     assert_eq!(browser.text_of(".status").await, "valid", "the workflow validates, and the page says so");
+    // The canvas: a node per step, an edge per need, the two branches before the gate.
+    for step in ["check", "logs", "gate", "restart"] {
+        browser.text_of(&format!("#canvas g.node[data-step={step}]")).await;
+    }
+    let edges = page.find_all(Locator::Css("#canvas path.edge")).await.unwrap();
+    assert_eq!(edges.len(), 3, "check→gate, logs→gate, gate→restart");
+    let x_of = async |step: &str| {
+        let node = page.find(Locator::Css(&format!("#canvas g.node[data-step={step}]"))).await.unwrap();
+        let t = node.attr("transform").await.unwrap().unwrap_or_default();
+        t.trim_start_matches("translate(").split(',').next().unwrap().parse::<f64>().unwrap()
+    };
+    let (check, logs, gate, restart) =
+        (x_of("check").await, x_of("logs").await, x_of("gate").await, x_of("restart").await);
+    assert!(check == logs && logs < gate && gate < restart, "layers left to right: {check} {logs} {gate} {restart}");
     browser.shot("3-workflow").await;
 
     page.find(Locator::Css("#run")).await.unwrap().click().await.unwrap();
@@ -149,7 +170,10 @@ async fn a_user_signs_in_runs_a_workflow_and_approves_its_gate_in_the_page() {
     browser.until_text("#run-status", "succeeded").await;
     browser.shot("5-run-succeeded").await;
     let steps = browser.text_of("#steps").await;
-    assert_eq!(steps.matches("succeeded").count(), 3, "every step succeeded: {steps}");
+    assert_eq!(steps.matches("succeeded").count(), 4, "every step succeeded: {steps}");
+    for step in ["check", "logs", "gate", "restart"] {
+        browser.text_of(&format!("#canvas g.node.succeeded[data-step={step}]")).await;
+    }
 
     // What the page showed is what the server recorded: approved by the token's name.
     let detail: Value = reqwest::Client::new()
@@ -164,6 +188,14 @@ async fn a_user_signs_in_runs_a_workflow_and_approves_its_gate_in_the_page() {
     assert_eq!(detail["run"]["status"], "succeeded", "{detail}");
     let restart = detail["steps"].as_array().unwrap().iter().find(|s| s["step_key"] == "restart").unwrap();
     assert_eq!(restart["output"]["by"], "erin");
+
+    // A step that does not validate is marked on its node, with the checks' words.
+    page.goto(&format!("{base}/#/workflows/broken")).await.unwrap();
+    browser.until_text(".diagnostics", "ghost").await;
+    let bad = page.find(Locator::Css("#canvas g.node.invalid[data-step=b] title")).await.unwrap();
+    assert!(bad.html(true).await.unwrap().contains("ghost"), "the problem is on node b");
+    assert!(page.find(Locator::Css("#canvas g.node.invalid[data-step=a]")).await.is_err(), "a is fine");
+    browser.shot("6-invalid-node").await;
 
     browser.client.clone().close().await.unwrap();
     let _ = server.kill();

@@ -5,6 +5,7 @@
 //! gates decided in place.
 
 mod api;
+mod canvas;
 mod pages;
 
 use leptos::prelude::*;

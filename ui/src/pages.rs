@@ -1,10 +1,12 @@
 //! The pages: signing in, workflows, one workflow, runs, one run.
 
 use crate::api::{self, Loaded, Refused, call, load};
+use crate::canvas::{Canvas, Layout, layout, step_of};
 use gloo_net::http::Method;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// `loaded` as a view: waiting, the server's refusal, or `show` of the answer.
@@ -118,18 +120,33 @@ pub fn Workflow(token: String, name: String) -> impl IntoView {
                 }
             }).collect_view();
             let version = w["version"].as_i64().map(|v| format!("version {v}")).unwrap_or_else(|| "not saved".into());
+            let canvas = layout_of(&w).map(|layout| view! { <Canvas layout /> });
             view! {
                 <p>
                     {status(if valid { "valid".into() } else { "invalid".into() })}
                     " " {text(&w["file"])} " · " {version}
                 </p>
                 <ul class="diagnostics">{problems}</ul>
+                {canvas}
                 <pre class="yaml" id="yaml">{text(&w["text"])}</pre>
             }.into_any()
         })}
         <div class="actions"><button id="run" on:click=start>"Run"</button></div>
         {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
     }
+}
+
+/// The canvas of a workflow as the API gives it (`text`, `diagnostics`), read by the model.
+fn layout_of(w: &Value) -> Option<Layout> {
+    let loaded = monstrum_model::load_workflow(w["text"].as_str()?);
+    let workflow = loaded.value?;
+    let problems: Vec<(usize, String)> = w["diagnostics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| Some((step_of(d["path"].as_str()?)?, format!("{}: {}", text(&d["code"]), text(&d["message"])))))
+        .collect();
+    Some(layout(&workflow, &problems))
 }
 
 #[component]
@@ -179,6 +196,27 @@ fn follow(id: String, token: String, detail: RwSignal<Loaded>) {
 pub fn Run(token: String, id: String) -> impl IntoView {
     let detail = RwSignal::new(None);
     follow(id.clone(), token.clone(), detail);
+    // The run's workflow as a canvas, each node coloured by its step's status.
+    let shape = RwSignal::new(None::<Layout>);
+    {
+        let (id, token) = (id.clone(), token.clone());
+        spawn_local(async move {
+            let Ok(run) = call(Method::GET, &format!("/api/runs/{id}"), &token, None).await else { return };
+            let name = text(&run["run"]["workflow"]);
+            if let Ok(w) = call(Method::GET, &format!("/api/workflows/{name}"), &token, None).await {
+                let _ = shape.try_set(layout_of(&w));
+            }
+        });
+    }
+    let statuses = Signal::derive(move || {
+        let Some(Ok(d)) = detail.get() else { return HashMap::new() };
+        d["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| (text(&s["step_key"]), text(&s["status"])))
+            .collect::<HashMap<String, String>>()
+    });
     let error = RwSignal::new(None::<String>);
     let decide = move |step: String, approve: bool| {
         let (token, id) = (token.clone(), id.clone());
@@ -223,6 +261,7 @@ pub fn Run(token: String, id: String) -> impl IntoView {
                 <h1>{text(&run["workflow"])} " " <code>{text(&run["id"]).chars().take(8).collect::<String>()}</code></h1>
                 <p id="run-status">{status(text(&run["status"]))} " started by " {text(&run["started_by"])}</p>
                 {gates}
+                {move || shape.get().map(|layout| view! { <Canvas layout status=statuses /> })}
                 <table id="steps">
                     <thead><tr><th>"Step"</th><th>"Status"</th><th>"Attempts"</th><th>"Output"</th><th>"Error"</th></tr></thead>
                     <tbody>{steps}</tbody>
