@@ -189,13 +189,36 @@ async fn a_user_signs_in_runs_a_workflow_and_approves_its_gate_in_the_page() {
     let restart = detail["steps"].as_array().unwrap().iter().find(|s| s["step_key"] == "restart").unwrap();
     assert_eq!(restart["output"]["by"], "erin");
 
+    // The approvals inbox: a second run's gate, rejected there; the inbox is then empty.
+    let http = reqwest::Client::new();
+    let second: Value = http
+        .post(format!("{base}/api/runs"))
+        .bearer_auth(&editor)
+        .json(&json!({ "workflow": "gated" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let second = second["run"].as_str().unwrap().to_string();
+    page.goto(&format!("{base}/#/approvals")).await.unwrap();
+    browser.until_text("#approvals", "restart the service?").await;
+    browser.shot("6-approvals").await;
+    page.find(Locator::Css("#approvals button.reject")).await.unwrap().click().await.unwrap();
+    browser.until_text("#no-approvals", "Nothing waits").await;
+    let detail: Value =
+        http.get(format!("{base}/api/runs/{second}")).bearer_auth(&editor).send().await.unwrap().json().await.unwrap();
+    let gate = detail["steps"].as_array().unwrap().iter().find(|s| s["step_key"] == "gate").unwrap();
+    assert_eq!(gate["status"], "rejected", "{detail}");
+
     // A step that does not validate is marked on its node, with the checks' words.
     page.goto(&format!("{base}/#/workflows/broken")).await.unwrap();
     browser.until_text(".diagnostics", "ghost").await;
     let bad = page.find(Locator::Css("#canvas g.node.invalid[data-step=b] title")).await.unwrap();
     assert!(bad.html(true).await.unwrap().contains("ghost"), "the problem is on node b");
     assert!(page.find(Locator::Css("#canvas g.node.invalid[data-step=a]")).await.is_err(), "a is fine");
-    browser.shot("6-invalid-node").await;
+    browser.shot("7-invalid-node").await;
 
     browser.client.clone().close().await.unwrap();
     let _ = server.kill();

@@ -1,8 +1,8 @@
 //! The visual editor, client side (Leptos, compiled to WebAssembly and served by `monstrum serve`
 //! at `/`). Its only way to the workspace is the API under `/api`, with the token the user pastes
 //! once (kept in the tab's session storage). This first part: signing in, the workflows (their
-//! text and diagnostics, and starting a run), the runs, and a run's steps followed live with its
-//! gates decided in place.
+//! canvas, text and diagnostics, and starting a run), the runs, a run's steps followed live with
+//! its gates decided in place, and the approvals inbox.
 
 mod api;
 mod canvas;
@@ -18,6 +18,7 @@ pub enum Page {
     Workflow(String),
     Runs,
     Run(String),
+    Approvals,
 }
 
 impl Page {
@@ -27,6 +28,7 @@ impl Page {
             ["workflows", name] => Page::Workflow(name.to_string()),
             ["runs"] => Page::Runs,
             ["runs", id] => Page::Run(id.to_string()),
+            ["approvals"] => Page::Approvals,
             _ => Page::Workflows,
         }
     }
@@ -54,6 +56,7 @@ fn Shell(token: String, signed_in: RwSignal<Option<String>>, page: RwSignal<Page
         let on = match page.get() {
             Page::Workflows | Page::Workflow(_) => "workflows",
             Page::Runs | Page::Run(_) => "runs",
+            Page::Approvals => "approvals",
         };
         if on == which { "here" } else { "" }
     };
@@ -67,6 +70,7 @@ fn Shell(token: String, signed_in: RwSignal<Option<String>>, page: RwSignal<Page
             <nav>
                 <a href="#/workflows" class=move || here("workflows")>"Workflows"</a>
                 <a href="#/runs" class=move || here("runs")>"Runs"</a>
+                <a href="#/approvals" class=move || here("approvals")>"Approvals"</a>
             </nav>
             <span class="who"><button id="sign-out" class="plain" on:click=sign_out>"Sign out"</button></span>
         </header>
@@ -78,6 +82,7 @@ fn Shell(token: String, signed_in: RwSignal<Option<String>>, page: RwSignal<Page
                     Page::Workflow(name) => view! { <pages::Workflow token name /> }.into_any(),
                     Page::Runs => view! { <pages::Runs token /> }.into_any(),
                     Page::Run(id) => view! { <pages::Run token id /> }.into_any(),
+                    Page::Approvals => view! { <pages::Approvals token /> }.into_any(),
                 }
             }}
         </main>

@@ -271,3 +271,64 @@ pub fn Run(token: String, id: String) -> impl IntoView {
         {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
     }
 }
+
+/// The gates waiting for a decision, each decided in place; the list is read again after each.
+#[component]
+pub fn Approvals(token: String) -> impl IntoView {
+    let pending = RwSignal::new(None);
+    let reload = {
+        let token = token.clone();
+        move || {
+            let token = token.clone();
+            spawn_local(async move {
+                let _ = pending.try_set(Some(call(Method::GET, "/api/approvals", &token, None).await));
+            });
+        }
+    };
+    reload();
+    let error = RwSignal::new(None::<String>);
+    let decide = move |run: String, step: String, approve: bool| {
+        let (token, reload) = (token.clone(), reload.clone());
+        spawn_local(async move {
+            let path = format!("/api/runs/{run}/approvals/{step}");
+            match call(Method::POST, &path, &token, Some(&json!({ "approve": approve }))).await {
+                Ok(_) => reload(),
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    view! {
+        <h1>"Approvals"</h1>
+        {shown(pending, move |v| {
+            let gates = v.as_array().cloned().unwrap_or_default();
+            if gates.is_empty() {
+                return view! { <p id="no-approvals">"Nothing waits for a decision."</p> }.into_any();
+            }
+            let rows = gates.into_iter().map(|g| {
+                let (run, step) = (text(&g["run_id"]), text(&g["step_id"]));
+                let (yes, no) = (decide.clone(), decide.clone());
+                let (r1, s1, r2, s2) = (run.clone(), step.clone(), run.clone(), step.clone());
+                view! {
+                    <tr class="pending" data-step=step.clone()>
+                        <td><a href=format!("#/runs/{run}")><code>{run.chars().take(8).collect::<String>()}</code></a></td>
+                        <td>{step.clone()}</td>
+                        <td>{text(&g["message"])}</td>
+                        <td>
+                            <div class="actions">
+                                <button class="approve" on:click=move |_| yes(r1.clone(), s1.clone(), true)>"Approve"</button>
+                                <button class="reject plain" on:click=move |_| no(r2.clone(), s2.clone(), false)>"Reject"</button>
+                            </div>
+                        </td>
+                    </tr>
+                }
+            }).collect_view();
+            view! {
+                <table id="approvals">
+                    <thead><tr><th>"Run"</th><th>"Step"</th><th>"Asks"</th><th></th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            }.into_any()
+        })}
+        {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
+    }
+}
