@@ -106,6 +106,15 @@ impl Drop for Browser {
     }
 }
 
+/// A run's detail as the API tells it, and its step `key`.
+async fn step_of_run(http: &reqwest::Client, base: &str, token: &str, run: &str, key: &str) -> (Value, Value) {
+    let detail: Value =
+        http.get(format!("{base}/api/runs/{run}")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    let step = detail["steps"].as_array().unwrap().iter().find(|s| s["step_key"] == key).cloned();
+    let step = step.unwrap_or_else(|| panic!("run {run} has no step {key}: {detail}"));
+    (detail, step)
+}
+
 fn which(name: &str) -> Option<String> {
     let out = Command::new("which").arg(name).output().ok()?;
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
@@ -176,21 +185,12 @@ async fn a_user_signs_in_runs_a_workflow_and_approves_its_gate_in_the_page() {
     }
 
     // What the page showed is what the server recorded: approved by the token's name.
-    let detail: Value = reqwest::Client::new()
-        .get(format!("{base}/api/runs/{run}"))
-        .bearer_auth(&editor)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let http = reqwest::Client::new();
+    let (detail, restart) = step_of_run(&http, &base, &editor, &run, "restart").await;
     assert_eq!(detail["run"]["status"], "succeeded", "{detail}");
-    let restart = detail["steps"].as_array().unwrap().iter().find(|s| s["step_key"] == "restart").unwrap();
     assert_eq!(restart["output"]["by"], "erin");
 
     // The approvals inbox: a second run's gate, rejected there; the inbox is then empty.
-    let http = reqwest::Client::new();
     let second: Value = http
         .post(format!("{base}/api/runs"))
         .bearer_auth(&editor)
@@ -207,9 +207,7 @@ async fn a_user_signs_in_runs_a_workflow_and_approves_its_gate_in_the_page() {
     browser.shot("6-approvals").await;
     page.find(Locator::Css("#approvals button.reject")).await.unwrap().click().await.unwrap();
     browser.until_text("#no-approvals", "Nothing waits").await;
-    let detail: Value =
-        http.get(format!("{base}/api/runs/{second}")).bearer_auth(&editor).send().await.unwrap().json().await.unwrap();
-    let gate = detail["steps"].as_array().unwrap().iter().find(|s| s["step_key"] == "gate").unwrap();
+    let (detail, gate) = step_of_run(&http, &base, &editor, &second, "gate").await;
     assert_eq!(gate["status"], "rejected", "{detail}");
 
     // A step that does not validate is marked on its node, with the checks' words.

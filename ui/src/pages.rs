@@ -30,6 +30,43 @@ fn status(s: String) -> impl IntoView {
     view! { <span class=format!("status {s}")>{s.clone()}</span> }
 }
 
+/// The items of a JSON list (none if it is not one).
+fn items(v: &Value) -> Vec<Value> {
+    v.as_array().cloned().unwrap_or_default()
+}
+
+/// A run id as lists show it: its first 8 characters.
+fn short(id: &str) -> String {
+    id.chars().take(8).collect()
+}
+
+/// Approve and Reject for the gate `step` of `run`; `then` runs after the server took the
+/// decision, and a refusal goes to `error`.
+fn decision_buttons(
+    token: String,
+    run: String,
+    step: String,
+    error: RwSignal<Option<String>>,
+    then: impl Fn() + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let decide = move |approve: bool| {
+        let (token, path, then) = (token.clone(), format!("/api/runs/{run}/approvals/{step}"), then.clone());
+        spawn_local(async move {
+            match call(Method::POST, &path, &token, Some(&json!({ "approve": approve }))).await {
+                Ok(_) => then(),
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    let (yes, no) = (decide.clone(), decide);
+    view! {
+        <div class="actions">
+            <button class="approve" on:click=move |_| yes(true)>"Approve"</button>
+            <button class="reject plain" on:click=move |_| no(false)>"Reject"</button>
+        </div>
+    }
+}
+
 fn go(hash: &str) {
     let _ = window().location().set_hash(hash);
 }
@@ -73,7 +110,7 @@ pub fn Workflows(token: String) -> impl IntoView {
     view! {
         <h1>"Workflows"</h1>
         {shown(list, |v| {
-            let rows = v.as_array().cloned().unwrap_or_default().into_iter().map(|w| {
+            let rows = items(&v).into_iter().map(|w| {
                 let name = text(&w["name"]);
                 view! {
                     <tr>
@@ -112,7 +149,7 @@ pub fn Workflow(token: String, name: String) -> impl IntoView {
         <h1>{name.clone()}</h1>
         {shown(workflow, |w| {
             let valid = w["valid"].as_bool().unwrap_or(false);
-            let problems = w["diagnostics"].as_array().cloned().unwrap_or_default().into_iter().map(|d| {
+            let problems = items(&w["diagnostics"]).into_iter().map(|d| {
                 view! {
                     <li>
                         <code>{text(&d["code"])}</code>" line "{text(&d["line"])}", column "{text(&d["column"])}": "{text(&d["message"])}
@@ -155,11 +192,11 @@ pub fn Runs(token: String) -> impl IntoView {
     view! {
         <h1>"Runs"</h1>
         {shown(list, |v| {
-            let rows = v.as_array().cloned().unwrap_or_default().into_iter().map(|r| {
+            let rows = items(&v).into_iter().map(|r| {
                 let id = text(&r["id"]);
                 view! {
                     <tr>
-                        <td><a href=format!("#/runs/{id}")><code>{id.chars().take(8).collect::<String>()}</code></a></td>
+                        <td><a href=format!("#/runs/{id}")><code>{short(&id)}</code></a></td>
                         <td>{text(&r["workflow"])}</td>
                         <td>{status(text(&r["status"]))}</td>
                         <td>{text(&r["started_by"])}</td>
@@ -218,20 +255,10 @@ pub fn Run(token: String, id: String) -> impl IntoView {
             .collect::<HashMap<String, String>>()
     });
     let error = RwSignal::new(None::<String>);
-    let decide = move |step: String, approve: bool| {
-        let (token, id) = (token.clone(), id.clone());
-        spawn_local(async move {
-            let path = format!("/api/runs/{id}/approvals/{step}");
-            match call(Method::POST, &path, &token, Some(&json!({ "approve": approve }))).await {
-                Ok(_) => follow(id, token, detail),
-                Err(e) => error.set(Some(e.message)),
-            }
-        });
-    };
     view! {
         {shown(detail, move |d| {
             let run = &d["run"];
-            let steps = d["steps"].as_array().cloned().unwrap_or_default().into_iter().map(|s| {
+            let steps = items(&d["steps"]).into_iter().map(|s| {
                 view! {
                     <tr class="step" data-step=text(&s["step_key"])>
                         <td>{text(&s["step_key"])}</td>
@@ -242,23 +269,22 @@ pub fn Run(token: String, id: String) -> impl IntoView {
                     </tr>
                 }
             }).collect_view();
-            let decide = decide.clone();
-            let gates = d["waiting"].as_array().cloned().unwrap_or_default().into_iter().map(move |g| {
+            let gates = items(&d["waiting"]).into_iter().map(|g| {
                 let step = text(&g["step_id"]);
-                let (yes, no) = (decide.clone(), decide.clone());
-                let (a, b) = (step.clone(), step.clone());
+                // After the decision, the run is followed again until it ends.
+                let again = {
+                    let (token, id) = (token.clone(), id.clone());
+                    move || follow(id.clone(), token.clone(), detail)
+                };
                 view! {
                     <div class="gate">
                         <p><strong>{step.clone()}</strong>": "{text(&g["message"])}</p>
-                        <div class="actions">
-                            <button class="approve" on:click=move |_| yes(a.clone(), true)>"Approve"</button>
-                            <button class="reject plain" on:click=move |_| no(b.clone(), false)>"Reject"</button>
-                        </div>
+                        {decision_buttons(token.clone(), id.clone(), step, error, again)}
                     </div>
                 }
             }).collect_view();
             view! {
-                <h1>{text(&run["workflow"])} " " <code>{text(&run["id"]).chars().take(8).collect::<String>()}</code></h1>
+                <h1>{text(&run["workflow"])} " " <code>{short(&text(&run["id"]))}</code></h1>
                 <p id="run-status">{status(text(&run["status"]))} " started by " {text(&run["started_by"])}</p>
                 {gates}
                 {move || shape.get().map(|layout| view! { <Canvas layout status=statuses /> })}
@@ -287,38 +313,22 @@ pub fn Approvals(token: String) -> impl IntoView {
     };
     reload();
     let error = RwSignal::new(None::<String>);
-    let decide = move |run: String, step: String, approve: bool| {
-        let (token, reload) = (token.clone(), reload.clone());
-        spawn_local(async move {
-            let path = format!("/api/runs/{run}/approvals/{step}");
-            match call(Method::POST, &path, &token, Some(&json!({ "approve": approve }))).await {
-                Ok(_) => reload(),
-                Err(e) => error.set(Some(e.message)),
-            }
-        });
-    };
     view! {
         <h1>"Approvals"</h1>
         {shown(pending, move |v| {
-            let gates = v.as_array().cloned().unwrap_or_default();
+            let gates = items(&v);
             if gates.is_empty() {
                 return view! { <p id="no-approvals">"Nothing waits for a decision."</p> }.into_any();
             }
             let rows = gates.into_iter().map(|g| {
                 let (run, step) = (text(&g["run_id"]), text(&g["step_id"]));
-                let (yes, no) = (decide.clone(), decide.clone());
-                let (r1, s1, r2, s2) = (run.clone(), step.clone(), run.clone(), step.clone());
+                let buttons = decision_buttons(token.clone(), run.clone(), step.clone(), error, reload.clone());
                 view! {
                     <tr class="pending" data-step=step.clone()>
-                        <td><a href=format!("#/runs/{run}")><code>{run.chars().take(8).collect::<String>()}</code></a></td>
+                        <td><a href=format!("#/runs/{run}")><code>{short(&run)}</code></a></td>
                         <td>{step.clone()}</td>
                         <td>{text(&g["message"])}</td>
-                        <td>
-                            <div class="actions">
-                                <button class="approve" on:click=move |_| yes(r1.clone(), s1.clone(), true)>"Approve"</button>
-                                <button class="reject plain" on:click=move |_| no(r2.clone(), s2.clone(), false)>"Reject"</button>
-                            </div>
-                        </td>
+                        <td>{buttons}</td>
                     </tr>
                 }
             }).collect_view();

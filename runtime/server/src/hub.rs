@@ -82,7 +82,7 @@ impl Log {
     /// Appends an event. A stored log hands it to the writer under the lock, so that the
     /// writer gets a run's events in the order of their numbers.
     fn push(self: &Arc<Self>, run: &str, json: Arc<str>, finishes: bool) {
-        let id = {
+        let number = {
             let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             let id = inner.first + inner.events.len() as u64;
             inner.events.push_back(Numbered { id, json: json.clone(), finishes });
@@ -95,11 +95,11 @@ impl Log {
             {
                 return;
             }
-            id
+            // Not stored (a log of its own, or the writer is gone as the server stops): shown
+            // now, numbered from the base if the writer found one.
+            *inner.base.get_or_insert(0) + id
         };
-        // Not stored (a log of its own, or the writer is gone as the server stops): shown now.
-        self.set_base(0);
-        self.stored(self.base().unwrap_or(0) + id);
+        self.stored(number);
     }
 
     /// Event `id` (and every one before it) is stored: subscribers may see it.

@@ -4,7 +4,7 @@
 //! for it: it only appends to a channel.
 
 use crate::hub::Log;
-use monstrum_core::store::Store;
+use monstrum_core::store::{Store, StoreResult};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -33,21 +33,34 @@ impl Pending {
     }
 }
 
+/// `op` until it succeeds, [`TRIES`] times at most with a growing pause, each failure logged
+/// as `what`; the last error if none succeeded.
+async fn with_retries<T, F>(what: &str, mut op: impl FnMut() -> F) -> StoreResult<T>
+where
+    F: Future<Output = StoreResult<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Err(e) if attempt < TRIES => {
+                tracing::warn!("{what} (try {attempt}): {e}");
+                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// How many events of `run` were stored before (by this server before its log was dropped, or
 /// by the process before a restart). If the store cannot say, 0: numbers may then repeat
 /// stored ones, which the store keeps (it takes the first), and this is logged.
 async fn stored_before(store: &Store, run: &str) -> u64 {
-    for attempt in 1..=TRIES {
-        match store.last_run_event(run).await {
-            Ok(last) => return last,
-            Err(e) if attempt < TRIES => {
-                tracing::warn!("cannot read the stored events of run {run} (try {attempt}): {e}");
-                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
-            }
-            Err(e) => tracing::error!("run {run}: its stored events cannot be counted, its log numbers from 1: {e}"),
-        }
-    }
-    0
+    let what = format!("cannot read the stored events of run {run}");
+    with_retries(&what, || store.last_run_event(run)).await.unwrap_or_else(|e| {
+        tracing::error!("run {run}: its stored events cannot be counted, its log numbers from 1: {e}");
+        0
+    })
 }
 
 /// The writer's inbox.
@@ -74,17 +87,11 @@ impl Persist {
                 }
                 let rows: Vec<(String, u64, Arc<str>)> =
                     batch.iter().map(|p| (p.run.clone(), p.number(), p.json.clone())).collect();
-                for attempt in 1..=TRIES {
-                    match store.append_run_events(&rows).await {
-                        Ok(()) => break,
-                        Err(e) if attempt < TRIES => {
-                            tracing::warn!("cannot store {} run events (try {attempt}): {e}", rows.len());
-                            tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
-                        }
-                        // The streams go on: a subscriber that resumes later may find these
-                        // events missing from the store, but a live one loses nothing.
-                        Err(e) => tracing::error!("{} run events are not stored: {e}", rows.len()),
-                    }
+                let what = format!("cannot store {} run events", rows.len());
+                // The streams go on either way: a subscriber that resumes later may find these
+                // events missing from the store, but a live one loses nothing.
+                if let Err(e) = with_retries(&what, || store.append_run_events(&rows)).await {
+                    tracing::error!("{} run events are not stored: {e}", rows.len());
                 }
                 for p in batch.drain(..) {
                     p.log.stored(p.number());

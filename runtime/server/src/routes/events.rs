@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use futures::Stream;
 use monstrum_core::events::Event;
-use monstrum_core::store::Store;
+use monstrum_core::store::{RunRecord, Store};
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -151,9 +151,7 @@ fn replay(store: Store, run: String, after: u64) -> impl Stream<Item = Result<By
 
 /// The events a run's records imply, for a run this server has no log of and whose events
 /// were never stored (it ran under `monstrum run`, not the server).
-async fn from_store(app: &App, run_id: &str) -> Result<Vec<String>, ApiError> {
-    let store = &app.store;
-    let run = store.load_run(run_id).await.map_err(ApiError::internal)?.ok_or_else(|| no_run(run_id))?;
+async fn from_store(store: &Store, run: &RunRecord) -> Result<Vec<String>, ApiError> {
     let mut events = vec![Event::RunStarted { run: run.id.clone(), workflow: run.workflow.clone(), resumed: false }];
     for s in store.load_steps(&run.id).await.map_err(ApiError::internal)? {
         let (run, step) = (run.id.clone(), s.step_key.clone());
@@ -216,7 +214,7 @@ pub async fn run_events(
         return Ok(event_stream(replay(app.store.clone(), run.id, after)));
     }
     let mut out = String::new();
-    for (i, json) in from_store(&app, &run.id).await?.iter().enumerate().skip(after as usize) {
+    for (i, json) in from_store(&app.store, &run).await?.iter().enumerate().skip(after as usize) {
         frame(&mut out, Some(i as u64 + 1), json);
     }
     Ok(event_stream(futures::stream::iter([Ok(Bytes::from(out))])))
