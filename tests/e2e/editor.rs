@@ -1,11 +1,15 @@
 //! The visual editor as a user sees it: the real `monstrum serve`, headless Chromium driven
-//! through chromedriver (WebDriver, `fantoccini`). Sign in with a token, open a workflow, run it,
-//! approve its gate in the page and watch every step (and node of its canvas) succeed; a wrong
-//! token is told so; a step that does not validate is marked on its node. Each stage leaves a
+//! through chromedriver (WebDriver, `fantoccini`; drags are WebDriver pointer actions). Sign in
+//! with a token, open a workflow, run it, approve its gate in the page and watch every step (and
+//! node of its canvas) succeed; a wrong token is told so; a step that does not validate is marked
+//! on its node. Build a workflow from an empty canvas (palette, connecting ports, the property
+//! panel, undo and redo, moving nodes), save it and find it on disk, run it and approve it. A
+//! viewer sees no control it may not use, and the API refuses them anyway. Each stage leaves a
 //! screenshot in `target/ui-screenshots/`.
 
 use crate::common::{Ws, repo};
 use crate::serve::{start, token};
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
@@ -54,7 +58,7 @@ impl Browser {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            "--window-size=1200,800",
+            "--window-size=1400,1000",
         ];
         let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.path().display()));
@@ -79,10 +83,96 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
-    /// The text of the first element `css` matches, once there is one.
+    /// The text of the first element `css` matches, once there is one. The page may render the
+    /// element again between finding it and reading it (a stale element): then it is found again.
     async fn text_of(&self, css: &str) -> String {
-        let found = self.client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(css)).await;
-        found.unwrap_or_else(|e| panic!("no {css} on the page: {e}")).text().await.unwrap()
+        let mut last = None;
+        for _ in 0..200 {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(e) => match e.text().await {
+                    Ok(text) => return text,
+                    Err(err) => last = Some(err),
+                },
+                Err(err) => last = Some(err),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no {css} on the page: {last:?}");
+    }
+
+    /// The value of the field `css` (a textarea's text is its value, not its content).
+    async fn value_of(&self, css: &str) -> String {
+        for _ in 0..200 {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await
+                && let Ok(Some(v)) = e.prop("value").await
+            {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no field {css} on the page");
+    }
+
+    /// Waits until the field `css` holds `want`.
+    async fn until_value(&self, css: &str, want: &str) -> String {
+        for _ in 0..200 {
+            let v = self.value_of(css).await;
+            if v.contains(want) {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{css} never held {want:?}: {:?}", self.value_of(css).await);
+    }
+
+    /// Types `text` over what the field `css` holds (selects it all first, as a person would;
+    /// WebDriver's clear would commit an empty field as a change of its own).
+    async fn type_over(&self, css: &str, text: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no field {css}: {e}"));
+        field.send_keys(&format!("{}a", fantoccini::key::Key::Control)).await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(css)).await;
+        e.unwrap_or_else(|e| panic!("no {css} to click: {e}")).click().await.unwrap();
+    }
+
+    /// Signs in with `token` on the page at `base`.
+    async fn sign_in(&self, base: &str, token: &str) {
+        self.client.goto(&format!("{base}/")).await.unwrap();
+        self.text_of("#sign-in").await;
+        self.client.find(Locator::Css("#token")).await.unwrap().send_keys(token).await.unwrap();
+        self.click("#sign-in").await;
+        self.until_text("#workflows", "").await;
+    }
+
+    /// Presses the pointer on `from`, moves it to `to` (offset from its centre) and lets go: a
+    /// drag as a person makes it, in pointer events.
+    async fn drag(&self, from: &str, to: &str, offset: (f64, f64)) {
+        let (a, b) =
+            (self.client.find(Locator::Css(from)).await.unwrap(), self.client.find(Locator::Css(to)).await.unwrap());
+        let mouse = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement { element: a, duration: None, x: 0.0, y: 0.0 })
+            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+            .then(PointerAction::MoveBy { duration: Some(Duration::from_millis(50)), x: 5.0, y: 5.0 })
+            .then(PointerAction::MoveToElement {
+                element: b,
+                duration: Some(Duration::from_millis(150)),
+                x: offset.0,
+                y: offset.1,
+            })
+            .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+        self.client.perform_actions(mouse).await.unwrap();
+    }
+
+    /// Where the node of `step` is on the canvas.
+    async fn place_of(&self, step: &str) -> (f64, f64) {
+        let node = self.client.find(Locator::Css(&format!("#canvas g.node[data-step={step}]"))).await.unwrap();
+        let t = node.attr("transform").await.unwrap().unwrap_or_default();
+        let inner = t.trim_start_matches("translate(").trim_end_matches(')');
+        let (x, y) = inner.split_once(',').unwrap_or_else(|| panic!("not a translation: {t}"));
+        (x.parse().unwrap(), y.parse().unwrap())
     }
 
     /// Waits until the element `css` says `want`.
@@ -150,7 +240,7 @@ async fn a_user_signs_in_runs_a_workflow_and_approves_its_gate_in_the_page() {
     browser.shot("2-workflows").await;
 
     page.find(Locator::LinkText("gated")).await.unwrap().click().await.unwrap();
-    browser.until_text("#yaml", "restart the service?").await;
+    browser.until_value("#yaml", "restart the service?").await;
     assert_eq!(browser.text_of(".status").await, "valid", "the workflow validates, and the page says so");
     // The canvas: a node per step, an edge per need, the two branches before the gate.
     for step in ["check", "logs", "gate", "restart"] {
@@ -158,17 +248,14 @@ async fn a_user_signs_in_runs_a_workflow_and_approves_its_gate_in_the_page() {
     }
     let edges = page.find_all(Locator::Css("#canvas path.edge")).await.unwrap();
     assert_eq!(edges.len(), 3, "check→gate, logs→gate, gate→restart");
-    let x_of = async |step: &str| {
-        let node = page.find(Locator::Css(&format!("#canvas g.node[data-step={step}]"))).await.unwrap();
-        let t = node.attr("transform").await.unwrap().unwrap_or_default();
-        t.trim_start_matches("translate(").split(',').next().unwrap().parse::<f64>().unwrap()
-    };
+    let x_of = async |step: &str| browser.place_of(step).await.0;
     let (check, logs, gate, restart) =
         (x_of("check").await, x_of("logs").await, x_of("gate").await, x_of("restart").await);
     assert!(check == logs && logs < gate && gate < restart, "layers left to right: {check} {logs} {gate} {restart}");
     browser.shot("3-workflow").await;
 
     page.find(Locator::Css("#run")).await.unwrap().click().await.unwrap();
+    browser.click("#start").await;
     browser.until_text("#run-status", "waiting").await;
     browser.until_text(".gate", "restart the service?").await;
     browser.shot("4-run-waiting").await;
@@ -218,6 +305,193 @@ async fn a_user_signs_in_runs_a_workflow_and_approves_its_gate_in_the_page() {
     assert!(page.find(Locator::Css("#canvas g.node.invalid[data-step=a]")).await.is_err(), "a is fine");
     browser.shot("7-invalid-node").await;
 
+    browser.client.clone().close().await.unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// The step ids of the workflow file `file` in `ws`, and the needs of each.
+fn steps_on_disk(ws: &Ws, file: &str) -> Vec<(String, Vec<String>)> {
+    let text = std::fs::read_to_string(ws.path().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let workflow = monstrum_model::load_workflow(&text).value.unwrap_or_else(|| panic!("{file} is no workflow"));
+    workflow.steps.into_iter().map(|s| (s.id, s.needs)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_builds_a_workflow_on_an_empty_canvas_saves_it_runs_it_and_approves_it() {
+    let Some(browser) = Browser::open().await else { return };
+    let ws = Ws::new();
+    let editor = token(&ws, "editor", "erin");
+    let (mut server, base) = start(&ws);
+    let page = &browser.client;
+    browser.sign_in(&base, &editor).await;
+
+    // A new workflow: an empty canvas.
+    page.find(Locator::Css("#new-name")).await.unwrap().send_keys("built").await.unwrap();
+    browser.click("#new").await;
+    browser.until_value("#yaml", "name: built").await;
+    assert!(page.find(Locator::Css("#canvas g.node")).await.is_err(), "the canvas starts empty");
+    browser.shot("10-empty-canvas").await;
+
+    // Two tool steps and a gate from the palette; two edges drawn from the tools' ports.
+    browser.click("button.add[data-kind=tool]").await;
+    browser.click("button.add[data-kind=tool]").await;
+    browser.click("button.add[data-kind=approval]").await;
+    for step in ["tool", "tool_2", "approval"] {
+        browser.text_of(&format!("#canvas g.node[data-step={step}]")).await;
+    }
+    browser.drag("#canvas circle.port.out[data-step=tool]", "#canvas g.node[data-step=approval]", (0.0, 0.0)).await;
+    browser.drag("#canvas circle.port.out[data-step=tool_2]", "#canvas g.node[data-step=approval]", (0.0, 0.0)).await;
+    let yaml = browser.until_value("#yaml", "- tool_2").await;
+    assert_eq!(page.find_all(Locator::Css("#canvas path.edge")).await.unwrap().len(), 2, "{yaml}");
+    // An edge that would close a cycle is refused, and said so; the text is unchanged.
+    browser.drag("#canvas circle.port.out[data-step=approval]", "#canvas g.node[data-step=tool]", (0.0, 0.0)).await;
+    browser.until_text("#edit-error", "cycle").await;
+    assert_eq!(browser.value_of("#yaml").await, yaml);
+
+    // The property panel: the gate's message, then the first tool's parameters as YAML.
+    browser.click("#canvas g.node[data-step=approval] rect").await;
+    browser.until_text("#panel", "approval").await;
+    browser.type_over("#panel textarea[name='approval.message']", "ship it?").await;
+    browser.click("#panel h2").await; // leaving the field commits it
+    browser.until_value("#yaml", "message: ship it?").await;
+    browser.click("#canvas g.node[data-step=tool] rect").await;
+    browser.until_text("#panel", "tool").await;
+    assert_eq!(browser.value_of("#panel textarea[name=with]").await, "{}", "a new tool step's parameters");
+    browser.type_over("#panel textarea[name=with]", "{ service: web, lines: 3 }").await;
+    browser.click("#panel h2").await;
+    browser.until_value("#yaml", "service: web").await;
+    browser.shot("11-built").await;
+
+    // Undo takes the parameters back, then the message; redo brings both again.
+    browser.click("#undo").await;
+    browser.click("#undo").await;
+    let undone = browser.until_value("#yaml", "message: Go ahead?").await;
+    assert!(!undone.contains("service: web"), "{undone}");
+    browser.click("#redo").await;
+    browser.click("#redo").await;
+    let redone = browser.until_value("#yaml", "service: web").await;
+    assert!(redone.contains("message: ship it?"), "{redone}");
+
+    // A node moved by hand stays where it was put.
+    let before = browser.place_of("tool_2").await;
+    browser.drag("#canvas g.node[data-step=tool_2] rect", "#canvas g.node[data-step=tool_2] rect", (0.0, 120.0)).await;
+    let after = browser.place_of("tool_2").await;
+    assert!((after.1 - before.1 - 120.0).abs() < 10.0 && (after.0 - before.0).abs() < 10.0, "{before:?} → {after:?}");
+
+    // Save: the file on disk is the YAML of the page, and it validates.
+    page.find(Locator::Css("#message")).await.unwrap().send_keys("built in the editor").await.unwrap();
+    browser.click("#save").await;
+    browser.until_text("#version", "version 1").await;
+    assert!(page.find(Locator::Css("#dirty")).await.is_err(), "nothing is left unsaved");
+    let on_disk = std::fs::read_to_string(ws.path().join("workflows/built.yaml")).unwrap();
+    assert_eq!(on_disk, browser.value_of("#yaml").await);
+    let mut steps = steps_on_disk(&ws, "workflows/built.yaml");
+    steps.sort();
+    assert_eq!(
+        steps,
+        [
+            ("approval".to_string(), vec!["tool".to_string(), "tool_2".to_string()]),
+            ("tool".to_string(), vec![]),
+            ("tool_2".to_string(), vec![]),
+        ]
+    );
+    let out = ws.run(&["validate", "workflows/built.yaml"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The positions are beside the file, not in it.
+    assert!(!on_disk.contains("120"), "{on_disk}");
+    let layout: Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path().join("workflows/built.layout.json")).unwrap()).unwrap();
+    assert!((layout["positions"]["tool_2"]["y"].as_f64().unwrap() - after.1).abs() < 0.5, "{layout}");
+    browser.shot("12-saved").await;
+
+    // Run it, approve in the page, every node turns succeeded.
+    browser.click("#run").await;
+    browser.click("#start").await;
+    browser.until_text("#run-status", "waiting").await;
+    browser.until_text(".gate", "ship it?").await;
+    browser.click("button.approve").await;
+    browser.until_text("#run-status", "succeeded").await;
+    for step in ["tool", "tool_2", "approval"] {
+        browser.text_of(&format!("#canvas g.node.succeeded[data-step={step}]")).await;
+    }
+    let steps = browser.text_of("#steps").await;
+    assert!(steps.contains("web"), "the tool got the parameters set in the panel: {steps}");
+    browser.shot("13-built-run").await;
+
+    // Reopened, the workflow is where it was left: the hand-placed node too; deleting a node
+    // takes its edge with it, and undo brings both back.
+    page.goto(&format!("{base}/#/workflows/built")).await.unwrap();
+    browser.until_value("#yaml", "ship it?").await;
+    assert_eq!(browser.place_of("tool_2").await, after);
+    browser.click("#canvas g.node[data-step=tool] rect").await;
+    browser.click("#delete").await;
+    let gone = browser.until_value("#yaml", "- tool_2").await;
+    assert!(!gone.contains("id: tool\n"), "{gone}");
+    assert_eq!(page.find_all(Locator::Css("#canvas path.edge")).await.unwrap().len(), 1);
+    browser.text_of("#dirty").await;
+    browser.click("#undo").await;
+    browser.until_value("#yaml", "id: tool\n").await;
+    assert_eq!(page.find_all(Locator::Css("#canvas path.edge")).await.unwrap().len(), 2);
+    assert_eq!(browser.value_of("#yaml").await, on_disk, "undone to the saved text");
+
+    browser.client.clone().close().await.unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_viewer_sees_no_control_it_may_not_use_and_the_api_refuses_them_anyway() {
+    let Some(browser) = Browser::open().await else { return };
+    let ws = Ws::new();
+    ws.write("workflows/gated.yaml", GATED);
+    let viewer = token(&ws, "viewer", "vic");
+    let editor = token(&ws, "editor", "erin");
+    let (mut server, base) = start(&ws);
+    let http = reqwest::Client::new();
+    let started: Value = http
+        .post(format!("{base}/api/runs"))
+        .bearer_auth(&editor)
+        .json(&json!({ "workflow": "gated" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run = started["run"].as_str().unwrap().to_string();
+    let page = &browser.client;
+    browser.sign_in(&base, &viewer).await;
+    browser.until_text("#who", "vic (viewer)").await;
+    assert!(page.find(Locator::Css("#new")).await.is_err(), "a viewer makes no workflow");
+
+    page.goto(&format!("{base}/#/workflows/gated")).await.unwrap();
+    browser.until_value("#yaml", "restart the service?").await;
+    browser.text_of("#canvas g.node[data-step=gate]").await;
+    for control in ["#save", "#run", "button.add", "#undo", "#delete"] {
+        assert!(page.find(Locator::Css(control)).await.is_err(), "a viewer sees no {control}");
+    }
+    let yaml = page.find(Locator::Css("#yaml")).await.unwrap();
+    assert!(yaml.prop("readOnly").await.unwrap().is_some_and(|r| r == "true"), "the YAML is read only");
+    browser.shot("14-viewer-workflow").await;
+
+    page.goto(&format!("{base}/#/runs/{run}")).await.unwrap();
+    browser.until_text(".gate", "restart the service?").await;
+    assert!(page.find(Locator::Css("button.approve")).await.is_err(), "a viewer decides no gate");
+    browser.shot("15-viewer-run").await;
+
+    // The API refuses what the page does not show.
+    let text = std::fs::read_to_string(ws.path().join("workflows/gated.yaml")).unwrap();
+    let refused = [
+        http.put(format!("{base}/api/workflows/gated")).json(&json!({ "text": text })),
+        http.put(format!("{base}/api/workflows/gated/layout")).json(&json!({ "positions": {} })),
+        http.post(format!("{base}/api/runs")).json(&json!({ "workflow": "gated" })),
+        http.post(format!("{base}/api/runs/{run}/approvals/gate")).json(&json!({ "approve": true })),
+    ];
+    for request in refused {
+        let answer = request.bearer_auth(&viewer).send().await.unwrap();
+        assert_eq!(answer.status(), 403, "{}", answer.text().await.unwrap());
+    }
     browser.client.clone().close().await.unwrap();
     let _ = server.kill();
     let _ = server.wait();

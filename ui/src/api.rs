@@ -26,31 +26,55 @@ pub fn store_token(token: Option<&str>) {
     }
 }
 
-/// An answer that is not a success: its status (0 if the server was not reached) and the
-/// server's message.
+/// An answer that is not a success: its status (0 if the server was not reached), the server's
+/// message, and the diagnostics it gave (a save of a text that does not validate).
 #[derive(Clone, Debug)]
 pub struct Refused {
     pub status: u16,
     pub message: String,
+    pub diagnostics: Value,
+}
+
+fn unreached(e: gloo_net::Error) -> Refused {
+    Refused { status: 0, message: format!("the server cannot be reached: {e}"), diagnostics: Value::Null }
+}
+
+fn with_token(method: Method, path: &str, token: &str) -> RequestBuilder {
+    RequestBuilder::new(path).method(method).header("Authorization", &format!("Bearer {token}"))
 }
 
 /// `method path` with the token (and a JSON body); the answer's JSON.
 pub async fn call(method: Method, path: &str, token: &str, body: Option<&Value>) -> Result<Value, Refused> {
-    let unreached = |e: gloo_net::Error| Refused { status: 0, message: format!("the server cannot be reached: {e}") };
-    let builder = RequestBuilder::new(path).method(method).header("Authorization", &format!("Bearer {token}"));
+    send(with_token(method, path, token), body).await
+}
+
+/// `method path` with the token and a YAML text as the body.
+pub async fn call_text(method: Method, path: &str, token: &str, text: &str) -> Result<Value, Refused> {
+    let request = with_token(method, path, token)
+        .header("Content-Type", "application/yaml")
+        .body(text.to_string())
+        .map_err(unreached)?;
+    answer(request.send().await.map_err(unreached)?).await
+}
+
+/// Sends `builder` (with a JSON body); the answer's JSON.
+pub async fn send(builder: RequestBuilder, body: Option<&Value>) -> Result<Value, Refused> {
     let request = match body {
         Some(b) => builder.json(b),
         None => builder.build(),
     }
     .map_err(unreached)?;
-    let response = request.send().await.map_err(unreached)?;
+    answer(request.send().await.map_err(unreached)?).await
+}
+
+async fn answer(response: gloo_net::http::Response) -> Result<Value, Refused> {
     let status = response.status();
     let value: Value = response.json().await.unwrap_or(Value::Null);
     if (200..300).contains(&status) {
         Ok(value)
     } else {
         let message = value["error"]["message"].as_str().unwrap_or("the server refused the request").to_string();
-        Err(Refused { status, message })
+        Err(Refused { status, message, diagnostics: value["error"]["diagnostics"].clone() })
     }
 }
 

@@ -1,12 +1,18 @@
 //! The visual editor, client side (Leptos, compiled to WebAssembly and served by `monstrum serve`
 //! at `/`). Its only way to the workspace is the API under `/api`, with the token the user pastes
-//! once (kept in the tab's session storage). This first part: signing in, the workflows (their
-//! canvas, text and diagnostics, and starting a run), the runs, a run's steps followed live with
-//! its gates decided in place, and the approvals inbox.
+//! once (kept in the tab's session storage): signing in, the workflows and their editor
+//! (canvas, palette, property panel, YAML, undo, save, versions, run), the runs, a run's steps
+//! followed live with its gates decided in place, and the approvals inbox. Controls the token's
+//! role may not use are not shown (`GET /api/me`); the API refuses them anyway.
 
 mod api;
 mod canvas;
+mod editor;
+mod history;
+mod inputs;
 mod pages;
+mod panel;
+mod versions;
 
 use leptos::prelude::*;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -16,6 +22,8 @@ use wasm_bindgen::prelude::wasm_bindgen;
 pub enum Page {
     Workflows,
     Workflow(String),
+    /// A workflow that does not exist yet: the first save creates it.
+    New(String),
     Runs,
     Run(String),
     Approvals,
@@ -26,6 +34,7 @@ impl Page {
         let path = hash.trim_start_matches('#').trim_matches('/');
         match path.split('/').collect::<Vec<_>>().as_slice() {
             ["workflows", name] => Page::Workflow(name.to_string()),
+            ["new", name] => Page::New(name.to_string()),
             ["runs"] => Page::Runs,
             ["runs", id] => Page::Run(id.to_string()),
             ["approvals"] => Page::Approvals,
@@ -54,11 +63,32 @@ fn App() -> impl IntoView {
 fn Shell(token: String, signed_in: RwSignal<Option<String>>, page: RwSignal<Page>) -> impl IntoView {
     let here = move |which: &'static str| {
         let on = match page.get() {
-            Page::Workflows | Page::Workflow(_) => "workflows",
+            Page::Workflows | Page::Workflow(_) | Page::New(_) => "workflows",
             Page::Runs | Page::Run(_) => "runs",
             Page::Approvals => "approvals",
         };
         if on == which { "here" } else { "" }
+    };
+    // The token's role: until it is known, no control that needs one is shown.
+    let role = api::load("/api/me".into(), token.clone());
+    let at_least = move |least: &'static [&'static str]| {
+        Signal::derive(move || {
+            role.with(|r| {
+                r.as_ref()
+                    .and_then(|r| r.as_ref().ok())
+                    .is_some_and(|me| least.contains(&me["role"].as_str().unwrap_or_default()))
+            })
+        })
+    };
+    let can_edit = at_least(&["editor", "admin"]);
+    let can_decide = at_least(&["approver", "editor", "admin"]);
+    let who = move || {
+        role.with(|r| match r {
+            Some(Ok(me)) => {
+                format!("{} ({})", me["name"].as_str().unwrap_or_default(), me["role"].as_str().unwrap_or_default())
+            }
+            _ => String::new(),
+        })
     };
     let sign_out = move |_| {
         api::store_token(None);
@@ -72,17 +102,18 @@ fn Shell(token: String, signed_in: RwSignal<Option<String>>, page: RwSignal<Page
                 <a href="#/runs" class=move || here("runs")>"Runs"</a>
                 <a href="#/approvals" class=move || here("approvals")>"Approvals"</a>
             </nav>
-            <span class="who"><button id="sign-out" class="plain" on:click=sign_out>"Sign out"</button></span>
+            <span class="who"><span id="who">{who}</span> <button id="sign-out" class="plain" on:click=sign_out>"Sign out"</button></span>
         </header>
         <main>
             {move || {
                 let token = token.clone();
                 match page.get() {
-                    Page::Workflows => view! { <pages::Workflows token /> }.into_any(),
-                    Page::Workflow(name) => view! { <pages::Workflow token name /> }.into_any(),
+                    Page::Workflows => view! { <pages::Workflows token can_edit /> }.into_any(),
+                    Page::Workflow(name) => view! { <editor::Editor token name new=false can_edit /> }.into_any(),
+                    Page::New(name) => view! { <editor::Editor token name new=true can_edit /> }.into_any(),
                     Page::Runs => view! { <pages::Runs token /> }.into_any(),
-                    Page::Run(id) => view! { <pages::Run token id /> }.into_any(),
-                    Page::Approvals => view! { <pages::Approvals token /> }.into_any(),
+                    Page::Run(id) => view! { <pages::Run token id can_decide /> }.into_any(),
+                    Page::Approvals => view! { <pages::Approvals token can_decide /> }.into_any(),
                 }
             }}
         </main>

@@ -1,7 +1,8 @@
-//! The pages: signing in, workflows, one workflow, runs, one run.
+//! The pages: signing in, the workflows, the runs, one run, the approvals inbox (the workflow
+//! editor is `editor.rs`).
 
 use crate::api::{self, Loaded, Refused, call, load};
-use crate::canvas::{Canvas, Layout, layout, step_of};
+use crate::canvas::{Canvas, Direction, Layout, Positions, auto_positions, layout};
 use gloo_net::http::Method;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -10,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 /// `loaded` as a view: waiting, the server's refusal, or `show` of the answer.
-fn shown(loaded: RwSignal<Loaded>, show: impl Fn(Value) -> AnyView + Send + Sync + 'static) -> impl IntoView {
+pub fn shown(loaded: RwSignal<Loaded>, show: impl Fn(Value) -> AnyView + Send + Sync + 'static) -> impl IntoView {
     move || match loaded.get() {
         None => view! { <p class="loading">"Loading…"</p> }.into_any(),
         Some(Err(e)) => view! { <p class="error">{e.message}</p> }.into_any(),
@@ -18,7 +19,7 @@ fn shown(loaded: RwSignal<Loaded>, show: impl Fn(Value) -> AnyView + Send + Sync
     }
 }
 
-fn text(v: &Value) -> String {
+pub fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
@@ -26,12 +27,12 @@ fn text(v: &Value) -> String {
     }
 }
 
-fn status(s: String) -> impl IntoView {
+pub fn status(s: String) -> impl IntoView {
     view! { <span class=format!("status {s}")>{s.clone()}</span> }
 }
 
 /// The items of a JSON list (none if it is not one).
-fn items(v: &Value) -> Vec<Value> {
+pub fn items(v: &Value) -> Vec<Value> {
     v.as_array().cloned().unwrap_or_default()
 }
 
@@ -67,7 +68,7 @@ fn decision_buttons(
     }
 }
 
-fn go(hash: &str) {
+pub fn go(hash: &str) {
     let _ = window().location().set_hash(hash);
 }
 
@@ -105,10 +106,26 @@ pub fn SignIn(token: RwSignal<Option<String>>) -> impl IntoView {
 }
 
 #[component]
-pub fn Workflows(token: String) -> impl IntoView {
+pub fn Workflows(token: String, can_edit: Signal<bool>) -> impl IntoView {
     let list = load("/api/workflows".into(), token);
+    let typed = RwSignal::new(String::new());
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let name = typed.get_untracked().trim().to_string();
+        if !name.is_empty() {
+            go(&format!("#/new/{name}"));
+        }
+    };
     view! {
         <h1>"Workflows"</h1>
+        {move || can_edit.get().then(|| view! {
+            <form class="new" on:submit=create>
+                <input id="new-name" type="text" placeholder="new-workflow" pattern="[A-Za-z0-9_-]{1,128}"
+                    title="letters, digits, - and _" prop:value=move || typed.get()
+                    on:input:target=move |ev| typed.set(ev.target().value()) />
+                <button id="new" type="submit">"New workflow"</button>
+            </form>
+        })}
         {shown(list, |v| {
             let rows = items(&v).into_iter().map(|w| {
                 let name = text(&w["name"]);
@@ -129,61 +146,10 @@ pub fn Workflows(token: String) -> impl IntoView {
     }
 }
 
-#[component]
-pub fn Workflow(token: String, name: String) -> impl IntoView {
-    let workflow = load(format!("/api/workflows/{name}"), token.clone());
-    let error = RwSignal::new(None::<String>);
-    let start = {
-        let name = name.clone();
-        move |_| {
-            let (token, name) = (token.clone(), name.clone());
-            spawn_local(async move {
-                match call(Method::POST, "/api/runs", &token, Some(&json!({ "workflow": name }))).await {
-                    Ok(run) => go(&format!("#/runs/{}", text(&run["run"]))),
-                    Err(e) => error.set(Some(e.message)),
-                }
-            });
-        }
-    };
-    view! {
-        <h1>{name.clone()}</h1>
-        {shown(workflow, |w| {
-            let valid = w["valid"].as_bool().unwrap_or(false);
-            let problems = items(&w["diagnostics"]).into_iter().map(|d| {
-                view! {
-                    <li>
-                        <code>{text(&d["code"])}</code>" line "{text(&d["line"])}", column "{text(&d["column"])}": "{text(&d["message"])}
-                    </li>
-                }
-            }).collect_view();
-            let version = w["version"].as_i64().map(|v| format!("version {v}")).unwrap_or_else(|| "not saved".into());
-            let canvas = layout_of(&w).map(|layout| view! { <Canvas layout /> });
-            view! {
-                <p>
-                    {status(if valid { "valid".into() } else { "invalid".into() })}
-                    " " {text(&w["file"])} " · " {version}
-                </p>
-                <ul class="diagnostics">{problems}</ul>
-                {canvas}
-                <pre class="yaml" id="yaml">{text(&w["text"])}</pre>
-            }.into_any()
-        })}
-        <div class="actions"><button id="run" on:click=start>"Run"</button></div>
-        {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
-    }
-}
-
-/// The canvas of a workflow as the API gives it (`text`, `diagnostics`), read by the model.
-fn layout_of(w: &Value) -> Option<Layout> {
-    let loaded = monstrum_model::load_workflow(w["text"].as_str()?);
-    let workflow = loaded.value?;
-    let problems: Vec<(usize, String)> = w["diagnostics"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|d| Some((step_of(d["path"].as_str()?)?, format!("{}: {}", text(&d["code"]), text(&d["message"])))))
-        .collect();
-    Some(layout(&workflow, &problems))
+/// The canvas of a workflow's text as it ran, laid out (no problems marked: it ran).
+fn layout_of(text: &str) -> Option<Layout> {
+    let steps = monstrum_model::edit::outline(text).ok()?;
+    Some(layout(&steps, &[], &Positions::new(), &auto_positions(&steps, Direction::LeftRight)))
 }
 
 #[component]
@@ -220,8 +186,16 @@ fn follow(id: String, token: String, detail: RwSignal<Loaded>) {
         let ended = answer.as_ref().is_ok_and(|d| {
             matches!(d["run"]["status"].as_str(), Some("succeeded" | "failed" | "cancelled" | "rejected"))
         });
-        if detail.try_set(Some(answer)).is_some() {
+        // An unchanged answer leaves the page as it is: re-rendering it would replace the buttons
+        // under the user's pointer (a click landing mid-render was lost) and the canvas with them.
+        let Some(same) = detail.try_with_untracked(|shown| match (shown, &answer) {
+            (Some(Ok(a)), Ok(b)) => a == b,
+            _ => false,
+        }) else {
             return; // the page is gone
+        };
+        if !same && detail.try_set(Some(answer)).is_some() {
+            return;
         }
         if !ended {
             set_timeout(move || follow(id, token, detail), Duration::from_millis(700));
@@ -230,7 +204,7 @@ fn follow(id: String, token: String, detail: RwSignal<Loaded>) {
 }
 
 #[component]
-pub fn Run(token: String, id: String) -> impl IntoView {
+pub fn Run(token: String, id: String, can_decide: Signal<bool>) -> impl IntoView {
     let detail = RwSignal::new(None);
     follow(id.clone(), token.clone(), detail);
     // The run's workflow as a canvas, each node coloured by its step's status.
@@ -241,7 +215,7 @@ pub fn Run(token: String, id: String) -> impl IntoView {
             let Ok(run) = call(Method::GET, &format!("/api/runs/{id}"), &token, None).await else { return };
             let name = text(&run["run"]["workflow"]);
             if let Ok(w) = call(Method::GET, &format!("/api/workflows/{name}"), &token, None).await {
-                let _ = shape.try_set(layout_of(&w));
+                let _ = shape.try_set(w["text"].as_str().and_then(layout_of));
             }
         });
     }
@@ -279,7 +253,7 @@ pub fn Run(token: String, id: String) -> impl IntoView {
                 view! {
                     <div class="gate">
                         <p><strong>{step.clone()}</strong>": "{text(&g["message"])}</p>
-                        {decision_buttons(token.clone(), id.clone(), step, error, again)}
+                        {can_decide.get_untracked().then(|| decision_buttons(token.clone(), id.clone(), step, error, again))}
                     </div>
                 }
             }).collect_view();
@@ -300,7 +274,7 @@ pub fn Run(token: String, id: String) -> impl IntoView {
 
 /// The gates waiting for a decision, each decided in place; the list is read again after each.
 #[component]
-pub fn Approvals(token: String) -> impl IntoView {
+pub fn Approvals(token: String, can_decide: Signal<bool>) -> impl IntoView {
     let pending = RwSignal::new(None);
     let reload = {
         let token = token.clone();
@@ -322,7 +296,9 @@ pub fn Approvals(token: String) -> impl IntoView {
             }
             let rows = gates.into_iter().map(|g| {
                 let (run, step) = (text(&g["run_id"]), text(&g["step_id"]));
-                let buttons = decision_buttons(token.clone(), run.clone(), step.clone(), error, reload.clone());
+                let buttons = can_decide
+                    .get_untracked()
+                    .then(|| decision_buttons(token.clone(), run.clone(), step.clone(), error, reload.clone()));
                 view! {
                     <tr class="pending" data-step=step.clone()>
                         <td><a href=format!("#/runs/{run}")><code>{short(&run)}</code></a></td>

@@ -150,6 +150,17 @@ pub async fn rollback(
     save(store, workspace, name, &text, author, &format!("rollback to version {version}"), None).await
 }
 
+/// The editor's node positions of workflow `name`: a file beside the workflow
+/// (`workflows/NAME.layout.json`), so the workflow's own file stays the user's.
+pub fn layout_file(workspace: &Workspace, name: &str) -> PathBuf {
+    workspace.root.join("workflows").join(format!("{name}.layout.json"))
+}
+
+/// Writes the editor's node positions of workflow `name` (see [`layout_file`]), at once.
+pub fn write_layout(workspace: &Workspace, name: &str, json: &str) -> Result<(), SaveError> {
+    write(&layout_file(workspace, name), json)
+}
+
 /// Replaces `file` with `text` at once (a reader sees the old text or the new, never half).
 fn write(file: &Path, text: &str) -> Result<(), SaveError> {
     let io = |e: std::io::Error| SaveError::Io(format!("{}: {e}", file.display()));

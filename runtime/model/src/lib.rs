@@ -7,6 +7,7 @@
 mod bot;
 mod diagnostic;
 mod duration;
+pub mod edit;
 mod locate;
 mod manifest;
 mod parse;

@@ -70,6 +70,7 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
         ("POST", "/api/workflows") | ("PUT", "/api/workflows/{name}") | ("POST", "/api/workflows/{name}/rollback") => {
             Editor
         }
+        ("PUT", "/api/workflows/{name}/layout") => Editor,
         ("PUT", "/api/vault/{name}") => Admin,
         _ => return None,
     })

@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::workflows::list, crate::routes::workflows::get, crate::routes::workflows::validate,
         crate::routes::versions::create, crate::routes::versions::save, crate::routes::versions::list,
         crate::routes::versions::diff, crate::routes::versions::rollback,
+        crate::routes::layout::get, crate::routes::layout::put, crate::routes::me::get,
         crate::routes::runs::list, crate::routes::runs::get, crate::routes::runs::start, crate::routes::runs::resume, crate::routes::runs::cancel,
         crate::routes::events::run_events, crate::routes::events::all_events,
         crate::routes::approvals::pending, crate::routes::approvals::decide,
@@ -23,7 +24,7 @@ use utoipa::{Modify, OpenApi};
     ),
     modifiers(&Bearer, &Refusals),
     security(("bearer" = [])),
-    tags((name = "workflows"), (name = "runs"), (name = "approvals"), (name = "bots"), (name = "plugins"), (name = "skills"), (name = "audit"), (name = "vault")),
+    tags((name = "workflows"), (name = "runs"), (name = "approvals"), (name = "bots"), (name = "plugins"), (name = "skills"), (name = "audit"), (name = "vault"), (name = "tokens")),
 )]
 pub struct ApiDoc;
 

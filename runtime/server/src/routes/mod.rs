@@ -4,6 +4,8 @@
 pub mod approvals;
 pub mod catalog;
 pub mod events;
+pub mod layout;
+pub mod me;
 pub mod records;
 pub mod runs;
 pub mod versions;
@@ -38,6 +40,8 @@ pub fn api(app: App) -> Router<App> {
         .route("/api/workflows/{name}/versions", get(versions::list))
         .route("/api/workflows/{name}/diff", get(versions::diff))
         .route("/api/workflows/{name}/rollback", post(versions::rollback))
+        .route("/api/workflows/{name}/layout", get(layout::get).put(layout::put))
+        .route("/api/me", get(me::get))
         .route("/api/runs", get(runs::list).post(runs::start))
         .route("/api/runs/{id}", get(runs::get))
         .route("/api/runs/{id}/resume", post(runs::resume))

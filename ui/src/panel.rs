@@ -1,0 +1,132 @@
+//! The property panel: every field of the selected step that DESIGN.md's workflow format has, by
+//! its kind. A field is read from the text (`edit::field_text`) and written back with
+//! `edit::set_field` when the user leaves it, as one change in the history; an empty field is
+//! removed from the file. Text fields are sent as quoted strings (so `true` typed in a message
+//! stays text); YAML fields (`with`, `retry`, lists) are read as YAML.
+
+use crate::editor::Ed;
+use leptos::prelude::*;
+use monstrum_model::edit;
+
+/// How a field is edited.
+#[derive(Clone, Copy, PartialEq)]
+enum Input {
+    /// One line of text.
+    Line,
+    /// Several lines of text (prompts, messages, tasks).
+    Lines,
+    /// YAML (mappings, lists, numbers, booleans).
+    Yaml,
+    /// One of these words.
+    Choice(&'static [&'static str]),
+}
+
+/// (label, path, input) of each field a step of `kind` has.
+fn fields(kind: &str) -> Vec<(&'static str, &'static [&'static str], Input)> {
+    use Input::*;
+    let mut out: Vec<(&'static str, &'static [&'static str], Input)> = vec![("Id", &["id"], Line)];
+    out.extend(match kind {
+        "tool" => vec![("Tool", &["tool"][..], Line), ("Parameters (with)", &["with"], Yaml)],
+        "llm" => vec![
+            ("Prompt", &["llm", "prompt"][..], Lines),
+            ("System", &["llm", "system"], Lines),
+            ("Model", &["llm", "model"], Yaml),
+            ("Tools", &["llm", "tools"], Yaml),
+            ("Output", &["llm", "output"], Choice(&["text", "json"])),
+            ("Schema", &["llm", "schema"], Yaml),
+            ("Max turns", &["llm", "max_turns"], Yaml),
+        ],
+        "approval" => vec![
+            ("Message", &["approval", "message"][..], Lines),
+            ("Approvers", &["approval", "approvers"], Yaml),
+            ("Self-approval", &["approval", "self_approval"], Choice(&["true", "false"])),
+            ("Timeout", &["approval", "timeout"], Line),
+        ],
+        "delegate" => vec![
+            ("To bot", &["delegate", "bot"][..], Line),
+            ("Task", &["delegate", "task"], Lines),
+            ("Tools", &["delegate", "tools"], Yaml),
+            ("Scope", &["delegate", "scope"], Yaml),
+            ("Budget", &["delegate", "budget"], Yaml),
+        ],
+        "workflow" => vec![("Workflow file", &["workflow"][..], Line), ("Inputs (with)", &["with"], Yaml)],
+        _ => vec![],
+    });
+    out.extend([
+        ("Bot", &["bot"][..], Line),
+        ("If", &["if"], Line),
+        ("For each", &["for_each"], Line),
+        ("Parallel items", &["max_parallel"], Yaml),
+        ("Timeout", &["timeout"], Line),
+        ("Retry", &["retry"], Yaml),
+        ("On error", &["on_error"], Choice(&["fail", "continue"])),
+    ]);
+    out
+}
+
+/// The panel of the one selected step (nothing when none or several are selected).
+#[component]
+pub fn Panel(ed: Ed, can_edit: Signal<bool>) -> impl IntoView {
+    let one = move || {
+        let chosen = ed.selected.get();
+        (chosen.len() == 1).then(|| chosen[0].clone())
+    };
+    move || {
+        let id = one()?;
+        let text = ed.doc.with(|d| d.text.clone());
+        let outline = edit::outline(&text).ok()?;
+        let step = outline.into_iter().find(|s| s.id == id)?;
+        let rows = fields(step.kind)
+            .into_iter()
+            .map(|(label, path, input)| {
+                let value = edit::field_text(&text, &id, path).unwrap_or_default();
+                let name = path.join(".");
+                let id = id.clone();
+                let commit = move |typed: String| {
+                    let typed = typed.trim_end().to_string();
+                    let value = if typed.trim().is_empty() {
+                        None
+                    } else if matches!(input, Input::Line | Input::Lines) && path != ["id"] {
+                        Some(serde_json::to_string(&typed).expect("a string is JSON"))
+                    } else {
+                        Some(typed)
+                    };
+                    ed.change(|d| edit::set_field(&d.text, &id, path, value.as_deref()), false);
+                };
+                let disabled = move || !can_edit.get();
+                let control = match input {
+                    Input::Line => view! {
+                        <input type="text" name=name.clone() prop:value=value disabled=disabled
+                            on:change:target=move |ev| commit(ev.target().value()) />
+                    }
+                    .into_any(),
+                    Input::Lines | Input::Yaml => view! {
+                        <textarea name=name.clone() rows=if input == Input::Yaml { "3" } else { "2" } class:yaml=input == Input::Yaml
+                            prop:value=value disabled=disabled
+                            on:change:target=move |ev| commit(ev.target().value())></textarea>
+                    }
+                    .into_any(),
+                    Input::Choice(words) => {
+                        let options = std::iter::once("")
+                            .chain(words.iter().copied())
+                            .map(|w| view! { <option value=w selected=w == value>{w}</option> })
+                            .collect_view();
+                        view! {
+                            <select name=name.clone() disabled=disabled on:change:target=move |ev| commit(ev.target().value())>{options}</select>
+                        }
+                        .into_any()
+                    }
+                };
+                view! { <label><span>{label}</span>{control}</label> }
+            })
+            .collect_view();
+        let needs = if step.needs.is_empty() { "nothing".to_string() } else { step.needs.join(", ") };
+        Some(view! {
+            <aside class="panel" id="panel" data-step=id.clone()>
+                <h2>{step.kind} " " <code>{id.clone()}</code></h2>
+                <p class="muted">"Runs after: " {needs}</p>
+                {rows}
+            </aside>
+        })
+    }
+}
