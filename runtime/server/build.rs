@@ -22,7 +22,7 @@ fn run() -> Result<(), String> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").map_err(|e| e.to_string())?);
     let root = manifest_dir.join("../..").canonicalize().map_err(|e| e.to_string())?;
     let ui = root.join("ui");
-    for input in ["src", "Cargo.toml", "Cargo.lock", "index.html", "style.css", "start.js"] {
+    for input in ["src", "Cargo.toml", "Cargo.lock", "index.html", "style.css", "start.js", "vendor/codemirror.js"] {
         println!("cargo:rerun-if-changed={}", ui.join(input).display());
     }
     let target_dir = nested::target_dir(&root, "ui");
@@ -38,8 +38,9 @@ fn run() -> Result<(), String> {
         .typescript(false)
         .generate(&out)
         .map_err(|e| format!("wasm-bindgen on {}: {e}", wasm.display()))?;
-    for file in ["index.html", "style.css", "start.js"] {
-        std::fs::copy(ui.join(file), out.join(file)).map_err(|e| format!("{file}: {e}"))?;
+    for file in ["index.html", "style.css", "start.js", "vendor/codemirror.js"] {
+        let name = std::path::Path::new(file).file_name().expect("a file name");
+        std::fs::copy(ui.join(file), out.join(name)).map_err(|e| format!("{file}: {e}"))?;
     }
     Ok(())
 }

@@ -125,6 +125,31 @@ impl Browser {
         panic!("{css} never held {want:?}: {:?}", self.value_of(css).await);
     }
 
+    /// The text of the YAML view's editor (CodeMirror: its document, as a field's value).
+    async fn yaml(&self) -> String {
+        for _ in 0..200 {
+            let got =
+                self.client.execute("return window.MonstrumYaml.textOf(document.getElementById('yaml'))", vec![]).await;
+            if let Ok(Value::String(text)) = got {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page has no YAML view");
+    }
+
+    /// Waits until the YAML view holds `want`.
+    async fn until_yaml(&self, want: &str) -> String {
+        for _ in 0..200 {
+            let text = self.yaml().await;
+            if text.contains(want) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the YAML view never held {want:?}: {:?}", self.yaml().await);
+    }
+
     /// Types `text` over what the field `css` holds (selects it all first, as a person would;
     /// WebDriver's clear would commit an empty field as a change of its own).
     async fn type_over(&self, css: &str, text: &str) {
@@ -240,7 +265,7 @@ async fn a_user_signs_in_runs_a_workflow_and_approves_its_gate_in_the_page() {
     browser.shot("2-workflows").await;
 
     page.find(Locator::LinkText("gated")).await.unwrap().click().await.unwrap();
-    browser.until_value("#yaml", "restart the service?").await;
+    browser.until_yaml("restart the service?").await;
     assert_eq!(browser.text_of(".status").await, "valid", "the workflow validates, and the page says so");
     // The canvas: a node per step, an edge per need, the two branches before the gate.
     for step in ["check", "logs", "gate", "restart"] {
@@ -304,6 +329,12 @@ async fn a_user_signs_in_runs_a_workflow_and_approves_its_gate_in_the_page() {
     assert!(bad.html(true).await.unwrap().contains("ghost"), "the problem is on node b");
     assert!(page.find(Locator::Css("#canvas g.node.invalid[data-step=a]")).await.is_err(), "a is fine");
     browser.shot("7-invalid-node").await;
+    // ...and in the YAML view, at its line (the lint gutter's marker and the marked range).
+    page.execute("document.getElementById('yaml').scrollIntoView()", vec![]).await.unwrap();
+    browser.text_of("#yaml .cm-lint-marker-error").await;
+    let marked = browser.text_of("#yaml .cm-lintRange-error").await;
+    assert!(marked.contains("needs: [ghost]"), "the line of the unknown need is marked: {marked:?}");
+    browser.shot("8-invalid-yaml").await;
 
     browser.client.clone().close().await.unwrap();
     let _ = server.kill();
@@ -329,7 +360,7 @@ async fn a_user_builds_a_workflow_on_an_empty_canvas_saves_it_runs_it_and_approv
     // A new workflow: an empty canvas.
     page.find(Locator::Css("#new-name")).await.unwrap().send_keys("built").await.unwrap();
     browser.click("#new").await;
-    browser.until_value("#yaml", "name: built").await;
+    browser.until_yaml("name: built").await;
     assert!(page.find(Locator::Css("#canvas g.node")).await.is_err(), "the canvas starts empty");
     browser.shot("10-empty-canvas").await;
 
@@ -342,35 +373,38 @@ async fn a_user_builds_a_workflow_on_an_empty_canvas_saves_it_runs_it_and_approv
     }
     browser.drag("#canvas circle.port.out[data-step=tool]", "#canvas g.node[data-step=approval]", (0.0, 0.0)).await;
     browser.drag("#canvas circle.port.out[data-step=tool_2]", "#canvas g.node[data-step=approval]", (0.0, 0.0)).await;
-    let yaml = browser.until_value("#yaml", "- tool_2").await;
+    let yaml = browser.until_yaml("- tool_2").await;
     assert_eq!(page.find_all(Locator::Css("#canvas path.edge")).await.unwrap().len(), 2, "{yaml}");
     // An edge that would close a cycle is refused, and said so; the text is unchanged.
     browser.drag("#canvas circle.port.out[data-step=approval]", "#canvas g.node[data-step=tool]", (0.0, 0.0)).await;
     browser.until_text("#edit-error", "cycle").await;
-    assert_eq!(browser.value_of("#yaml").await, yaml);
+    assert_eq!(browser.yaml().await, yaml);
 
     // The property panel: the gate's message, then the first tool's parameters as YAML.
     browser.click("#canvas g.node[data-step=approval] rect").await;
-    browser.until_text("#panel", "approval").await;
+    browser.text_of("#panel[data-step=approval]").await;
     browser.type_over("#panel textarea[name='approval.message']", "ship it?").await;
     browser.click("#panel h2").await; // leaving the field commits it
-    browser.until_value("#yaml", "message: ship it?").await;
+    browser.until_yaml("message: ship it?").await;
     browser.click("#canvas g.node[data-step=tool] rect").await;
-    browser.until_text("#panel", "tool").await;
+    browser.text_of("#panel[data-step=tool]").await;
     assert_eq!(browser.value_of("#panel textarea[name=with]").await, "{}", "a new tool step's parameters");
     browser.type_over("#panel textarea[name=with]", "{ service: web, lines: 3 }").await;
     browser.click("#panel h2").await;
-    browser.until_value("#yaml", "service: web").await;
+    browser.until_yaml("service: web").await;
     browser.shot("11-built").await;
+    page.execute("document.getElementById('yaml').scrollIntoView()", vec![]).await.unwrap();
+    browser.shot("11b-built-yaml").await;
+    page.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
 
     // Undo takes the parameters back, then the message; redo brings both again.
     browser.click("#undo").await;
     browser.click("#undo").await;
-    let undone = browser.until_value("#yaml", "message: Go ahead?").await;
+    let undone = browser.until_yaml("message: Go ahead?").await;
     assert!(!undone.contains("service: web"), "{undone}");
     browser.click("#redo").await;
     browser.click("#redo").await;
-    let redone = browser.until_value("#yaml", "service: web").await;
+    let redone = browser.until_yaml("service: web").await;
     assert!(redone.contains("message: ship it?"), "{redone}");
 
     // A node moved by hand stays where it was put.
@@ -385,7 +419,7 @@ async fn a_user_builds_a_workflow_on_an_empty_canvas_saves_it_runs_it_and_approv
     browser.until_text("#version", "version 1").await;
     assert!(page.find(Locator::Css("#dirty")).await.is_err(), "nothing is left unsaved");
     let on_disk = std::fs::read_to_string(ws.path().join("workflows/built.yaml")).unwrap();
-    assert_eq!(on_disk, browser.value_of("#yaml").await);
+    assert_eq!(on_disk, browser.yaml().await);
     let mut steps = steps_on_disk(&ws, "workflows/built.yaml");
     steps.sort();
     assert_eq!(
@@ -422,18 +456,36 @@ async fn a_user_builds_a_workflow_on_an_empty_canvas_saves_it_runs_it_and_approv
     // Reopened, the workflow is where it was left: the hand-placed node too; deleting a node
     // takes its edge with it, and undo brings both back.
     page.goto(&format!("{base}/#/workflows/built")).await.unwrap();
-    browser.until_value("#yaml", "ship it?").await;
+    browser.until_yaml("ship it?").await;
     assert_eq!(browser.place_of("tool_2").await, after);
     browser.click("#canvas g.node[data-step=tool] rect").await;
     browser.click("#delete").await;
-    let gone = browser.until_value("#yaml", "- tool_2").await;
+    let gone = browser.until_yaml("- tool_2").await;
     assert!(!gone.contains("id: tool\n"), "{gone}");
     assert_eq!(page.find_all(Locator::Css("#canvas path.edge")).await.unwrap().len(), 1);
     browser.text_of("#dirty").await;
     browser.click("#undo").await;
-    browser.until_value("#yaml", "id: tool\n").await;
+    browser.until_yaml("id: tool\n").await;
     assert_eq!(page.find_all(Locator::Css("#canvas path.edge")).await.unwrap().len(), 2);
-    assert_eq!(browser.value_of("#yaml").await, on_disk, "undone to the saved text");
+    assert_eq!(browser.yaml().await, on_disk, "undone to the saved text");
+
+    // The YAML view edits the canvas too: the whole text typed over in the code editor (flow
+    // style, one line) is two steps and an edge; one Undo takes the typing back.
+    browser.click("#yaml .cm-content").await;
+    browser
+        .type_over(
+            "#yaml .cm-content",
+            "{name: built, steps: [{id: a, tool: core.echo}, {id: b, needs: [a], tool: core.echo}]}",
+        )
+        .await;
+    browser.until_yaml("{id: b, needs: [a], tool: core.echo}]}").await;
+    browser.text_of("#canvas g.node[data-step=b]").await;
+    assert!(page.find(Locator::Css("#canvas g.node[data-step=tool]")).await.is_err(), "the old steps are gone");
+    assert_eq!(page.find_all(Locator::Css("#canvas path.edge")).await.unwrap().len(), 1);
+    browser.shot("13b-typed-yaml").await;
+    browser.click("#undo").await;
+    browser.text_of("#canvas g.node[data-step=approval]").await;
+    assert_eq!(browser.yaml().await, on_disk, "one undo for the typing");
 
     browser.client.clone().close().await.unwrap();
     let _ = server.kill();
@@ -466,13 +518,13 @@ async fn a_viewer_sees_no_control_it_may_not_use_and_the_api_refuses_them_anyway
     assert!(page.find(Locator::Css("#new")).await.is_err(), "a viewer makes no workflow");
 
     page.goto(&format!("{base}/#/workflows/gated")).await.unwrap();
-    browser.until_value("#yaml", "restart the service?").await;
+    browser.until_yaml("restart the service?").await;
     browser.text_of("#canvas g.node[data-step=gate]").await;
-    for control in ["#save", "#run", "button.add", "#undo", "#delete"] {
+    for control in ["#save", "#run", "button.add", "#undo", "#delete", "#canvas circle.port"] {
         assert!(page.find(Locator::Css(control)).await.is_err(), "a viewer sees no {control}");
     }
-    let yaml = page.find(Locator::Css("#yaml")).await.unwrap();
-    assert!(yaml.prop("readOnly").await.unwrap().is_some_and(|r| r == "true"), "the YAML is read only");
+    let yaml = page.find(Locator::Css("#yaml .cm-content")).await.unwrap();
+    assert_eq!(yaml.attr("contenteditable").await.unwrap().as_deref(), Some("false"), "the YAML is read only");
     browser.shot("14-viewer-workflow").await;
 
     page.goto(&format!("{base}/#/runs/{run}")).await.unwrap();

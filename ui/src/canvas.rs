@@ -153,6 +153,8 @@ pub struct Editing {
     pub connect: Callback<(String, String)>,
     /// Pan and zoom of the view.
     pub view: RwSignal<View>,
+    /// Whether nodes may be moved and connected (a viewer selects, pans and zooms only).
+    pub can_edit: Signal<bool>,
 }
 
 /// The part of the canvas in view: a pan (in screen pixels) and a zoom.
@@ -332,6 +334,9 @@ pub fn Canvas(
                     e.selected.set(vec![id.clone()]);
                 }
                 e.selected_edge.set(None);
+                if !e.can_edit.get_untracked() {
+                    return;
+                }
                 let _ = svg.get_untracked().map(|s| s.set_pointer_capture(ev.pointer_id()));
                 let start = to_canvas(screen(ev.client_x(), ev.client_y()));
                 gesture.set(Some(Gesture::Drag { start, by: (0.0, 0.0) }));
@@ -362,7 +367,7 @@ pub fn Canvas(
                 <text x="12" y="22" class="id">{n.id.clone()}</text>
                 <text x="12" y="40" class="detail">{line}</text>
                 <text x="12" y="56" class="badges">{badges}{(!n.problems.is_empty()).then(|| format!("⚠ {}", n.problems.len()))}</text>
-                {editing.is_some().then(|| view! {
+                {editing.is_some_and(|e| e.can_edit.get_untracked()).then(|| view! {
                     <circle class="port in" cx="0" cy=H / 2.0 r="5" />
                     <circle class="port out" data-step=n.id.clone() cx=W cy=H / 2.0 r="6" on:pointerdown=port_down />
                 })}

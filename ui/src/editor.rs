@@ -12,6 +12,7 @@ use crate::history::{Doc, History};
 use crate::pages::{go, items, status, text};
 use crate::panel::Panel;
 use crate::versions::Versions;
+use crate::yaml_view::{Mark, YamlHandle, YamlView};
 use gloo_net::http::Method;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -292,7 +293,7 @@ pub fn Editor(token: String, name: String, new: bool, can_edit: Signal<bool>) ->
     let connect = Callback::new(move |(from, to): (String, String)| {
         ed.change(|d| edit::connect(&d.text, &from, &to), false);
     });
-    let editing = Editing { selected: ed.selected, selected_edge: ed.selected_edge, moved, connect, view };
+    let editing = Editing { selected: ed.selected, selected_edge: ed.selected_edge, moved, connect, view, can_edit };
 
     // Positions are kept beside the file whenever they change (once the file exists).
     {
@@ -307,13 +308,16 @@ pub fn Editor(token: String, name: String, new: bool, can_edit: Signal<bool>) ->
         });
     }
 
-    // Keys: Delete, undo/redo, copy/paste/duplicate; not while typing in a field.
+    // Keys: Delete, undo/redo, copy/paste/duplicate; not while typing in a field, where only
+    // undo and redo are the editor's (in the YAML view, whose edits are in the one history).
     let keys = window_event_listener(leptos::ev::keydown, move |ev| {
-        let typing = ev
-            .target()
-            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
-            .is_some_and(|e| matches!(e.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
-        if typing || !can_edit.get_untracked() {
+        let target = ev.target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok());
+        let inside = |css: &str| target.as_ref().and_then(|e| e.closest(css).ok().flatten()).is_some();
+        let (in_code, in_field) = (inside(".cm-editor"), inside("input, textarea, select"));
+        if in_field || !can_edit.get_untracked() {
+            return;
+        }
+        if in_code && !((ev.ctrl_key() || ev.meta_key()) && matches!(ev.key().as_str(), "z" | "Z" | "y")) {
             return;
         }
         let command = ev.ctrl_key() || ev.meta_key();
@@ -454,6 +458,14 @@ pub fn Editor(token: String, name: String, new: bool, can_edit: Signal<bool>) ->
         view.set(View::fit(&shape.get_untracked(), size.0, size.1));
     };
 
+    let yaml = YamlHandle::new();
+    let marks = Signal::derive(move || {
+        problems.with(|p| {
+            p.iter()
+                .map(|p| Mark { line: p.line.unwrap_or(1), message: format!("{}: {}", p.code, p.message) })
+                .collect::<Vec<_>>()
+        })
+    });
     let problem_list = move || {
         problems
             .get()
@@ -462,7 +474,7 @@ pub fn Editor(token: String, name: String, new: bool, can_edit: Signal<bool>) ->
                 let at = p.line.map(|l| format!(" line {l}")).unwrap_or_default();
                 let line = p.line;
                 view! {
-                    <li on:click=move |_| if let Some(l) = line { select_line(l) }>
+                    <li on:click=move |_| if let Some(l) = line { yaml.go_to_line(l) }>
                         <code>{p.code}</code>{at}" · "<span class="path">{p.path}</span>": "{p.message}
                     </li>
                 }
@@ -503,12 +515,8 @@ pub fn Editor(token: String, name: String, new: bool, can_edit: Signal<bool>) ->
         <ul class="diagnostics" id="diagnostics">{problem_list}</ul>
         <div class="yaml-view">
             <h2>"YAML"</h2>
-            <textarea id="yaml" spellcheck="false" readonly=move || !can_edit.get()
-                prop:value=move || current_text.get()
-                on:input:target=move |ev| {
-                    let typed = ev.target().value();
-                    ed.change(move |_| Ok(typed), true);
-                }></textarea>
+            <YamlView handle=yaml text=current_text problems=marks read_only=Signal::derive(move || !can_edit.get())
+                on_edit=Callback::new(move |typed: String| ed.change(move |_| Ok(typed), true)) />
         </div>
         {move || {
             let (token, name) = (token_for_run.clone(), name_for_run.clone());
@@ -536,23 +544,6 @@ fn put_layout(token: String, name: String, positions: Positions) {
     spawn_local(async move {
         let _ = call(Method::PUT, &format!("/api/workflows/{name}/layout"), &token, Some(&body)).await;
     });
-}
-
-/// Selects line `line` (from 1) in the YAML view and brings it into view.
-fn select_line(line: usize) {
-    let Some(area) = document()
-        .get_element_by_id("yaml")
-        .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlTextAreaElement>(e).ok())
-    else {
-        return;
-    };
-    let value = area.value();
-    let start: usize = value.split_inclusive('\n').take(line.saturating_sub(1)).map(|l| l.encode_utf16().count()).sum();
-    let len = value.lines().nth(line.saturating_sub(1)).map(|l| l.encode_utf16().count()).unwrap_or(0);
-    let _ = area.focus();
-    let _ = area.set_selection_range(start as u32, (start + len) as u32);
-    let rows = value.lines().count().max(1) as f64;
-    area.set_scroll_top(((line as f64 - 3.0).max(0.0) / rows * area.scroll_height() as f64) as i32);
 }
 
 /// Opens the run `id`'s page.

@@ -13,6 +13,7 @@ mod inputs;
 mod pages;
 mod panel;
 mod versions;
+mod yaml_view;
 
 use leptos::prelude::*;
 use wasm_bindgen::prelude::wasm_bindgen;

@@ -72,10 +72,18 @@ pub fn Panel(ed: Ed, can_edit: Signal<bool>) -> impl IntoView {
         (chosen.len() == 1).then(|| chosen[0].clone())
     };
     move || {
-        let id = one()?;
+        let Some(id) = one() else {
+            let hint = if can_edit.get() {
+                "Select a step to edit it. Add steps from the palette; drag from a node's right port to another node to connect them; Delete removes what is selected."
+            } else {
+                "Select a step to see its fields."
+            };
+            return view! { <aside class="panel" id="panel"><p class="muted">{hint}</p></aside> }.into_any();
+        };
         let text = ed.doc.with(|d| d.text.clone());
-        let outline = edit::outline(&text).ok()?;
-        let step = outline.into_iter().find(|s| s.id == id)?;
+        let Some(step) = edit::outline(&text).ok().and_then(|o| o.into_iter().find(|s| s.id == id)) else {
+            return ().into_any();
+        };
         let rows = fields(step.kind)
             .into_iter()
             .map(|(label, path, input)| {
@@ -121,12 +129,13 @@ pub fn Panel(ed: Ed, can_edit: Signal<bool>) -> impl IntoView {
             })
             .collect_view();
         let needs = if step.needs.is_empty() { "nothing".to_string() } else { step.needs.join(", ") };
-        Some(view! {
+        view! {
             <aside class="panel" id="panel" data-step=id.clone()>
                 <h2>{step.kind} " " <code>{id.clone()}</code></h2>
                 <p class="muted">"Runs after: " {needs}</p>
                 {rows}
             </aside>
-        })
+        }
+        .into_any()
     }
 }

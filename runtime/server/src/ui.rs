@@ -24,15 +24,35 @@ fn file(body: &'static [u8], mime: &'static str) -> Response {
         .into_response()
 }
 
-/// `/`: the editor's page.
+/// `/`: the editor's page. Its policy allows one style nonce, new for each answer, which the page
+/// gives its code editor (CodeMirror writes its styles into a `<style>` element): no other inline
+/// style, and no inline script at all.
 pub async fn index() -> Response {
-    file(built!("index.html"), "text/html; charset=utf-8")
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // Without randomness there is no nonce: the page still works, the code editor unstyled.
+        return file(built!("index.html"), "text/html; charset=utf-8");
+    }
+    let nonce = hex::encode(bytes);
+    let page = std::str::from_utf8(built!("index.html")).unwrap_or_default().replace("{{nonce}}", &nonce);
+    let policy = POLICY.replace("style-src 'self'", &format!("style-src 'self' 'nonce-{nonce}'"));
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+            (header::CONTENT_SECURITY_POLICY, policy),
+            (header::CACHE_CONTROL, "no-cache".to_string()),
+        ],
+        page,
+    )
+        .into_response()
 }
 
 /// `/ui/{file}`: what the page loads.
 pub async fn asset(Path(name): Path<String>) -> Response {
     match name.as_str() {
         "start.js" => file(built!("start.js"), "text/javascript; charset=utf-8"),
+        // The YAML view's code editor (CodeMirror 6, bundled from ui/codemirror/).
+        "codemirror.js" => file(built!("codemirror.js"), "text/javascript; charset=utf-8"),
         "monstrum_ui.js" => file(built!("monstrum_ui.js"), "text/javascript; charset=utf-8"),
         "monstrum_ui_bg.wasm" => file(built!("monstrum_ui_bg.wasm"), "application/wasm"),
         "style.css" => file(built!("style.css"), "text/css; charset=utf-8"),
