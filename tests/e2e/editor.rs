@@ -24,6 +24,7 @@ steps:
     needs: [check, logs]
     approval: { message: "restart the service?" }
   - { id: restart, needs: [gate], tool: core.echo, with: { by: "{{ steps.gate.by }}" } }
+  - { id: settle, needs: [restart], tool: core.wait, with: { seconds: 1.5 } }
 "#;
 
 /// chromedriver on a free port, and a headless Chromium session through it.
@@ -272,7 +273,7 @@ async fn a_user_signs_in_runs_a_workflow_and_approves_its_gate_in_the_page() {
         browser.text_of(&format!("#canvas g.node[data-step={step}]")).await;
     }
     let edges = page.find_all(Locator::Css("#canvas path.edge")).await.unwrap();
-    assert_eq!(edges.len(), 3, "check→gate, logs→gate, gate→restart");
+    assert_eq!(edges.len(), 4, "check→gate, logs→gate, gate→restart, restart→settle");
     let x_of = async |step: &str| browser.place_of(step).await.0;
     let (check, logs, gate, restart) =
         (x_of("check").await, x_of("logs").await, x_of("gate").await, x_of("restart").await);
@@ -288,11 +289,14 @@ async fn a_user_signs_in_runs_a_workflow_and_approves_its_gate_in_the_page() {
     let run = url.fragment().and_then(|f| f.strip_prefix("/runs/")).expect("the run's page").to_string();
 
     page.find(Locator::Css("button.approve")).await.unwrap().click().await.unwrap();
+    // Live from the run's event stream: the slow step is seen running, then done.
+    browser.text_of("#canvas g.node.running[data-step=settle]").await;
+    browser.shot("4b-run-running").await;
     browser.until_text("#run-status", "succeeded").await;
     browser.shot("5-run-succeeded").await;
     let steps = browser.text_of("#steps").await;
-    assert_eq!(steps.matches("succeeded").count(), 4, "every step succeeded: {steps}");
-    for step in ["check", "logs", "gate", "restart"] {
+    assert_eq!(steps.matches("succeeded").count(), 5, "every step succeeded: {steps}");
+    for step in ["check", "logs", "gate", "restart", "settle"] {
         browser.text_of(&format!("#canvas g.node.succeeded[data-step={step}]")).await;
     }
 

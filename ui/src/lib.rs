@@ -8,6 +8,7 @@
 mod api;
 mod canvas;
 mod editor;
+mod events;
 mod history;
 mod inputs;
 mod pages;

@@ -8,7 +8,6 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::time::Duration;
 
 /// `loaded` as a view: waiting, the server's refusal, or `show` of the answer.
 pub fn shown(loaded: RwSignal<Loaded>, show: impl Fn(Value) -> AnyView + Send + Sync + 'static) -> impl IntoView {
@@ -179,34 +178,68 @@ pub fn Runs(token: String) -> impl IntoView {
     }
 }
 
-/// A run's detail, read again every 700 ms until the run has ended.
-fn follow(id: String, token: String, detail: RwSignal<Loaded>) {
-    spawn_local(async move {
-        let answer = call(Method::GET, &format!("/api/runs/{id}"), &token, None).await;
-        let ended = answer.as_ref().is_ok_and(|d| {
-            matches!(d["run"]["status"].as_str(), Some("succeeded" | "failed" | "cancelled" | "rejected"))
+/// Reads a run's detail into `detail` again; reads asked for while one is under way become one
+/// more read after it (a burst of events is two reads, not one per event).
+#[derive(Clone, Copy)]
+struct Refresh {
+    detail: RwSignal<Loaded>,
+    /// (a read is under way, another is wanted after it)
+    state: StoredValue<(bool, bool)>,
+}
+
+impl Refresh {
+    fn run(self, id: String, token: String) {
+        let busy = self.state.try_update_value(|s| {
+            let busy = s.0;
+            if busy {
+                s.1 = true
+            } else {
+                s.0 = true
+            }
+            busy
         });
-        // An unchanged answer leaves the page as it is: re-rendering it would replace the buttons
-        // under the user's pointer (a click landing mid-render was lost) and the canvas with them.
-        let Some(same) = detail.try_with_untracked(|shown| match (shown, &answer) {
-            (Some(Ok(a)), Ok(b)) => a == b,
-            _ => false,
-        }) else {
-            return; // the page is gone
-        };
-        if !same && detail.try_set(Some(answer)).is_some() {
-            return;
+        if busy != Some(false) {
+            return; // under way (it reads again after), or the page is gone
         }
-        if !ended {
-            set_timeout(move || follow(id, token, detail), Duration::from_millis(700));
-        }
-    });
+        spawn_local(async move {
+            let answer = call(Method::GET, &format!("/api/runs/{id}"), &token, None).await;
+            // An unchanged answer leaves the page as it is: re-rendering it would replace the
+            // buttons under the user's pointer (a click landing mid-render was lost).
+            let same = self.detail.try_with_untracked(|shown| match (shown, &answer) {
+                (Some(Ok(a)), Ok(b)) => a == b,
+                _ => false,
+            });
+            if same == Some(false) {
+                let _ = self.detail.try_set(Some(answer));
+            }
+            let again = self.state.try_update_value(|s| std::mem::replace(s, (false, false)).1);
+            if again == Some(true) {
+                self.run(id, token);
+            }
+        });
+    }
 }
 
 #[component]
 pub fn Run(token: String, id: String, can_decide: Signal<bool>) -> impl IntoView {
     let detail = RwSignal::new(None);
-    follow(id.clone(), token.clone(), detail);
+    let refresh = Refresh { detail, state: StoredValue::new((false, false)) };
+    // Set by a decision made here: the stream is asked again at once.
+    let kick = StoredValue::new(false);
+    refresh.run(id.clone(), token.clone());
+    // Live: each event of the run's stream reads its detail again; the stream ends after the
+    // run's end (or when the page is left), and a last read follows.
+    {
+        let (id, token) = (id.clone(), token.clone());
+        spawn_local(async move {
+            let path = format!("/api/runs/{id}/events");
+            let on_event = |_event| refresh.run(id.clone(), token.clone());
+            let alive = move || detail.try_get_untracked().is_some();
+            let kicked = move || kick.try_update_value(|k| std::mem::take(k)).unwrap_or(false);
+            crate::events::follow(path, token.clone(), on_event, alive, kicked).await;
+            refresh.run(id.clone(), token.clone());
+        });
+    }
     // The run's workflow as a canvas, each node coloured by its step's status.
     let shape = RwSignal::new(None::<Layout>);
     {
@@ -245,10 +278,13 @@ pub fn Run(token: String, id: String, can_decide: Signal<bool>) -> impl IntoView
             }).collect_view();
             let gates = items(&d["waiting"]).into_iter().map(|g| {
                 let step = text(&g["step_id"]);
-                // After the decision, the run is followed again until it ends.
+                // After the decision, the page shows it at once (the stream brings the rest).
                 let again = {
                     let (token, id) = (token.clone(), id.clone());
-                    move || follow(id.clone(), token.clone(), detail)
+                    move || {
+                        kick.set_value(true);
+                        refresh.run(id.clone(), token.clone())
+                    }
                 };
                 view! {
                     <div class="gate">
