@@ -165,6 +165,8 @@ fn expected_role(method: &str, path: &str) -> &'static str {
         ("post", "/api/workflows") | ("put", "/api/workflows/{name}") | ("post", "/api/workflows/{name}/rollback") => {
             "editor"
         }
+        // The editor's node positions, beside the file: saved by those who may save it.
+        ("put", "/api/workflows/{name}/layout") => "editor",
         ("post", "/api/runs/{id}/approvals/{step}") => "approver",
         ("get", _) | ("post", "/api/workflows/validate") => "viewer",
         _ => panic!("{method} {path} is in the document but not in DESIGN.md's table"),
