@@ -98,7 +98,15 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        self.healthy().await;
         panic!("no {css} on the page: {last:?}");
+    }
+
+    /// Fails if the page's code stopped on a panic (the page then says so in `#crashed`).
+    async fn healthy(&self) {
+        if let Ok(banner) = self.client.find(Locator::Css("#crashed")).await {
+            panic!("the page crashed: {}", banner.text().await.unwrap_or_default());
+        }
     }
 
     /// The value of the field `css` (a textarea's text is its value, not its content).
@@ -340,6 +348,7 @@ async fn a_user_signs_in_runs_a_workflow_and_approves_its_gate_in_the_page() {
     assert!(marked.contains("needs: [ghost]"), "the line of the unknown need is marked: {marked:?}");
     browser.shot("8-invalid-yaml").await;
 
+    browser.healthy().await;
     browser.client.clone().close().await.unwrap();
     let _ = server.kill();
     let _ = server.wait();
@@ -410,6 +419,27 @@ async fn a_user_builds_a_workflow_on_an_empty_canvas_saves_it_runs_it_and_approv
     browser.click("#redo").await;
     let redone = browser.until_yaml("service: web").await;
     assert!(redone.contains("message: ship it?"), "{redone}");
+
+    // A tool step's tool is picked from what its bot sees (no bot: the core tools), and its
+    // parameters form is the tool's schema: core.wait asks for `seconds`, a number.
+    browser.click("#canvas g.node[data-step=tool_2] rect").await;
+    browser.text_of("#panel[data-step=tool_2]").await;
+    let offered = browser.text_of("#panel select[name=tool]").await;
+    for tool in ["core.echo", "core.wait", "core.fail"] {
+        assert!(offered.contains(tool), "{tool} is offered: {offered}");
+    }
+    page.find(Locator::Css("#panel select[name=tool] option[value='core.wait']")).await.unwrap().click().await.unwrap();
+    browser.until_yaml("tool: core.wait").await;
+    browser.text_of("#panel input[name='with.seconds']").await;
+    assert!(browser.text_of("#panel fieldset.params").await.contains("seconds *"), "seconds is required");
+    browser.type_over("#panel input[name='with.seconds']", "0.2").await;
+    browser.click("#panel h2").await;
+    let waits = browser.until_yaml("seconds: 0.2").await;
+    assert!(
+        !waits.contains("seconds: '0.2'") && !waits.contains("seconds: \"0.2\""),
+        "a number stays a number: {waits}"
+    );
+    browser.shot("11c-tool-form").await;
 
     // A node moved by hand stays where it was put.
     let before = browser.place_of("tool_2").await;
@@ -491,6 +521,7 @@ async fn a_user_builds_a_workflow_on_an_empty_canvas_saves_it_runs_it_and_approv
     browser.text_of("#canvas g.node[data-step=approval]").await;
     assert_eq!(browser.yaml().await, on_disk, "one undo for the typing");
 
+    browser.healthy().await;
     browser.client.clone().close().await.unwrap();
     let _ = server.kill();
     let _ = server.wait();
@@ -548,6 +579,7 @@ async fn a_viewer_sees_no_control_it_may_not_use_and_the_api_refuses_them_anyway
         let answer = request.bearer_auth(&viewer).send().await.unwrap();
         assert_eq!(answer.status(), 403, "{}", answer.text().await.unwrap());
     }
+    browser.healthy().await;
     browser.client.clone().close().await.unwrap();
     let _ = server.kill();
     let _ = server.wait();

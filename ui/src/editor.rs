@@ -510,7 +510,7 @@ pub fn Editor(token: String, name: String, new: bool, can_edit: Signal<bool>) ->
                 </div>
                 {move || outline.get().err().map(|e| view! { <p class="canvas-note">{e.0}</p> })}
             </div>
-            <Panel ed can_edit />
+            <Panel ed can_edit token=token.clone() />
         </div>
         <ul class="diagnostics" id="diagnostics">{problem_list}</ul>
         <div class="yaml-view">

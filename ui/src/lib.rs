@@ -13,6 +13,7 @@ mod history;
 mod inputs;
 mod pages;
 mod panel;
+mod tool_form;
 mod versions;
 mod yaml_view;
 
@@ -125,6 +126,20 @@ fn Shell(token: String, signed_in: RwSignal<Option<String>>, page: RwSignal<Page
 /// Runs when the module is loaded.
 #[wasm_bindgen(start)]
 pub fn start() {
-    console_error_panic_hook::set_once();
+    // A panic stops the page's code: say so on the page (and in the console), not a page that
+    // silently ignores every click after.
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let document = window().document();
+        if let Some((document, body)) = document.as_ref().and_then(|d| Some((d, d.body()?))) {
+            if let Ok(banner) = document.create_element("div") {
+                banner.set_id("crashed");
+                banner.set_text_content(Some(&format!(
+                    "The editor stopped on an error and must be reloaded (unsaved changes are lost): {info}"
+                )));
+                let _ = body.prepend_with_node_1(&banner);
+            }
+        }
+    }));
     leptos::mount::mount_to_body(App);
 }

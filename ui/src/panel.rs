@@ -5,8 +5,10 @@
 //! stays text); YAML fields (`with`, `retry`, lists) are read as YAML.
 
 use crate::editor::Ed;
+use crate::tool_form::{ToolForm, visible_tools};
 use leptos::prelude::*;
 use monstrum_model::edit;
+use std::collections::HashMap;
 
 /// How a field is edited.
 #[derive(Clone, Copy, PartialEq)]
@@ -26,7 +28,8 @@ fn fields(kind: &str) -> Vec<(&'static str, &'static [&'static str], Input)> {
     use Input::*;
     let mut out: Vec<(&'static str, &'static [&'static str], Input)> = vec![("Id", &["id"], Line)];
     out.extend(match kind {
-        "tool" => vec![("Tool", &["tool"][..], Line), ("Parameters (with)", &["with"], Yaml)],
+        // The tool and a form of its parameters are `ToolForm`'s; all of `with` as YAML here.
+        "tool" => vec![("All parameters (with, YAML)", &["with"][..], Yaml)],
         "llm" => vec![
             ("Prompt", &["llm", "prompt"][..], Lines),
             ("System", &["llm", "system"], Lines),
@@ -66,7 +69,9 @@ fn fields(kind: &str) -> Vec<(&'static str, &'static [&'static str], Input)> {
 
 /// The panel of the one selected step (nothing when none or several are selected).
 #[component]
-pub fn Panel(ed: Ed, can_edit: Signal<bool>) -> impl IntoView {
+pub fn Panel(ed: Ed, can_edit: Signal<bool>, token: String) -> impl IntoView {
+    let tool_lists = StoredValue::new(HashMap::new());
+    let owner = Owner::current().expect("a component runs under an owner");
     let one = move || {
         let chosen = ed.selected.get();
         (chosen.len() == 1).then(|| chosen[0].clone())
@@ -125,9 +130,16 @@ pub fn Panel(ed: Ed, can_edit: Signal<bool>) -> impl IntoView {
                         .into_any()
                     }
                 };
-                view! { <label><span>{label}</span>{control}</label> }
+                view! { <label><span>{label}</span>{control}</label> }.into_any()
             })
-            .collect_view();
+            .collect::<Vec<_>>();
+        let mut rows = rows;
+        if step.kind == "tool" {
+            // After the id: the tool, and a form of its parameters.
+            let bot = edit::field_text(&text, &id, &["bot"]).or_else(|| edit::workflow_field(&text, "bot"));
+            let tools = visible_tools(tool_lists, &owner, token.clone(), bot.clone());
+            rows.insert(1.min(rows.len()), view! { <ToolForm ed id=id.clone() bot tools can_edit /> }.into_any());
+        }
         let needs = if step.needs.is_empty() { "nothing".to_string() } else { step.needs.join(", ") };
         view! {
             <aside class="panel" id="panel" data-step=id.clone()>

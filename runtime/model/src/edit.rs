@@ -265,6 +265,11 @@ pub fn field_text(text: &str, id: &str, path: &[&str]) -> Option<String> {
     }
 }
 
+/// A top-level string field of the workflow (`bot`, `name`), if set.
+pub fn workflow_field(text: &str, key: &str) -> Option<String> {
+    read(text).ok()?.get(key)?.as_str().map(str::to_string)
+}
+
 /// The steps `ids` as YAML (a list), for the clipboard.
 pub fn copy_steps(text: &str, ids: &[String]) -> Result<String, EditError> {
     let mut root = read(text)?;
@@ -451,6 +456,8 @@ mod tests {
         assert_eq!(field_text(text, "a", &["with", "n"]).as_deref(), Some("1"));
         assert_eq!(field_text(text, "a", &["retry"]), None);
         assert_eq!(field_text(text, "ghost", &["tool"]), None);
+        assert_eq!(workflow_field(text, "name").as_deref(), Some("t"));
+        assert_eq!(workflow_field(text, "bot"), None);
         // A string typed in the panel is sent quoted, so it stays a string.
         let set = set_field(text, "a", &["approval", "message"], Some("\"true\"")).unwrap();
         assert_eq!(field_text(&set, "a", &["approval", "message"]).as_deref(), Some("true"));

@@ -17,7 +17,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::runs::list, crate::routes::runs::get, crate::routes::runs::start, crate::routes::runs::resume, crate::routes::runs::cancel,
         crate::routes::events::run_events, crate::routes::events::all_events,
         crate::routes::approvals::pending, crate::routes::approvals::decide,
-        crate::routes::catalog::bots, crate::routes::catalog::bot, crate::routes::catalog::plugins, crate::routes::catalog::plugin,
+        crate::routes::catalog::bots, crate::routes::catalog::bot, crate::routes::catalog::tools, crate::routes::catalog::plugins, crate::routes::catalog::plugin,
         crate::routes::catalog::skills,
         crate::routes::records::audit, crate::routes::records::audit_verify,
         crate::routes::records::vault, crate::routes::records::vault_set,

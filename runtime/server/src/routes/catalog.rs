@@ -72,18 +72,20 @@ pub async fn bot(State(app): State<App>, Path(name): Path<String>) -> Result<Jso
         Identity::Faulty { reason, .. } => Some(reason.clone()),
         _ => None,
     };
-    let tools = app
-        .engine
-        .gate
-        .visible_tools(&principal, None)
-        .iter()
-        .map(|t| ToolView {
-            name: t.name.clone(),
-            description: t.description.clone(),
-            parameters: t.parameters.clone(),
-        })
-        .collect();
+    let tools = app.engine.gate.visible_tools(&principal, None).iter().map(|t| tool_view(t)).collect();
     Ok(Json(BotView { name, bot: serde_json::to_value(&bot).map_err(ApiError::internal)?, tools, problem }))
+}
+
+/// The tools a step with no bot sees (the core tools), as the gate offers them: the editor's tool
+/// picker for such a step (a step with a bot is offered `GET /api/bots/{name}`'s tools).
+#[utoipa::path(get, path = "/api/tools", tag = "bots", responses((status = 200, body = Vec<ToolView>)))]
+pub async fn tools(State(app): State<App>) -> Json<Vec<ToolView>> {
+    let principal = app.engine.gate.principal(None);
+    Json(app.engine.gate.visible_tools(&principal, None).iter().map(|t| tool_view(t)).collect())
+}
+
+fn tool_view(t: &monstrum_core::llm::ToolSpec) -> ToolView {
+    ToolView { name: t.name.clone(), description: t.description.clone(), parameters: t.parameters.clone() }
 }
 
 fn plugin_view(p: monstrum_core::workspace::AvailablePlugin) -> Result<PluginView, ApiError> {

@@ -52,6 +52,7 @@ pub fn api(app: App) -> Router<App> {
         .route("/api/approvals", get(approvals::pending))
         .route("/api/bots", get(catalog::bots))
         .route("/api/bots/{name}", get(catalog::bot))
+        .route("/api/tools", get(catalog::tools))
         .route("/api/plugins", get(catalog::plugins))
         .route("/api/plugins/{name}", get(catalog::plugin))
         .route("/api/skills", get(catalog::skills))
