@@ -42,5 +42,21 @@ fn run() -> Result<(), String> {
         let name = std::path::Path::new(file).file_name().expect("a file name");
         std::fs::copy(ui.join(file), out.join(name)).map_err(|e| format!("{file}: {e}"))?;
     }
+    // What the browser downloads, gzipped once here rather than on each request.
+    for file in ["monstrum_ui_bg.wasm", "monstrum_ui.js", "codemirror.js", "style.css"] {
+        gzip(&out.join(file))?;
+    }
     Ok(())
+}
+
+/// Writes `file.gz` beside `file` (best compression).
+fn gzip(file: &std::path::Path) -> Result<(), String> {
+    use std::io::Write as _;
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&bytes).map_err(|e| e.to_string())?;
+    let packed = encoder.finish().map_err(|e| e.to_string())?;
+    let mut name = file.as_os_str().to_owned();
+    name.push(".gz");
+    std::fs::write(&name, packed).map_err(|e| format!("{}.gz: {e}", file.display()))
 }

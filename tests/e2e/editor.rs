@@ -584,3 +584,88 @@ async fn a_viewer_sees_no_control_it_may_not_use_and_the_api_refuses_them_anyway
     let _ = server.kill();
     let _ = server.wait();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_reads_bots_plugins_and_the_audit_trail_and_stores_a_plugin_secret_it_never_sees_again() {
+    let Some(browser) = Browser::open().await else { return };
+    let ws = Ws::example("governance");
+    let admin = token(&ws, "admin", "ada");
+    let viewer = token(&ws, "viewer", "vic");
+    let (mut server, base) = start(&ws);
+    let http = reqwest::Client::new();
+    // A run of the example: model requests (which count on the budget), a plugin call, a
+    // delegation, all in the audit trail.
+    let started: Value = http
+        .post(format!("{base}/api/runs"))
+        .bearer_auth(&admin)
+        .json(&json!({ "workflow": "triage" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run = started["run"].as_str().unwrap().to_string();
+    let page = &browser.client;
+    browser.sign_in(&base, &admin).await;
+
+    // The run's page: model requests, step times, and its audit records.
+    page.goto(&format!("{base}/#/runs/{run}")).await.unwrap();
+    browser.until_text("#run-status", "succeeded").await;
+    browser.text_of("#model-requests").await;
+    let trail = browser.text_of("#run-audit").await;
+    assert!(trail.contains("model_request") && trail.contains("sandbox.echo"), "{trail}");
+
+    // Bots: the bot's bindings, the tools the gate lets it see, its budget's use this month.
+    browser.click("a[href='#/bots']").await;
+    browser.until_text("#bots", "ops").await;
+    browser.click("#bots a[href='#/bots/ops']").await;
+    browser.until_text("#bindings", "sandbox").await;
+    let tools = browser.text_of("#tools").await;
+    assert!(tools.contains("sandbox.echo"), "the bound tool: {tools}");
+    let budget = browser.text_of("#budget").await;
+    assert!(budget.contains("per month") && budget.contains("of 1"), "{budget}");
+    assert!(!budget.contains("$0.0000 of"), "the run's model requests were counted: {budget}");
+    browser.shot("16-bot").await;
+
+    // Plugins: the manifest's tools; for an admin, the secret goes to the vault, and the page
+    // keeps nothing of it.
+    browser.click("a[href='#/plugins']").await;
+    browser.until_text("#plugins", "github").await;
+    browser.click("#plugins a[href='#/plugins/github']").await;
+    browser.until_text("#tools", "get_issue").await;
+    browser.type_over("#binding-form input[name='secret.token']", "ghp_very-secret-value").await;
+    browser.click("#store-secrets").await;
+    browser.until_text("#stored", "github-token").await;
+    assert!(browser.text_of("#binding").await.contains("\"credential\":\"github-token\""));
+    assert_eq!(browser.value_of("#binding-form input[name='secret.token']").await, "");
+    let source = page.source().await.unwrap();
+    assert!(!source.contains("ghp_very-secret-value"), "the page keeps no secret");
+    let vault: Value =
+        http.get(format!("{base}/api/vault")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    assert!(vault.to_string().contains("github-token") && !vault.to_string().contains("ghp_"), "{vault}");
+    browser.shot("17-plugin").await;
+
+    // The audit trail: filtered by run, and its chain verified.
+    browser.click("a[href='#/audit']").await;
+    browser.text_of("#audit").await;
+    browser.type_over("input[name=run]", &run).await;
+    browser.click("#filter").await;
+    browser.until_text("#audit", "sandbox.echo").await;
+    browser.click("#verify").await;
+    browser.until_text("#verified", "intact").await;
+    browser.shot("18-audit").await;
+    browser.healthy().await;
+
+    // A viewer sees the plugin, but no form to store its secrets.
+    page.execute("sessionStorage.clear()", vec![]).await.unwrap();
+    browser.sign_in(&base, &viewer).await;
+    page.goto(&format!("{base}/#/plugins/github")).await.unwrap();
+    browser.until_text("#tools", "get_issue").await;
+    browser.until_text("#who", "viewer").await;
+    assert!(page.find(Locator::Css("#binding-form")).await.is_err(), "a viewer stores no secret");
+    browser.healthy().await;
+    browser.client.clone().close().await.unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -6,7 +6,9 @@
 //! role may not use are not shown (`GET /api/me`); the API refuses them anyway.
 
 mod api;
+mod audit;
 mod canvas;
+mod catalog;
 mod editor;
 mod events;
 mod history;
@@ -30,6 +32,11 @@ pub enum Page {
     Runs,
     Run(String),
     Approvals,
+    Bots,
+    Bot(String),
+    Plugins,
+    Plugin(String),
+    Audit,
 }
 
 impl Page {
@@ -41,6 +48,11 @@ impl Page {
             ["runs"] => Page::Runs,
             ["runs", id] => Page::Run(id.to_string()),
             ["approvals"] => Page::Approvals,
+            ["bots"] => Page::Bots,
+            ["bots", name] => Page::Bot(name.to_string()),
+            ["plugins"] => Page::Plugins,
+            ["plugins", name] => Page::Plugin(name.to_string()),
+            ["audit"] => Page::Audit,
             _ => Page::Workflows,
         }
     }
@@ -69,6 +81,9 @@ fn Shell(token: String, signed_in: RwSignal<Option<String>>, page: RwSignal<Page
             Page::Workflows | Page::Workflow(_) | Page::New(_) => "workflows",
             Page::Runs | Page::Run(_) => "runs",
             Page::Approvals => "approvals",
+            Page::Bots | Page::Bot(_) => "bots",
+            Page::Plugins | Page::Plugin(_) => "plugins",
+            Page::Audit => "audit",
         };
         if on == which { "here" } else { "" }
     };
@@ -85,6 +100,7 @@ fn Shell(token: String, signed_in: RwSignal<Option<String>>, page: RwSignal<Page
     };
     let can_edit = at_least(&["editor", "admin"]);
     let can_decide = at_least(&["approver", "editor", "admin"]);
+    let is_admin = at_least(&["admin"]);
     let who = move || {
         role.with(|r| match r {
             Some(Ok(me)) => {
@@ -104,6 +120,9 @@ fn Shell(token: String, signed_in: RwSignal<Option<String>>, page: RwSignal<Page
                 <a href="#/workflows" class=move || here("workflows")>"Workflows"</a>
                 <a href="#/runs" class=move || here("runs")>"Runs"</a>
                 <a href="#/approvals" class=move || here("approvals")>"Approvals"</a>
+                <a href="#/bots" class=move || here("bots")>"Bots"</a>
+                <a href="#/plugins" class=move || here("plugins")>"Plugins"</a>
+                <a href="#/audit" class=move || here("audit")>"Audit"</a>
             </nav>
             <span class="who"><span id="who">{who}</span> <button id="sign-out" class="plain" on:click=sign_out>"Sign out"</button></span>
         </header>
@@ -117,6 +136,11 @@ fn Shell(token: String, signed_in: RwSignal<Option<String>>, page: RwSignal<Page
                     Page::Runs => view! { <pages::Runs token /> }.into_any(),
                     Page::Run(id) => view! { <pages::Run token id can_decide /> }.into_any(),
                     Page::Approvals => view! { <pages::Approvals token can_decide /> }.into_any(),
+                    Page::Bots => view! { <catalog::Bots token /> }.into_any(),
+                    Page::Bot(name) => view! { <catalog::Bot token name /> }.into_any(),
+                    Page::Plugins => view! { <catalog::Plugins token /> }.into_any(),
+                    Page::Plugin(name) => view! { <catalog::Plugin token name is_admin /> }.into_any(),
+                    Page::Audit => view! { <audit::Audit token /> }.into_any(),
                 }
             }}
         </main>

@@ -262,6 +262,19 @@ pub fn Run(token: String, id: String, can_decide: Signal<bool>) -> impl IntoView
             .collect::<HashMap<String, String>>()
     });
     let error = RwSignal::new(None::<String>);
+    // The run's audit records, read again when the run's detail changes.
+    let trail = RwSignal::<Loaded>::new(None);
+    {
+        let (id, token) = (id.clone(), token.clone());
+        Effect::new(move |_| {
+            detail.track();
+            let (id, token) = (id.clone(), token.clone());
+            spawn_local(async move {
+                let answer = call(Method::GET, &format!("/api/audit?run={id}&limit=500"), &token, None).await;
+                let _ = trail.try_set(Some(answer));
+            });
+        });
+    }
     view! {
         {shown(detail, move |d| {
             let run = &d["run"];
@@ -271,6 +284,7 @@ pub fn Run(token: String, id: String, can_decide: Signal<bool>) -> impl IntoView
                         <td>{text(&s["step_key"])}</td>
                         <td>{status(text(&s["status"]))}</td>
                         <td>{text(&s["attempts"])}</td>
+                        <td>{duration(&s["started_at"], &s["finished_at"])}</td>
                         <td><code>{s.get("output").filter(|o| !o.is_null()).map(|o| o.to_string()).unwrap_or_default()}</code></td>
                         <td class="error">{text(&s["error"])}</td>
                     </tr>
@@ -299,13 +313,68 @@ pub fn Run(token: String, id: String, can_decide: Signal<bool>) -> impl IntoView
                 {gates}
                 {move || shape.get().map(|layout| view! { <Canvas layout status=statuses /> })}
                 <table id="steps">
-                    <thead><tr><th>"Step"</th><th>"Status"</th><th>"Attempts"</th><th>"Output"</th><th>"Error"</th></tr></thead>
+                    <thead><tr><th>"Step"</th><th>"Status"</th><th>"Attempts"</th><th>"Time"</th><th>"Output"</th><th>"Error"</th></tr></thead>
                     <tbody>{steps}</tbody>
                 </table>
+                {model_requests(&d["llm_requests"])}
             }.into_any()
         })}
         {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
+        <h2>"Audit records"</h2>
+        {shown(trail, |v| {
+            let rows = items(&v).into_iter().map(|r| view! {
+                <tr>
+                    <td>{text(&r["seq"])}</td>
+                    <td>{text(&r["kind"])}</td>
+                    <td>{text(&r["step"])}</td>
+                    <td><code>{text(&r["tool"])}</code></td>
+                    <td>{status(text(&r["decision"]))}</td>
+                    <td>{text(&r["reason"])}</td>
+                </tr>
+            }).collect_view();
+            view! {
+                <table id="run-audit">
+                    <thead><tr><th>"Seq"</th><th>"Kind"</th><th>"Step"</th><th>"Tool"</th><th>"Decision"</th><th>"Why"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            }.into_any()
+        })}
     }
+}
+
+/// How long a step took, from its record's times (ms since 1970).
+fn duration(started: &Value, finished: &Value) -> String {
+    match (started.as_i64(), finished.as_i64()) {
+        (Some(a), Some(b)) if b >= a => format!("{} ms", b - a),
+        _ => String::new(),
+    }
+}
+
+/// The model requests of a run: step, model, tokens, and an error if one failed.
+fn model_requests(requests: &Value) -> Option<impl IntoView + use<>> {
+    let list = items(requests);
+    (!list.is_empty()).then(|| {
+        let rows = list
+            .into_iter()
+            .map(|r| {
+                view! {
+                    <tr>
+                        <td>{text(&r["step_key"])}</td>
+                        <td>{format!("{}/{}", text(&r["provider"]), text(&r["model"]))}</td>
+                        <td>{format!("{} in, {} out", text(&r["input_tokens"]), text(&r["output_tokens"]))}</td>
+                        <td class="error">{text(&r["error"])}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <h2>"Model requests"</h2>
+            <table id="model-requests">
+                <thead><tr><th>"Step"</th><th>"Model"</th><th>"Tokens"</th><th>"Error"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+    })
 }
 
 /// The gates waiting for a decision, each decided in place; the list is read again after each.

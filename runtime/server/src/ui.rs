@@ -3,7 +3,7 @@
 //! editor asks the API for everything, with the user's token.
 
 use axum::extract::Path;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 macro_rules! built {
@@ -47,15 +47,37 @@ pub async fn index() -> Response {
         .into_response()
 }
 
-/// `/ui/{file}`: what the page loads.
-pub async fn asset(Path(name): Path<String>) -> Response {
-    match name.as_str() {
-        "start.js" => file(built!("start.js"), "text/javascript; charset=utf-8"),
+/// `/ui/{file}`: what the page loads; gzipped (made at build time) for a browser that takes it.
+pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
+    let gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.split(';').next().is_some_and(|e| e.trim() == "gzip")));
+    let (plain, packed, mime): (&'static [u8], Option<&'static [u8]>, &'static str) = match name.as_str() {
+        "start.js" => (built!("start.js"), None, "text/javascript; charset=utf-8"),
         // The YAML view's code editor (CodeMirror 6, bundled from ui/codemirror/).
-        "codemirror.js" => file(built!("codemirror.js"), "text/javascript; charset=utf-8"),
-        "monstrum_ui.js" => file(built!("monstrum_ui.js"), "text/javascript; charset=utf-8"),
-        "monstrum_ui_bg.wasm" => file(built!("monstrum_ui_bg.wasm"), "application/wasm"),
-        "style.css" => file(built!("style.css"), "text/css; charset=utf-8"),
-        _ => crate::error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file").into_response(),
+        "codemirror.js" => {
+            (built!("codemirror.js"), Some(built!("codemirror.js.gz")), "text/javascript; charset=utf-8")
+        }
+        "monstrum_ui.js" => {
+            (built!("monstrum_ui.js"), Some(built!("monstrum_ui.js.gz")), "text/javascript; charset=utf-8")
+        }
+        "monstrum_ui_bg.wasm" => {
+            (built!("monstrum_ui_bg.wasm"), Some(built!("monstrum_ui_bg.wasm.gz")), "application/wasm")
+        }
+        "style.css" => (built!("style.css"), Some(built!("style.css.gz")), "text/css; charset=utf-8"),
+        _ => return crate::error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file").into_response(),
+    };
+    let mut response = match packed.filter(|_| gzip) {
+        Some(body) => {
+            let mut r = file(body, mime);
+            r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            r
+        }
+        None => file(plain, mime),
+    };
+    if packed.is_some() {
+        response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
+    response
 }

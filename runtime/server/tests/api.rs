@@ -711,3 +711,54 @@ async fn a_runs_events_are_stored_and_numbered_on_across_a_restart() {
     // A subscriber that saw the events before the restart resumes exactly after them.
     assert_eq!(s2.stream(&run, &alice, Some(n)).await, all[before.len()..].to_vec());
 }
+
+/// The editor's files: gzipped for a browser that takes gzip (the same bytes once unpacked),
+/// plain otherwise; the page's style nonce is new on each load and is the one its policy names.
+#[tokio::test]
+async fn the_editor_is_served_gzipped_to_who_takes_it_and_its_page_has_a_fresh_style_nonce() {
+    use std::io::Read as _;
+    let s = server().await;
+    let get = |path: &str, gzip: bool| {
+        let mut request = Request::builder().uri(path);
+        if gzip {
+            request = request.header("accept-encoding", "br;q=1.0, gzip;q=0.8");
+        }
+        let router = s.router.clone();
+        let request = request.body(Body::empty()).unwrap();
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            let headers = response.headers().clone();
+            (response.status(), headers, response.into_body().collect().await.unwrap().to_bytes().to_vec())
+        }
+    };
+    let (status, headers, plain) = get("/ui/monstrum_ui_bg.wasm", false).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(plain.starts_with(b"\0asm"), "a WebAssembly module");
+    assert!(headers.get("content-encoding").is_none());
+    assert_eq!(headers["content-type"], "application/wasm");
+    let (_, headers, packed) = get("/ui/monstrum_ui_bg.wasm", true).await;
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert_eq!(headers["vary"], "accept-encoding");
+    assert!(packed.len() * 2 < plain.len(), "gzip: {} of {} bytes", packed.len(), plain.len());
+    let mut unpacked = Vec::new();
+    flate2::read::GzDecoder::new(&packed[..]).read_to_end(&mut unpacked).unwrap();
+    assert_eq!(unpacked, plain);
+    let (_, headers, _) = get("/ui/codemirror.js", true).await;
+    assert_eq!(headers["content-encoding"], "gzip");
+    let (status, _, _) = get("/ui/../Cargo.toml", true).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let nonce_of = |headers: &axum::http::HeaderMap, page: &[u8]| {
+        let policy = headers["content-security-policy"].to_str().unwrap().to_string();
+        let nonce = policy.split("'nonce-").nth(1).and_then(|r| r.split('\'').next()).expect("a nonce").to_string();
+        let page = String::from_utf8(page.to_vec()).unwrap();
+        assert!(page.contains(&format!("<meta name=\"csp-nonce\" content=\"{nonce}\">")), "{page}");
+        assert!(!policy.contains("unsafe-inline"), "{policy}");
+        nonce
+    };
+    let (_, first_headers, first) = get("/", false).await;
+    let (_, second_headers, second) = get("/", false).await;
+    let (a, b) = (nonce_of(&first_headers, &first), nonce_of(&second_headers, &second));
+    assert_ne!(a, b, "a nonce is not used twice");
+    assert_eq!(a.len(), 32);
+}

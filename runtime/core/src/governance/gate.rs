@@ -694,6 +694,25 @@ impl Gate {
 
     // ---- budgets
 
+    /// What bot `name` has used of its budget this period, with the account (its limits and
+    /// period), as the gate counts it; `None` for a bot without a period budget.
+    pub async fn period_use(&self, name: &str) -> Result<Option<(Account, (i64, i64))>, String> {
+        let Identity::Bot(policy) = self.identity(name) else { return Ok(None) };
+        let Some(budget) = policy.bot.budget else { return Ok(None) };
+        if budget.tokens.is_none() && budget.usd.is_none() {
+            return Ok(None);
+        }
+        let account = Account {
+            key: format!("bot:{name}"),
+            label: format!("bot {name} per {:?}", budget.period).to_lowercase(),
+            limits: budget.period_limits(),
+            since: period_start(budget.period),
+            run: None,
+        };
+        let used = self.inner.ledger.used(&account).await?;
+        Ok(Some((account, used)))
+    }
+
     /// The accounts a request by `principal` is limited by.
     fn accounts(&self, principal: &Principal, run: &str) -> Vec<Account> {
         let mut out = Vec::new();

@@ -26,14 +26,29 @@ pub struct ToolView {
     pub parameters: Value,
 }
 
-/// One bot: its file as loaded, the tools it sees, and why it sees none if it does not compile.
+/// One bot: its file as loaded, the tools it sees, its budget's use this period, and why it sees
+/// no tool if it does not compile.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct BotView {
     pub name: String,
     #[schema(value_type = Object)]
     pub bot: Value,
     pub tools: Vec<ToolView>,
+    pub budget: Option<BudgetUse>,
     pub problem: Option<String>,
+}
+
+/// What a bot has used of its budget in the current period, as the gate counts it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BudgetUse {
+    /// `bot ops per month`
+    pub account: String,
+    /// When the period began (ms since 1970).
+    pub since: i64,
+    pub tokens: i64,
+    pub usd: f64,
+    pub tokens_limit: Option<u64>,
+    pub usd_limit: Option<f64>,
 }
 
 /// A plugin the workspace can use.
@@ -73,7 +88,16 @@ pub async fn bot(State(app): State<App>, Path(name): Path<String>) -> Result<Jso
         _ => None,
     };
     let tools = app.engine.gate.visible_tools(&principal, None).iter().map(|t| tool_view(t)).collect();
-    Ok(Json(BotView { name, bot: serde_json::to_value(&bot).map_err(ApiError::internal)?, tools, problem }))
+    let budget =
+        app.engine.gate.period_use(&name).await.map_err(ApiError::internal)?.map(|(account, used)| BudgetUse {
+            account: account.label,
+            since: account.since,
+            tokens: used.0,
+            usd: used.1 as f64 / 1e6,
+            tokens_limit: account.limits.tokens,
+            usd_limit: account.limits.usd,
+        });
+    Ok(Json(BotView { name, bot: serde_json::to_value(&bot).map_err(ApiError::internal)?, tools, budget, problem }))
 }
 
 /// The tools a step with no bot sees (the core tools), as the gate offers them: the editor's tool
