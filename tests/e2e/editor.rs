@@ -470,7 +470,8 @@ async fn a_user_builds_a_workflow_on_an_empty_canvas_saves_it_runs_it_and_approv
     assert!(!on_disk.contains("120"), "{on_disk}");
     let layout: Value =
         serde_json::from_str(&std::fs::read_to_string(ws.path().join("workflows/built.layout.json")).unwrap()).unwrap();
-    assert!((layout["positions"]["tool_2"]["y"].as_f64().unwrap() - after.1).abs() < 0.5, "{layout}");
+    let placed = layout["positions"].as_array().unwrap().iter().find(|p| p["step"] == "tool_2").cloned();
+    assert!((placed.unwrap()["y"].as_f64().unwrap() - after.1).abs() < 0.5, "{layout}");
     browser.shot("12-saved").await;
 
     // Run it, approve in the page, every node turns succeeded.
@@ -571,7 +572,7 @@ async fn a_viewer_sees_no_control_it_may_not_use_and_the_api_refuses_them_anyway
     let text = std::fs::read_to_string(ws.path().join("workflows/gated.yaml")).unwrap();
     let refused = [
         http.put(format!("{base}/api/workflows/gated")).json(&json!({ "text": text })),
-        http.put(format!("{base}/api/workflows/gated/layout")).json(&json!({ "positions": {} })),
+        http.put(format!("{base}/api/workflows/gated/layout")).json(&json!({ "positions": [] })),
         http.post(format!("{base}/api/runs")).json(&json!({ "workflow": "gated" })),
         http.post(format!("{base}/api/runs/{run}/approvals/gate")).json(&json!({ "approve": true })),
     ];

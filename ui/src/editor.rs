@@ -213,10 +213,10 @@ pub fn Editor(token: String, name: String, new: bool, can_edit: Signal<bool>) ->
                     let placed = call(Method::GET, &format!("/api/workflows/{name}/layout"), &token, None).await;
                     let positions = placed
                         .ok()
-                        .and_then(|l| l["positions"].as_object().cloned())
+                        .and_then(|l| l["positions"].as_array().cloned())
                         .into_iter()
                         .flatten()
-                        .filter_map(|(id, p)| Some((id, (p["x"].as_f64()?, p["y"].as_f64()?))))
+                        .filter_map(|p| Some((p["step"].as_str()?.to_string(), (p["x"].as_f64()?, p["y"].as_f64()?))))
                         .collect();
                     let _ = checked.try_set(Some((text.clone(), problems_of_server(&w["diagnostics"]))));
                     let _ =
@@ -539,7 +539,7 @@ pub fn Editor(token: String, name: String, new: bool, can_edit: Signal<bool>) ->
 
 fn put_layout(token: String, name: String, positions: Positions) {
     let body = json!({
-        "positions": positions.into_iter().map(|(id, (x, y))| (id, json!({ "x": x, "y": y }))).collect::<serde_json::Map<_, _>>()
+        "positions": positions.into_iter().map(|(step, (x, y))| json!({ "step": step, "x": x, "y": y })).collect::<Vec<_>>()
     });
     spawn_local(async move {
         let _ = call(Method::PUT, &format!("/api/workflows/{name}/layout"), &token, Some(&body)).await;

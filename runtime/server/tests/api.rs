@@ -762,3 +762,40 @@ async fn the_editor_is_served_gzipped_to_who_takes_it_and_its_page_has_a_fresh_s
     assert_ne!(a, b, "a nonce is not used twice");
     assert_eq!(a.len(), 32);
 }
+
+/// The editor's node positions: kept beside the file (which stays as it was), read back, and
+/// refused when off the canvas or for a workflow that does not exist; `GET /api/me` names the
+/// token.
+#[tokio::test]
+async fn node_positions_are_kept_beside_the_workflow_and_bad_ones_are_refused() {
+    let s = server().await;
+    let editor = s.token("erin", "editor").await;
+    let file = s._dir.path().join("workflows/hello.yaml");
+    let before = std::fs::read_to_string(&file).unwrap();
+    let (status, empty) = s.json(Method::GET, "/api/workflows/hello/layout", &editor, None).await;
+    assert_eq!((status, empty), (StatusCode::OK, json!({ "positions": [] })));
+
+    let placed = r#"{"positions": [{"step": "greet", "x": 40, "y": 120.5}]}"#;
+    let (status, _) = s.json(Method::PUT, "/api/workflows/hello/layout", &editor, Some(placed)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, back) = s.json(Method::GET, "/api/workflows/hello/layout", &editor, None).await;
+    assert_eq!(back["positions"][0], json!({ "step": "greet", "x": 40.0, "y": 120.5 }));
+    assert!(s._dir.path().join("workflows/hello.layout.json").is_file());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before, "the workflow's file is untouched");
+
+    for (body, want) in [
+        (r#"{"positions": [{"step": "greet", "x": 1e9, "y": 0}]}"#, StatusCode::BAD_REQUEST),
+        (r#"{"positions": [{"step": "", "x": 0, "y": 0}]}"#, StatusCode::BAD_REQUEST),
+        (r#"{"positions": {"greet": [0, 0]}}"#, StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let (status, answer) = s.json(Method::PUT, "/api/workflows/hello/layout", &editor, Some(body)).await;
+        assert_eq!(status, want, "{body}: {answer}");
+    }
+    let (_, kept) = s.json(Method::GET, "/api/workflows/hello/layout", &editor, None).await;
+    assert_eq!(kept, back, "a refused layout changes nothing");
+    let (status, _) = s.json(Method::PUT, "/api/workflows/ghost/layout", &editor, Some(placed)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, me) = s.json(Method::GET, "/api/me", &editor, None).await;
+    assert_eq!((status, me), (StatusCode::OK, json!({ "name": "erin", "role": "editor" })));
+}

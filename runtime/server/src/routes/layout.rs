@@ -7,23 +7,25 @@ use crate::state::App;
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
-/// Where a node sits on the canvas.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, utoipa::ToSchema)]
+/// Where a step's node sits on the canvas.
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Position {
+    #[schema(min_length = 1, max_length = 128)]
+    pub step: String,
     #[schema(minimum = -1000000, maximum = 1000000)]
     pub x: f64,
     #[schema(minimum = -1000000, maximum = 1000000)]
     pub y: f64,
 }
 
-/// The positions of a workflow's nodes, by step id (a step without one is laid out).
+/// The positions of a workflow's nodes (a step without one is laid out).
 #[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LayoutView {
-    pub positions: BTreeMap<String, Position>,
+    #[schema(max_items = 10000)]
+    pub positions: Vec<Position>,
 }
 
 const MAX_NODES: usize = 10_000;
@@ -55,12 +57,12 @@ pub async fn put(
     if layout.positions.len() > MAX_NODES {
         return Err(ApiError::invalid(format!("a layout holds at most {MAX_NODES} positions")));
     }
-    for (id, p) in &layout.positions {
-        if id.is_empty() || id.len() > 128 {
+    for p in &layout.positions {
+        if p.step.is_empty() || p.step.chars().count() > 128 {
             return Err(ApiError::invalid("a step id in a layout has 1 to 128 characters"));
         }
         if !(p.x.is_finite() && p.y.is_finite() && p.x.abs() <= FAR && p.y.abs() <= FAR) {
-            return Err(ApiError::invalid(format!("the position of `{id}` is off the canvas")));
+            return Err(ApiError::invalid(format!("the position of `{}` is off the canvas", p.step)));
         }
     }
     let json = serde_json::to_string_pretty(&layout).map_err(ApiError::internal)?;
