@@ -670,3 +670,70 @@ async fn an_admin_reads_bots_plugins_and_the_audit_trail_and_stores_a_plugin_sec
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// Typed inputs, asked for by the run form.
+const GREET: &str = r#"name: greet
+inputs:
+  who: { type: string, description: whom to greet }
+  times: { type: integer, default: 1 }
+  loud: { type: boolean, default: false }
+steps:
+  - { id: say, tool: core.echo, with: { who: "{{ inputs.who }}", times: "{{ inputs.times }}", loud: "{{ inputs.loud }}" } }
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_saves_versions_compares_and_rolls_back_and_runs_with_typed_inputs() {
+    let Some(browser) = Browser::open().await else { return };
+    let ws = Ws::new();
+    ws.write("workflows/greet.yaml", GREET);
+    let editor = token(&ws, "editor", "erin");
+    let (mut server, base) = start(&ws);
+    let page = &browser.client;
+    browser.sign_in(&base, &editor).await;
+    page.goto(&format!("{base}/#/workflows/greet")).await.unwrap();
+    browser.until_yaml("whom to greet").await;
+
+    // Two saves: the file as it is, then with the step's id changed in the panel.
+    browser.text_of("#version").await;
+    browser.click("#canvas g.node[data-step=say] rect").await;
+    browser.type_over("#panel input[name=id]", "hello").await;
+    browser.click("#panel h2").await;
+    browser.until_yaml("id: hello").await;
+    browser.type_over("#message", "renamed the step").await;
+    browser.click("#save").await;
+    browser.until_text("#version", "version").await;
+    let first = std::fs::read_to_string(ws.path().join("workflows/greet.yaml")).unwrap();
+    assert!(first.contains("id: hello"), "{first}");
+    browser.until_text("#versions", "renamed the step").await;
+    let rows = page.find_all(Locator::Css("#versions tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 2, "the hand-written file was kept as a version of its own, then the save");
+
+    // Compare the two, then roll back to the first: a new version with its text.
+    page.find(Locator::Css("#versions tr[data-version='1'] input[name=from]")).await.unwrap().click().await.unwrap();
+    page.find(Locator::Css("#versions tr[data-version='2'] input[name=to]")).await.unwrap().click().await.unwrap();
+    browser.click("#compare").await;
+    let diff = browser.text_of("#diff").await;
+    assert!(diff.contains("-") && diff.contains("hello"), "{diff}");
+    assert!(browser.text_of(".diff-steps").await.contains("Added: hello"), "the steps added");
+    browser.shot("19-versions").await;
+    browser.click("#versions tr[data-version='1'] button.rollback").await;
+    browser.until_text("#version", "version 3").await;
+    browser.until_yaml("id: say").await;
+    assert_eq!(std::fs::read_to_string(ws.path().join("workflows/greet.yaml")).unwrap(), GREET);
+
+    // Run it: the form asks for each input by its type.
+    browser.click("#run").await;
+    browser.text_of("#run-form").await;
+    browser.type_over("#run-form input[name=who]", "Ada").await;
+    browser.type_over("#run-form input[name=times]", "3").await;
+    browser.click("#run-form input[name=loud]").await;
+    browser.shot("20-run-form").await;
+    browser.click("#start").await;
+    browser.until_text("#run-status", "succeeded").await;
+    let steps = browser.text_of("#steps").await;
+    assert!(steps.contains(r#""who":"Ada""#) && steps.contains(r#""times":3"#) && steps.contains(r#""loud":true"#), "{steps}");
+    browser.healthy().await;
+    browser.client.clone().close().await.unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+}
