@@ -167,6 +167,19 @@ impl Browser {
         field.send_keys(text).await.unwrap();
     }
 
+    /// Presses `keys` together (held in order, let go in reverse), wherever the focus is.
+    async fn press(&self, keys: &[char]) {
+        use fantoccini::actions::{KeyAction, KeyActions};
+        let mut actions = KeyActions::new("keys".into());
+        for k in keys {
+            actions = actions.then(KeyAction::Down { value: *k });
+        }
+        for k in keys.iter().rev() {
+            actions = actions.then(KeyAction::Up { value: *k });
+        }
+        self.client.perform_actions(actions).await.unwrap();
+    }
+
     async fn click(&self, css: &str) {
         let e = self.client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(css)).await;
         e.unwrap_or_else(|e| panic!("no {css} to click: {e}")).click().await.unwrap();
@@ -504,6 +517,26 @@ async fn a_user_builds_a_workflow_on_an_empty_canvas_saves_it_runs_it_and_approv
     assert_eq!(page.find_all(Locator::Css("#canvas path.edge")).await.unwrap().len(), 2);
     assert_eq!(browser.yaml().await, on_disk, "undone to the saved text");
 
+    // Duplicate: a copy with a fresh id that needs what the original needs; the Delete key
+    // removes it again, and Ctrl+Z brings it back (keys on the canvas, not in a field).
+    browser.click("#canvas g.node[data-step=approval] rect").await;
+    browser.click("#duplicate").await;
+    browser.text_of("#canvas g.node[data-step=approval_2]").await;
+    assert_eq!(page.find_all(Locator::Css("#canvas path.edge")).await.unwrap().len(), 4);
+    browser.press(&[fantoccini::key::Key::Delete.into()]).await;
+    for _ in 0..100 {
+        if page.find(Locator::Css("#canvas g.node[data-step=approval_2]")).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(page.find(Locator::Css("#canvas g.node[data-step=approval_2]")).await.is_err(), "Delete removed it");
+    browser.press(&[fantoccini::key::Key::Control.into(), 'z']).await;
+    browser.text_of("#canvas g.node[data-step=approval_2]").await;
+    browser.click("#undo").await;
+    browser.until_yaml("id: tool\n").await;
+    assert_eq!(browser.yaml().await, on_disk, "undone to the saved text");
+
     // The YAML view edits the canvas too: the whole text typed over in the code editor (flow
     // style, one line) is two steps and an edge; one Undo takes the typing back.
     browser.click("#yaml .cm-content").await;
@@ -731,7 +764,10 @@ async fn a_user_saves_versions_compares_and_rolls_back_and_runs_with_typed_input
     browser.click("#start").await;
     browser.until_text("#run-status", "succeeded").await;
     let steps = browser.text_of("#steps").await;
-    assert!(steps.contains(r#""who":"Ada""#) && steps.contains(r#""times":3"#) && steps.contains(r#""loud":true"#), "{steps}");
+    assert!(
+        steps.contains(r#""who":"Ada""#) && steps.contains(r#""times":3"#) && steps.contains(r#""loud":true"#),
+        "{steps}"
+    );
     browser.healthy().await;
     browser.client.clone().close().await.unwrap();
     let _ = server.kill();
