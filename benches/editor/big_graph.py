@@ -1,7 +1,7 @@
 """A 500-step workflow in the editor, through chromedriver: the time from opening its page to
 all 500 nodes drawn (laid out by rust-sugiyama in the page, checked by the model in the page),
 five times; then the frame times while a node is dragged across the canvas (requestAnimationFrame
-intervals during 120 pointer moves over 2 s; a frame over 16.7 ms is a dropped one). Used by
+intervals during 120 pointer moves over 2 s; a frame over 20 ms is a dropped one at 60 Hz, with its jitter). Used by
 benches/editor.sh, which writes workflows/big.yaml and makes the token."""
 import json
 import statistics
@@ -40,17 +40,17 @@ for i in range(5):
 script("""window.__frames = []; let last = performance.now();
   const tick = (t) => { window.__frames.push(t - last); last = t; if (window.__frames.length < 100000) requestAnimationFrame(tick); };
   requestAnimationFrame(tick);""")
-node = httpx.post(f"{base}/element", json={"using": "css selector", "value": "#canvas g.node rect"},
-                  timeout=60).json()["value"]
-element = next(iter(node.values()))
-moves = [{"type": "pointerMove", "origin": {"element-6066-11e4-a52e-4f735da7196a": element}, "x": 0, "y": 0},
-         {"type": "pointerDown", "button": 0}]
+x, y = script("const r = document.querySelector('#canvas g.node rect').getBoundingClientRect();"
+              " return [Math.round(r.left + r.width / 2), Math.round(r.top + r.height / 2)]")
+moves = [{"type": "pointerMove", "origin": "viewport", "x": x, "y": y}, {"type": "pointerDown", "button": 0}]
 moves += [{"type": "pointerMove", "origin": "pointer", "x": 4, "y": 2, "duration": 16} for _ in range(120)]
 moves += [{"type": "pointerUp", "button": 0}]
 script("window.__frames = []")
-httpx.post(f"{base}/actions", json={"actions": [{"type": "pointer", "id": "mouse",
-                                                 "parameters": {"pointerType": "mouse"}, "actions": moves}]},
-           timeout=120)
+answer = httpx.post(f"{base}/actions", json={"actions": [{"type": "pointer", "id": "mouse",
+                                                          "parameters": {"pointerType": "mouse"}, "actions": moves}]},
+                    timeout=120).json()
+if answer.get("value"):
+    sys.exit(f"the drag was refused: {answer['value']}")
 frames = script("return window.__frames")[1:]
 moved = script("return document.querySelector('#canvas g.node').getAttribute('transform')")
 httpx.delete(base)
@@ -60,5 +60,5 @@ print(json.dumps({"case": "drag_frames", "frames": len(frames),
                   "p50_ms": round(statistics.median(frames), 1),
                   "p95_ms": round(frames[int(len(frames) * 0.95) - 1], 1),
                   "max_ms": round(frames[-1], 1),
-                  "over_16_7_ms": sum(1 for f in frames if f > 16.7),
+                  "over_20_ms": sum(1 for f in frames if f > 20),
                   "node_now": moved}))

@@ -25,6 +25,10 @@ fn run() -> Result<(), String> {
     for input in ["src", "Cargo.toml", "Cargo.lock", "index.html", "style.css", "start.js", "vendor/codemirror.js"] {
         println!("cargo:rerun-if-changed={}", ui.join(input).display());
     }
+    // The editor compiles the workflow model in too (the same checks as `monstrum validate`).
+    for input in ["runtime/model/src", "runtime/model/Cargo.toml"] {
+        println!("cargo:rerun-if-changed={}", root.join(input).display());
+    }
     let target_dir = nested::target_dir(&root, "ui");
     nested::build(&ui, TARGET, &target_dir, &[])?;
 

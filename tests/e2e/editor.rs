@@ -737,6 +737,10 @@ async fn a_user_saves_versions_compares_and_rolls_back_and_runs_with_typed_input
     browser.until_text("#version", "version").await;
     let first = std::fs::read_to_string(ws.path().join("workflows/greet.yaml")).unwrap();
     assert!(first.contains("id: hello"), "{first}");
+    assert!(
+        first.contains("  who: { type: string, description: whom to greet }\n"),
+        "what the edit did not touch keeps its text: {first}"
+    );
     browser.until_text("#versions", "renamed the step").await;
     let rows = page.find_all(Locator::Css("#versions tbody tr")).await.unwrap();
     assert_eq!(rows.len(), 2, "the hand-written file was kept as a version of its own, then the save");

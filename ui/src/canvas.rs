@@ -214,11 +214,19 @@ pub fn Canvas(
         ((sx - v.x) / v.zoom, (sy - v.y) / v.zoom)
     };
     let selected = move |id: &str| editing.is_some_and(|e| e.selected.with(|s| s.iter().any(|x| x == id)));
-    // Where a node is drawn: its place, moved by a drag under way if it is selected.
-    let offset_of = move |id: &str| match gesture.get() {
-        Some(Gesture::Drag { by, .. }) if selected(id) => by,
-        _ => (0.0, 0.0),
-    };
+    // How far a drag under way has moved the selection.
+    let drag_by = Memo::new(move |_| match gesture.get() {
+        Some(Gesture::Drag { by, .. }) => Some(by),
+        _ => None,
+    });
+    // Where a node is drawn: its place, moved by a drag under way if it is selected. Only a
+    // selected node reads the drag, so a pointer move redraws the selection and its edges, not
+    // every node of a big graph.
+    let offset_of = move |id: &str| if selected(id) { drag_by.get().unwrap_or((0.0, 0.0)) } else { (0.0, 0.0) };
+    // Each node's place by id, for the edges (read once per layout, not searched per edge).
+    let places = Memo::new(move |_| {
+        layout.with(|l| l.nodes.iter().map(|n| (n.id.clone(), (n.x, n.y))).collect::<HashMap<String, (f64, f64)>>())
+    });
 
     let pointer_down_bg = move |ev: leptos::ev::PointerEvent| {
         if editing.is_none() || ev.button() != 0 {
@@ -378,12 +386,7 @@ pub fn Canvas(
     let edge_view = move |(from, to): (String, String)| {
         let ends = {
             let (from, to) = (from.clone(), to.clone());
-            move || {
-                layout.with(|l| {
-                    let at = |id: &str| l.nodes.iter().find(|n| n.id == id).map(|n| (n.x, n.y));
-                    Some((at(&from)?, at(&to)?))
-                })
-            }
+            move || places.with(|p| Some((*p.get(&from)?, *p.get(&to)?)))
         };
         let d = {
             let (from, to) = (from.clone(), to.clone());

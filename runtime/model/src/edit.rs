@@ -1,11 +1,12 @@
 //! Edits of a workflow's text, as the visual editor makes them: add, remove, connect, disconnect,
 //! rename, set a field, copy and paste steps.
 //!
-//! The text is the document: each edit reads it, changes the one thing asked, and writes it again
-//! (YAML through `serde_yaml`, keys in their order), so everything the edit did not touch keeps its
-//! meaning, and a text that was not edited is never rewritten. An edit of a text that is not a
-//! workflow-shaped mapping is refused with the reason, and the text is left as it was.
+//! The text is the document: each edit reads it, changes the one thing asked, and writes back only
+//! the steps it changed (`edit_keep`): every other line keeps its text, comments and style, and a
+//! text that was not edited is never rewritten. An edit of a text that is not a workflow-shaped
+//! mapping is refused with the reason, and the text is left as it was.
 
+use crate::edit_keep::write_over;
 use serde_yaml::{Mapping, Value};
 use std::collections::HashSet;
 
@@ -118,7 +119,7 @@ pub fn add_step(text: &str, kind: &str) -> Result<(String, String), EditError> {
         step.insert(k.into(), v);
     }
     steps(&mut root)?.push(Value::Mapping(step));
-    Ok((write(&root), id))
+    Ok((write_over(text, &root), id))
 }
 
 /// Removes the steps `ids`, and their ids from the other steps' `needs`.
@@ -135,7 +136,7 @@ pub fn remove_steps(text: &str, ids: &[String]) -> Result<String, EditError> {
             set_needs(m, needs);
         }
     }
-    Ok(write(&root))
+    Ok(write_over(text, &root))
 }
 
 /// Whether `to` is reached from `from` by following `needs` backwards (dependants).
@@ -174,7 +175,7 @@ pub fn connect(text: &str, from: &str, to: &str) -> Result<String, EditError> {
         needs.push(from.to_string());
     }
     set_needs(step, needs);
-    Ok(write(&root))
+    Ok(write_over(text, &root))
 }
 
 /// Removes `from` from `to`'s `needs`.
@@ -183,7 +184,7 @@ pub fn disconnect(text: &str, from: &str, to: &str) -> Result<String, EditError>
     let step = find(steps(&mut root)?, to)?;
     let needs = needs_of(step).into_iter().filter(|n| n != from).collect();
     set_needs(step, needs);
-    Ok(write(&root))
+    Ok(write_over(text, &root))
 }
 
 /// Gives step `from` the id `to`, in its own `id` and in every `needs` naming it. (Templates
@@ -209,7 +210,7 @@ pub fn rename_step(text: &str, from: &str, to: &str) -> Result<String, EditError
             set_needs(m, needs);
         }
     }
-    Ok(write(&root))
+    Ok(write_over(text, &root))
 }
 
 /// Sets (or, with `None`, removes) the field at `path` inside step `id`, e.g. `["with", "url"]`
@@ -247,7 +248,7 @@ pub fn set_field(text: &str, id: &str, path: &[&str], value: Option<&str>) -> Re
             at.remove(*last);
         }
     }
-    Ok(write(&root))
+    Ok(write_over(text, &root))
 }
 
 /// The field at `path` inside step `id` as the property panel shows it: a string as it is, any
@@ -313,7 +314,7 @@ pub fn paste_steps(text: &str, clip: &str) -> Result<(String, Vec<String>), Edit
         list.push(Value::Mapping(m));
         added.push(new);
     }
-    Ok((write(&root), added))
+    Ok((write_over(text, &root), added))
 }
 
 /// A step as the canvas draws it, read from the text even when the step does not validate (so a
@@ -492,6 +493,32 @@ mod tests {
             ("approval", "go?", vec!["b".to_string()])
         );
         assert_eq!(steps[2].badges, ["if"]);
+    }
+
+    const COMMENTED: &str = "# ops: restart when unhealthy\nname: t\ndescription: keep me # as written\nsteps:\n  # look first\n  - { id: a, tool: core.echo, with: { n: 1 } }   # flow style\n\n  - id: b\n    needs: [a]\n    tool: core.echo\n    # the end\noutputs:\n  x: \"{{ steps.a.output }}\"\n";
+
+    #[test]
+    fn an_edit_keeps_every_line_it_did_not_change_comments_and_style_included() {
+        // b's tool changes: only b's lines are written again; a, the comments and outputs stay.
+        let set = set_field(COMMENTED, "b", &["tool"], Some("core.wait")).unwrap();
+        assert!(set.starts_with("# ops: restart when unhealthy\nname: t\ndescription: keep me # as written\nsteps:\n  # look first\n  - { id: a, tool: core.echo, with: { n: 1 } }   # flow style\n\n"), "{set}");
+        assert!(set.contains("  - id: b\n    needs:\n    - a\n    tool: core.wait\n"), "{set}");
+        assert!(set.ends_with("    # the end\noutputs:\n  x: \"{{ steps.a.output }}\"\n"), "{set}");
+        assert!(load_workflow(&set).diagnostics.is_empty(), "{set}");
+        // A new step goes after the last one, before the file's next key.
+        let (added, id) = add_step(COMMENTED, "approval").unwrap();
+        let at = added.find(&format!("  - id: {id}")).expect("the new step");
+        assert!(at > added.find("id: b").unwrap(), "{added}");
+        assert!(at < added.find("outputs:").unwrap(), "{added}");
+        assert!(added.contains("# look first") && added.contains("# flow style"), "{added}");
+        assert!(load_workflow(&added).diagnostics.is_empty(), "{added}");
+        // Removing a takes its line (and b's need on it); the rest stays.
+        let removed = remove_steps(COMMENTED, &["a".into()]).unwrap();
+        assert!(!removed.contains("id: a"), "{removed}");
+        assert!(removed.contains("# ops: restart when unhealthy") && removed.contains("outputs:"), "{removed}");
+        // Connecting writes only the step that needs.
+        let joined = connect(COMMENTED, "a", "b").unwrap();
+        assert_eq!(joined, COMMENTED, "b needs a already: nothing changes");
     }
 
     #[test]

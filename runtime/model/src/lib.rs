@@ -8,6 +8,7 @@ mod bot;
 mod diagnostic;
 mod duration;
 pub mod edit;
+mod edit_keep;
 mod locate;
 mod manifest;
 mod parse;
