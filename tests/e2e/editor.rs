@@ -252,6 +252,29 @@ async fn step_of_run(http: &reqwest::Client, base: &str, token: &str, run: &str,
     (detail, step)
 }
 
+/// Starts `workflow` through the API with `token`; the run's id.
+async fn start_run(http: &reqwest::Client, base: &str, token: &str, workflow: &str) -> String {
+    let started: Value = http
+        .post(format!("{base}/api/runs"))
+        .bearer_auth(token)
+        .json(&json!({ "workflow": workflow }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    started["run"].as_str().unwrap_or_else(|| panic!("no run started: {started}")).to_string()
+}
+
+/// Ends a test: the page must not have crashed; the browser and the server are closed.
+async fn finish(browser: Browser, mut server: Child) {
+    browser.healthy().await;
+    browser.client.clone().close().await.unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
 fn which(name: &str) -> Option<String> {
     let out = Command::new("which").arg(name).output().ok()?;
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
@@ -267,7 +290,7 @@ async fn a_user_signs_in_runs_a_workflow_and_approves_its_gate_in_the_page() {
         "name: broken\nsteps:\n  - { id: a, tool: core.echo, with: { x: 1 } }\n  - { id: b, needs: [ghost], tool: core.echo }\n",
     );
     let editor = token(&ws, "editor", "erin");
-    let (mut server, base) = start(&ws);
+    let (server, base) = start(&ws);
     let page = &browser.client;
 
     page.goto(&format!("{base}/")).await.unwrap();
@@ -328,17 +351,7 @@ async fn a_user_signs_in_runs_a_workflow_and_approves_its_gate_in_the_page() {
     assert_eq!(restart["output"]["by"], "erin");
 
     // The approvals inbox: a second run's gate, rejected there; the inbox is then empty.
-    let second: Value = http
-        .post(format!("{base}/api/runs"))
-        .bearer_auth(&editor)
-        .json(&json!({ "workflow": "gated" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let second = second["run"].as_str().unwrap().to_string();
+    let second = start_run(&http, &base, &editor, "gated").await;
     page.goto(&format!("{base}/#/approvals")).await.unwrap();
     browser.until_text("#approvals", "restart the service?").await;
     browser.shot("6-approvals").await;
@@ -361,10 +374,7 @@ async fn a_user_signs_in_runs_a_workflow_and_approves_its_gate_in_the_page() {
     assert!(marked.contains("needs: [ghost]"), "the line of the unknown need is marked: {marked:?}");
     browser.shot("8-invalid-yaml").await;
 
-    browser.healthy().await;
-    browser.client.clone().close().await.unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    finish(browser, server).await;
 }
 
 /// The step ids of the workflow file `file` in `ws`, and the needs of each.
@@ -379,7 +389,7 @@ async fn a_user_builds_a_workflow_on_an_empty_canvas_saves_it_runs_it_and_approv
     let Some(browser) = Browser::open().await else { return };
     let ws = Ws::new();
     let editor = token(&ws, "editor", "erin");
-    let (mut server, base) = start(&ws);
+    let (server, base) = start(&ws);
     let page = &browser.client;
     browser.sign_in(&base, &editor).await;
 
@@ -555,10 +565,7 @@ async fn a_user_builds_a_workflow_on_an_empty_canvas_saves_it_runs_it_and_approv
     browser.text_of("#canvas g.node[data-step=approval]").await;
     assert_eq!(browser.yaml().await, on_disk, "one undo for the typing");
 
-    browser.healthy().await;
-    browser.client.clone().close().await.unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    finish(browser, server).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -568,19 +575,9 @@ async fn a_viewer_sees_no_control_it_may_not_use_and_the_api_refuses_them_anyway
     ws.write("workflows/gated.yaml", GATED);
     let viewer = token(&ws, "viewer", "vic");
     let editor = token(&ws, "editor", "erin");
-    let (mut server, base) = start(&ws);
+    let (server, base) = start(&ws);
     let http = reqwest::Client::new();
-    let started: Value = http
-        .post(format!("{base}/api/runs"))
-        .bearer_auth(&editor)
-        .json(&json!({ "workflow": "gated" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let run = started["run"].as_str().unwrap().to_string();
+    let run = start_run(&http, &base, &editor, "gated").await;
     let page = &browser.client;
     browser.sign_in(&base, &viewer).await;
     browser.until_text("#who", "vic (viewer)").await;
@@ -613,10 +610,7 @@ async fn a_viewer_sees_no_control_it_may_not_use_and_the_api_refuses_them_anyway
         let answer = request.bearer_auth(&viewer).send().await.unwrap();
         assert_eq!(answer.status(), 403, "{}", answer.text().await.unwrap());
     }
-    browser.healthy().await;
-    browser.client.clone().close().await.unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    finish(browser, server).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -625,21 +619,11 @@ async fn an_admin_reads_bots_plugins_and_the_audit_trail_and_stores_a_plugin_sec
     let ws = Ws::example("governance");
     let admin = token(&ws, "admin", "ada");
     let viewer = token(&ws, "viewer", "vic");
-    let (mut server, base) = start(&ws);
+    let (server, base) = start(&ws);
     let http = reqwest::Client::new();
     // A run of the example: model requests (which count on the budget), a plugin call, a
     // delegation, all in the audit trail.
-    let started: Value = http
-        .post(format!("{base}/api/runs"))
-        .bearer_auth(&admin)
-        .json(&json!({ "workflow": "triage" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let run = started["run"].as_str().unwrap().to_string();
+    let run = start_run(&http, &base, &admin, "triage").await;
     let page = &browser.client;
     browser.sign_in(&base, &admin).await;
 
@@ -698,10 +682,7 @@ async fn an_admin_reads_bots_plugins_and_the_audit_trail_and_stores_a_plugin_sec
     browser.until_text("#tools", "get_issue").await;
     browser.until_text("#who", "viewer").await;
     assert!(page.find(Locator::Css("#binding-form")).await.is_err(), "a viewer stores no secret");
-    browser.healthy().await;
-    browser.client.clone().close().await.unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    finish(browser, server).await;
 }
 
 /// Typed inputs, asked for by the run form.
@@ -720,7 +701,7 @@ async fn a_user_saves_versions_compares_and_rolls_back_and_runs_with_typed_input
     let ws = Ws::new();
     ws.write("workflows/greet.yaml", GREET);
     let editor = token(&ws, "editor", "erin");
-    let (mut server, base) = start(&ws);
+    let (server, base) = start(&ws);
     let page = &browser.client;
     browser.sign_in(&base, &editor).await;
     page.goto(&format!("{base}/#/workflows/greet")).await.unwrap();
@@ -772,8 +753,5 @@ async fn a_user_saves_versions_compares_and_rolls_back_and_runs_with_typed_input
         steps.contains(r#""who":"Ada""#) && steps.contains(r#""times":3"#) && steps.contains(r#""loud":true"#),
         "{steps}"
     );
-    browser.healthy().await;
-    browser.client.clone().close().await.unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    finish(browser, server).await;
 }

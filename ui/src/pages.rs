@@ -241,15 +241,28 @@ pub fn Run(token: String, id: String, can_decide: Signal<bool>) -> impl IntoView
         });
     }
     // The run's workflow as a canvas, each node coloured by its step's status.
+    // The workflow is read once, when the run's first detail names it.
     let shape = RwSignal::new(None::<Layout>);
     {
-        let (id, token) = (id.clone(), token.clone());
-        spawn_local(async move {
-            let Ok(run) = call(Method::GET, &format!("/api/runs/{id}"), &token, None).await else { return };
-            let name = text(&run["run"]["workflow"]);
-            if let Ok(w) = call(Method::GET, &format!("/api/workflows/{name}"), &token, None).await {
-                let _ = shape.try_set(w["text"].as_str().and_then(layout_of));
+        let token = token.clone();
+        let asked = StoredValue::new(false);
+        Effect::new(move |_| {
+            let Some(name) = detail.with(|d| match d {
+                Some(Ok(d)) => Some(text(&d["run"]["workflow"])),
+                _ => None,
+            }) else {
+                return;
+            };
+            if asked.get_value() {
+                return;
             }
+            asked.set_value(true);
+            let token = token.clone();
+            spawn_local(async move {
+                if let Ok(w) = call(Method::GET, &format!("/api/workflows/{name}"), &token, None).await {
+                    let _ = shape.try_set(w["text"].as_str().and_then(layout_of));
+                }
+            });
         });
     }
     let statuses = Signal::derive(move || {

@@ -255,8 +255,16 @@ pub fn set_field(text: &str, id: &str, path: &[&str], value: Option<&str>) -> Re
 /// other value as YAML; `None` when it is not set.
 pub fn field_text(text: &str, id: &str, path: &[&str]) -> Option<String> {
     let mut root = read(text).ok()?;
-    let mut at = &Value::Mapping(find(steps(&mut root).ok()?, id).ok()?.clone());
-    for key in path {
+    let step = find(steps(&mut root).ok()?, id).ok()?;
+    let whole;
+    let mut at = match path.split_first() {
+        Some((first, _)) => step.get(*first)?,
+        None => {
+            whole = Value::Mapping(step.clone());
+            &whole
+        }
+    };
+    for key in path.iter().skip(1) {
         at = at.get(*key)?;
     }
     match at {
@@ -304,7 +312,7 @@ pub fn paste_steps(text: &str, clip: &str) -> Result<(String, Vec<String>), Edit
     let list = steps(&mut root)?;
     for step in pasted {
         let Value::Mapping(mut m) = step else { return refuse("a pasted step is not a mapping") };
-        let new = renamed[id_of(&Value::Mapping(m.clone())).unwrap_or_default()].clone();
+        let new = renamed[m.get("id").and_then(Value::as_str).unwrap_or_default()].clone();
         m.insert("id".into(), new.clone().into());
         let needs = needs_of(&m)
             .into_iter()

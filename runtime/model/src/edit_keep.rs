@@ -12,16 +12,12 @@ struct Item {
     lines: std::ops::Range<usize>,
 }
 
-/// The steps of `text` with their lines, and the indentation of their `- `; `None` when the text
-/// is not laid out so that steps can be kept line by line.
-fn items(text: &str) -> Option<(Vec<Item>, usize)> {
+/// The steps of `text` (whose values are `values`) with their lines, and the indentation of their
+/// `- `; `None` when the text is not laid out so that steps can be kept line by line.
+fn items(text: &str, values: &[Value]) -> Option<(Vec<Item>, usize)> {
     let options = marked_yaml::LoaderOptions::default().error_on_duplicate_keys(false);
     let root = marked_yaml::parse_yaml_with_options(0, text, options).ok()?;
     let steps = root.as_mapping()?.get("steps")?.as_sequence()?;
-    let values = match serde_yaml::from_str::<Value>(text).ok()?.get("steps")? {
-        Value::Sequence(s) => s.clone(),
-        _ => return None,
-    };
     if values.len() != steps.len() || steps.is_empty() {
         return None;
     }
@@ -92,7 +88,8 @@ pub(crate) fn write_over(original: &str, root: &Mapping) -> String {
     if rest(&before) != rest(root) {
         return whole();
     }
-    let Some((kept, dash)) = items(original) else { return whole() };
+    let Some(Value::Sequence(before_steps)) = before.get("steps") else { return whole() };
+    let Some((kept, dash)) = items(original, before_steps) else { return whole() };
     let Some(Value::Sequence(steps)) = root.get("steps") else { return whole() };
     let lines: Vec<&str> = original.split_inclusive('\n').collect();
     let (first, last) = (kept[0].lines.start, kept[kept.len() - 1].lines.end);
