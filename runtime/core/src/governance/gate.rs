@@ -698,17 +698,7 @@ impl Gate {
     /// period), as the gate counts it; `None` for a bot without a period budget.
     pub async fn period_use(&self, name: &str) -> Result<Option<(Account, (i64, i64))>, String> {
         let Identity::Bot(policy) = self.identity(name) else { return Ok(None) };
-        let Some(budget) = policy.bot.budget else { return Ok(None) };
-        if budget.tokens.is_none() && budget.usd.is_none() {
-            return Ok(None);
-        }
-        let account = Account {
-            key: format!("bot:{name}"),
-            label: format!("bot {name} per {:?}", budget.period).to_lowercase(),
-            limits: budget.period_limits(),
-            since: period_start(budget.period),
-            run: None,
-        };
+        let Some(account) = policy.bot.budget.and_then(|b| period_account(name, &b)) else { return Ok(None) };
         let used = self.inner.ledger.used(&account).await?;
         Ok(Some((account, used)))
     }
@@ -719,19 +709,10 @@ impl Gate {
         for name in principal.bots() {
             let Identity::Bot(policy) = self.identity(name) else { continue };
             let Some(budget) = policy.bot.budget else { continue };
-            let key = format!("bot:{name}");
-            if budget.tokens.is_some() || budget.usd.is_some() {
-                out.push(Account {
-                    key: key.clone(),
-                    label: format!("bot {name} per {:?}", budget.period).to_lowercase(),
-                    limits: budget.period_limits(),
-                    since: period_start(budget.period),
-                    run: None,
-                });
-            }
+            out.extend(period_account(name, &budget));
             if let Some(limits) = budget.run {
                 out.push(Account {
-                    key,
+                    key: format!("bot:{name}"),
                     label: format!("bot {name} per run"),
                     limits,
                     since: 0,
@@ -855,4 +836,15 @@ fn decision_name(d: Decision) -> &'static str {
 
 fn can_delegate(policy: &BotPolicy, principal: &Principal) -> bool {
     !policy.bot.delegates.is_empty() && principal.chain.len() < MAX_DELEGATION_DEPTH
+}
+
+/// Bot `name`'s account for its budget's period, if the budget limits a period.
+fn period_account(name: &str, budget: &monstrum_model::Budget) -> Option<Account> {
+    (budget.tokens.is_some() || budget.usd.is_some()).then(|| Account {
+        key: format!("bot:{name}"),
+        label: format!("bot {name} per {:?}", budget.period).to_lowercase(),
+        limits: budget.period_limits(),
+        since: period_start(budget.period),
+        run: None,
+    })
 }
