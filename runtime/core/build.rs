@@ -35,7 +35,8 @@ fn run() -> Result<(), String> {
     let root = manifest_dir.join("../..").canonicalize().map_err(|e| e.to_string())?;
     let plugins = root.join("plugins");
     println!("cargo:rerun-if-changed={}", plugins.display());
-    println!("cargo:rerun-if-changed={}", root.join("wit").display());
+    // The WIT the host is generated from (runtime/core/src/plugin/bindings.rs) is the SDK's.
+    println!("cargo:rerun-if-changed={}", plugins.join("sdk/wit").display());
 
     let mut guests = find_guests(&plugins, false)?;
     guests.extend(find_guests(&plugins.join("testing"), true)?);

@@ -122,18 +122,6 @@ impl Browser {
         panic!("no field {css} on the page");
     }
 
-    /// Waits until the field `css` holds `want`.
-    async fn until_value(&self, css: &str, want: &str) -> String {
-        for _ in 0..200 {
-            let v = self.value_of(css).await;
-            if v.contains(want) {
-                return v;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("{css} never held {want:?}: {:?}", self.value_of(css).await);
-    }
-
     /// The text of the YAML view's editor (CodeMirror: its document, as a field's value).
     async fn yaml(&self) -> String {
         for _ in 0..200 {

@@ -13,6 +13,7 @@ mod evm;
 mod governance;
 mod llm_workflow;
 mod openapi_conformance;
+mod plugin_author;
 mod plugin_instances;
 mod plugin_package;
 mod python_sdk;

@@ -1,34 +1,4 @@
-//! Write a Monstrum integration in a few small functions.
-//!
-//! An integration is a manifest (`manifest.yaml`: tools, their JSON Schemas and scope rules,
-//! credential fields, config, network origins) and a guest crate built for `wasm32-wasip2`. The
-//! guest implements one trait and registers it with one macro:
-//!
-//! ```ignore
-//! use monstrum_plugin_sdk::{Context, Plugin, ToolError, Value, register_plugin};
-//!
-//! struct Hello;
-//!
-//! impl Plugin for Hello {
-//!     fn new() -> Self {
-//!         Hello
-//!     }
-//!
-//!     fn call_tool(&mut self, tool: &str, args: Value, cx: &Context) -> Result<Value, ToolError> {
-//!         match tool {
-//!             "greet" => Ok(format!("hello from {}", cx.instance).into()),
-//!             _ => Err(ToolError::unknown_tool(tool)),
-//!         }
-//!     }
-//! }
-//!
-//! register_plugin!(Hello);
-//! ```
-//!
-//! The host offers [`http`], [`ssh`], [`evm`] signing, [`kv`] storage private to the instance and
-//! [`log`]; nothing else (no files, sockets or environment). Credentials are never visible here:
-//! a request names the credential field it needs ([`http::Request::credential`]) and the host
-//! writes the secret into the outgoing request.
+#![doc = include_str!("../README.md")]
 
 mod context;
 mod error;
@@ -42,12 +12,14 @@ pub use context::Context;
 pub use error::ToolError;
 pub use serde_json::{self, Map, Value, json};
 
-/// The generated bindings of the WIT world `monstrum:plugin/integration` (wit/).
+/// The generated bindings of the WIT world `monstrum:plugin/integration`, version 0.1.0
+/// (`wit/since_v0.1.0`: a released interface version is never changed; a new one gets a folder
+/// of its own, and the host keeps running components of the older ones).
 #[doc(hidden)]
 #[allow(clippy::too_many_arguments)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit/since_v0.1.0",
         world: "integration",
         pub_export_macro: true,
         default_bindings_module: "monstrum_plugin_sdk::bindings",

@@ -5,9 +5,12 @@ mod audit;
 mod diagnostics;
 mod local_time;
 mod plugin;
+mod plugin_build;
+mod plugin_test;
 mod progress;
 mod run;
 mod runs;
+mod scaffold;
 mod serve;
 mod vault;
 mod workflow;
@@ -94,10 +97,15 @@ enum Command {
         #[command(subcommand)]
         action: VaultAction,
     },
-    /// Plugin packages: pack a plugin folder, install a .mst, list and inspect plugins.
+    /// Plugins: start one, build it, call its tools, pack and install it, list and inspect.
     Plugin {
         #[command(subcommand)]
         action: plugin::PluginAction,
+    },
+    /// Skills: start one.
+    Skill {
+        #[command(subcommand)]
+        action: SkillAction,
     },
     /// Serve the workspace: the JSON API, live events, runs driven by the server.
     Serve {
@@ -117,6 +125,12 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+}
+
+#[derive(Subcommand)]
+enum SkillAction {
+    /// A new skill: skills/NAME/SKILL.md in the Agent Skills format.
+    New { name: String },
 }
 
 #[derive(Subcommand)]
@@ -259,7 +273,8 @@ fn main() -> ExitCode {
                 VaultAction::List => vault::list(&global).await,
                 VaultAction::Rm { name } => vault::remove(&global, &name).await,
             },
-            Command::Plugin { action } => plugin::run(&global, action),
+            Command::Plugin { action } => plugin::run(&global, action).await,
+            Command::Skill { action: SkillAction::New { name } } => scaffold::skill_new(&global, &name),
             Command::Serve { addr, allow_remote } => serve::serve(&global, addr, allow_remote).await,
             Command::Workflow { action } => workflow::run(&global, action).await,
             Command::Token { action } => match action {

@@ -1,6 +1,7 @@
 //! `monstrum plugin pack DIR`, `plugin install FILE`, `plugin list`, `plugin inspect NAME`:
-//! plugin packages (`.mst`, see [`monstrum_core::plugin::package`]) and what a workspace's plugins offer.
+//! plugin packages (`new`, `build` and `test` are in `scaffold`, `plugin_build` and `plugin_test`) (`.mst`, see [`monstrum_core::plugin::package`]) and what a workspace's plugins offer.
 
+use crate::plugin_build::InstallMode;
 use crate::{EXIT_DONE, Global};
 use anyhow::{Context, bail};
 use clap::Subcommand;
@@ -16,6 +17,45 @@ use std::path::{Path, PathBuf};
 /// What `monstrum plugin` does.
 #[derive(Subcommand)]
 pub enum PluginAction {
+    /// Start a plugin: a guest crate with one HTTP tool, its manifest, a README and unit tests.
+    New {
+        /// The plugin's name: lowercase letters, digits and `-`.
+        name: String,
+        /// The folder to create (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Depend on the monstrum-plugin-sdk in this folder (default: the checkout this binary
+        /// was built from if it is there, else the published crate).
+        #[arg(long, value_name = "PATH")]
+        sdk: Option<PathBuf>,
+    },
+    /// Compile a plugin crate for wasm32-wasip2, check it, and pack it as NAME-VERSION.mst.
+    Build {
+        /// The plugin folder (default: the current one).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Then install the package into this workspace (replacing an earlier build).
+        #[arg(long, value_name = "WORKSPACE")]
+        install: Option<PathBuf>,
+    },
+    /// Call one tool of a built plugin through the real gate and host, with a scratch binding.
+    Test {
+        /// [DIR] TOOL: the plugin folder (default: the current one) and the tool.
+        #[arg(num_args = 1..=2, required = true, value_name = "[DIR] TOOL")]
+        target: Vec<String>,
+        /// The tool's arguments, a JSON object.
+        #[arg(long, default_value = "{}")]
+        args: String,
+        /// A scope value of the binding: DIMENSION=VALUE (repeat for several values).
+        #[arg(long, value_name = "DIM=VALUE")]
+        scope: Vec<String>,
+        /// A config value of the binding: KEY=VALUE.
+        #[arg(long, value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// A credential field bound to a vault entry of the workspace: FIELD=ENTRY.
+        #[arg(long, value_name = "FIELD=ENTRY")]
+        credential: Vec<String>,
+    },
     /// Package a plugin folder (manifest.yaml, the component it names, README.md) as a .mst file.
     Pack {
         /// The folder holding manifest.yaml.
@@ -44,8 +84,28 @@ pub enum PluginAction {
 }
 
 /// Runs `monstrum plugin ACTION`.
-pub fn run(global: &Global, action: PluginAction) -> anyhow::Result<u8> {
+pub async fn run(global: &Global, action: PluginAction) -> anyhow::Result<u8> {
     match action {
+        PluginAction::New { name, dir, sdk } => {
+            crate::scaffold::plugin_new(global, &name, dir.as_deref(), sdk.as_deref())
+        }
+        PluginAction::Build { dir, install } => crate::plugin_build::build(global, &dir, install.as_deref()),
+        PluginAction::Test { target, args, scope, config, credential } => {
+            let (dir, tool) = match target.as_slice() {
+                [tool] => (Path::new("."), tool.as_str()),
+                [dir, tool] => (Path::new(dir.as_str()), tool.as_str()),
+                _ => bail!("plugin test takes [DIR] TOOL"),
+            };
+            let args = crate::plugin_test::TestArgs {
+                dir,
+                tool,
+                args: &args,
+                scope: &scope,
+                config: &config,
+                credentials: &credential,
+            };
+            crate::plugin_test::test(global, args).await
+        }
         PluginAction::Pack { dir, output, component } => pack(global, &dir, output.as_deref(), component.as_deref()),
         PluginAction::Install { file, force } => install(global, &file, force),
         PluginAction::List => list(global),
@@ -59,13 +119,7 @@ fn workspace(global: &Global) -> anyhow::Result<Workspace> {
 
 /// `plugin pack DIR`: reads the folder's parts, verifies them as `install` will, writes the package.
 fn pack(global: &Global, dir: &Path, output: Option<&Path>, component: Option<&Path>) -> anyhow::Result<u8> {
-    let manifest_file = dir.join(package::MANIFEST);
-    let manifest_text = std::fs::read_to_string(&manifest_file)
-        .with_context(|| format!("cannot read {}: `plugin pack` takes a plugin folder", manifest_file.display()))?;
-    let manifest = monstrum_model::load_manifest(&manifest_text).ok().map_err(|problems| {
-        let lines: Vec<String> = problems.iter().map(|d| format!("{}:{d}", manifest_file.display())).collect();
-        anyhow::anyhow!("invalid manifest:\n{}", lines.join("\n"))
-    })?;
+    let (manifest_text, manifest) = read_manifest(dir)?;
     let component_file = component.map(Path::to_path_buf).unwrap_or_else(|| dir.join(&manifest.component));
     let bytes = match std::fs::read(&component_file) {
         Ok(bytes) => bytes,
@@ -110,6 +164,18 @@ fn pack(global: &Global, dir: &Path, output: Option<&Path>, component: Option<&P
     Ok(EXIT_DONE)
 }
 
+/// A plugin folder's `manifest.yaml`: its text and what it says; every problem with its line.
+pub(crate) fn read_manifest(dir: &Path) -> anyhow::Result<(String, Manifest)> {
+    let manifest_file = dir.join(package::MANIFEST);
+    let manifest_text = std::fs::read_to_string(&manifest_file)
+        .with_context(|| format!("cannot read {}: a plugin folder holds manifest.yaml", manifest_file.display()))?;
+    let manifest = monstrum_model::load_manifest(&manifest_text).ok().map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(|d| format!("{}:{d}", manifest_file.display())).collect();
+        anyhow::anyhow!("invalid manifest (nothing was built or written):\n{}", lines.join("\n"))
+    })?;
+    Ok((manifest_text, manifest))
+}
+
 /// What to say when the component is not where the manifest says.
 fn missing_component(dir: &Path, manifest: &Manifest, file: &Path) -> String {
     let mut message = format!("the component {} does not exist", file.display());
@@ -136,26 +202,37 @@ fn install(global: &Global, file: &Path, force: bool) -> anyhow::Result<u8> {
     let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let package = Package::from_bytes(&data)
         .with_context(|| format!("{} is not a valid plugin package: nothing installed", file.display()))?;
+    let ws = workspace(global)?;
+    install_package(global, &ws, &data, &package, if force { InstallMode::Force } else { InstallMode::Refuse })?;
+    Ok(EXIT_DONE)
+}
+
+/// Writes a verified package (`data`, read as `package`) to the workspace's `plugins/<name>.mst`.
+pub(crate) fn install_package(
+    global: &Global,
+    ws: &Workspace,
+    data: &[u8],
+    package: &Package,
+    mode: InstallMode,
+) -> anyhow::Result<()> {
     let name = &package.manifest.name;
     let version = &package.manifest.version;
-    let ws = workspace(global)?;
     let dir = ws.root.join("plugins");
     let target = dir.join(format!("{name}.{EXTENSION}"));
-    if !force {
-        if monstrum_core::plugin::builtin::find(name).is_some() {
-            bail!(
-                "`{name}` is a built-in plugin: installing {} would replace it in {}; pass --force to do so",
-                file.display(),
-                ws.root.display()
-            );
-        }
-        if target.exists() {
-            bail!("{}", already_installed(&target, version));
-        }
+    let replace = !matches!(mode, InstallMode::Refuse);
+    if !matches!(mode, InstallMode::Force) && monstrum_core::plugin::builtin::find(name).is_some() {
+        bail!(
+            "`{name}` is a built-in plugin: installing it would replace it in {}{}",
+            ws.root.display(),
+            if replace { "; rename the plugin" } else { "; pass --force to do so" }
+        );
+    }
+    if !replace && target.exists() {
+        bail!("{}", already_installed(&target, version));
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    write_atomically(&target, &data, force).map_err(|e| {
-        if target.exists() && !force { anyhow::anyhow!("{}", already_installed(&target, version)) } else { e }
+    write_atomically(&target, data, replace).map_err(|e| {
+        if target.exists() && !replace { anyhow::anyhow!("{}", already_installed(&target, version)) } else { e }
     })?;
     let shadowed_by_dev = dir.join(name).join(package::MANIFEST).is_file();
     if global.json {
@@ -171,7 +248,7 @@ fn install(global: &Global, file: &Path, force: bool) -> anyhow::Result<u8> {
             println!("note: the dev plugin in {} shadows it while that folder exists", dir.join(name).display());
         }
     }
-    Ok(EXIT_DONE)
+    Ok(())
 }
 
 fn already_installed(target: &Path, new_version: &str) -> String {
@@ -184,7 +261,7 @@ fn already_installed(target: &Path, new_version: &str) -> String {
 
 /// Writes `data` to `target` through a temporary file in the same folder, so that `target` is
 /// either absent or complete. Without `replace`, an existing `target` is never overwritten.
-fn write_atomically(target: &Path, data: &[u8], replace: bool) -> anyhow::Result<()> {
+pub(crate) fn write_atomically(target: &Path, data: &[u8], replace: bool) -> anyhow::Result<()> {
     let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.{}.{}.tmp", std::process::id(), uuid::Uuid::new_v4().simple()));

@@ -19,6 +19,7 @@ pub mod memory;
 mod open;
 pub mod plugin;
 pub mod store;
+pub mod trial;
 pub mod vault;
 pub mod versions;
 pub mod workflow;

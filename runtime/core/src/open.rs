@@ -5,12 +5,13 @@
 use crate::audit::Trail;
 use crate::events::EventSink;
 use crate::governance::budget::Ledger;
-use crate::governance::{BotLoader, Gate, SkillLoader};
+use crate::governance::{BotLoader, Catalog, Gate, SkillLoader};
 use crate::memory::Memory;
-use crate::plugin::HostExecutor;
+use crate::plugin::{Component, HostExecutor};
 use crate::store::Store;
 use crate::workflow::Engine;
 use crate::workspace::Workspace;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Opens `workspace`'s store (`db`, else `store:` in monstrum.yaml, else SQLite in `.monstrum/`)
@@ -26,6 +27,19 @@ pub async fn open(workspace: Workspace, db: Option<&str>, events: EventSink) -> 
 /// to `store` (in memory without one).
 pub fn gate(workspace: &Arc<Workspace>, store: Option<&Store>) -> anyhow::Result<Gate> {
     let (catalog, components) = workspace.plugins()?;
+    let ws = workspace.clone();
+    let bots: BotLoader = Arc::new(move |name| ws.bot(name));
+    Ok(assemble(workspace, store, catalog, components, bots))
+}
+
+/// A gate over these plugins and bots, with the workspace's skills, vault, proxy and plugin cache.
+pub(crate) fn assemble(
+    workspace: &Arc<Workspace>,
+    store: Option<&Store>,
+    catalog: Catalog,
+    components: HashMap<String, Component>,
+    bots: BotLoader,
+) -> Gate {
     let executor = HostExecutor::new(
         components,
         Some(workspace.data_dir().join("plugin-cache")),
@@ -34,15 +48,13 @@ pub fn gate(workspace: &Arc<Workspace>, store: Option<&Store>) -> anyhow::Result
     )
     .with_proxy(workspace.config.proxy());
     let ws = workspace.clone();
-    let bots: BotLoader = Arc::new(move |name| ws.bot(name));
-    let ws = workspace.clone();
     let skills: SkillLoader = Arc::new(move |name| ws.skill(name));
-    Ok(match store {
+    match store {
         Some(store) => Gate::new(catalog, bots, Trail::in_store(store.clone()), Ledger::Store(store.clone()))
             .with_memory(Memory::Store(store.clone()))
             .with_journal(store.clone()),
         None => Gate::new(catalog, bots, Trail::in_memory(), Ledger::in_memory()),
     }
     .with_skills(skills)
-    .with_executor(Arc::new(executor)))
+    .with_executor(Arc::new(executor))
 }

@@ -1,10 +1,11 @@
-//! The host side of `wit/`: generated bindings and the glue from each imported interface to the
+//! The host side of the WIT package `monstrum:plugin` (`plugins/sdk/wit/since_v0.1.0`, the
+//! interface version plugins are built against): generated bindings and the glue from each imported interface to the
 //! module that implements it.
 
 use super::state::CallState;
 
 wasmtime::component::bindgen!({
-    path: "../../wit",
+    path: "../../plugins/sdk/wit/since_v0.1.0",
     world: "integration",
     imports: { default: async | trappable },
     exports: { default: async },
@@ -16,7 +17,8 @@ impl types::Host for CallState {}
 
 impl http::Host for CallState {
     async fn send(&mut self, req: http::Request) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
-        Ok(super::http::send(&self.env, req).await)
+        let env = &self.env;
+        Ok(self.http_log.send(&env.manifest, req, async |req| super::http::send(env, req).await).await)
     }
 }
 

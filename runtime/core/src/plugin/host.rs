@@ -238,6 +238,17 @@ impl PluginHost {
         let outcome = tokio::time::timeout(limits.timeout, run).await;
         let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         tracing::debug!(plugin = %plugin.manifest.name, call = %name, elapsed = ?started.elapsed(), fuel_used, "plugin call");
+        if let Some(http) = store.data_mut().http_log.0.take() {
+            super::trace::record(super::trace::CallTrace {
+                call: name.clone(),
+                fuel_used,
+                fuel_limit: limits.fuel,
+                memory_peak_bytes: store.data().limiter.memory_peak,
+                memory_limit_bytes: limits.memory_bytes,
+                duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+                http,
+            });
+        }
         let output = match outcome {
             Err(_) => return Err(format!("{name}: did not finish within {:?}", limits.timeout)),
             Ok(Err(error)) => return Err(format!("{name}: {}", describe_failure(store.data(), &error, &limits))),

@@ -1,5 +1,5 @@
 //! The plugin host: runs integrations, WebAssembly components of the world
-//! `monstrum:plugin/integration` (`wit/`), in a sandbox (DESIGN.md, "Plugins and the host").
+//! `monstrum:plugin/integration` (`plugins/sdk/wit/`), in a sandbox (DESIGN.md, "Plugins and the host").
 //!
 //! ```ignore
 //! let host = PluginHost::new(Some(&workspace.join(".monstrum/plugin-cache")))?;
@@ -56,13 +56,29 @@ mod signer_policy;
 mod ssh;
 mod ssh_client;
 mod state;
+pub mod trace;
 
 // What other crates see: which plugins exist, what their packages hold and what their manifests
 // resolve to. The host that runs them is this crate's own; doors reach it only through the gate.
 pub use builtin::{BuiltinPlugin, builtin};
 pub use executor::{Component, effective_config, origins};
 pub use http::Proxy;
-pub use package::Package;
+pub use package::{INTERFACE_VERSIONS, Package};
+
+/// Checks that `component` runs on this host as the plugin `manifest` describes: a valid
+/// component of the world `monstrum:plugin/integration`, of an interface version this host
+/// speaks, whose every import the host offers and whose `call-tool` has the world's type. It is
+/// compiled (and cached in `cache_dir`) but never run. Returns the interfaces it imports.
+pub fn check_component(
+    manifest: &monstrum_model::Manifest,
+    component: &[u8],
+    cache_dir: Option<&std::path::Path>,
+) -> anyhow::Result<Vec<String>> {
+    package::validate_component(&manifest.component, component)?;
+    let host = PluginHost::new(cache_dir)?;
+    let loaded = host.load(std::sync::Arc::new(manifest.clone()), component)?;
+    Ok(loaded.imports())
+}
 
 pub(crate) use call::{HttpLimits, PluginCall};
 pub(crate) use executor::HostExecutor;

@@ -326,21 +326,48 @@ pub fn validate_component(name: &str, bytes: &[u8]) -> Result<(), PackageError> 
     }
     wasmparser::Validator::new().validate_all(bytes).map_err(|e| bad(e.to_string()))?;
     let mut depth = 0usize;
+    let mut exports_call_tool = false;
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
         match payload.map_err(|e| bad(e.to_string()))? {
             wasmparser::Payload::ModuleSection { .. } | wasmparser::Payload::ComponentSection { .. } => depth += 1,
             wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
             wasmparser::Payload::ComponentExportSection(exports) if depth == 0 => {
                 for export in exports {
-                    if export.map_err(|e| bad(e.to_string()))?.name.name == "call-tool" {
-                        return Ok(());
-                    }
+                    exports_call_tool |= export.map_err(|e| bad(e.to_string()))?.name.name == "call-tool";
+                }
+            }
+            wasmparser::Payload::ComponentImportSection(imports) if depth == 0 => {
+                for import in imports {
+                    interface_version(import.map_err(|e| bad(e.to_string()))?.name.name).map_err(bad)?;
                 }
             }
             _ => {}
         }
     }
-    Err(bad("it exports no `call-tool` (it is not of the world monstrum:plugin/integration)".into()))
+    if !exports_call_tool {
+        return Err(bad("it exports no `call-tool` (it is not of the world monstrum:plugin/integration)".into()));
+    }
+    Ok(())
+}
+
+/// The versions of the WIT package `monstrum:plugin` this host runs components of, oldest first:
+/// each is a folder `since_vX.Y.Z` of the SDK's `wit/`, kept as it was released.
+pub const INTERFACE_VERSIONS: &[&str] = &["0.1.0"];
+
+/// Checks that an import of `monstrum:plugin` names a version this host speaks; other imports
+/// (`wasi:...`) are the linker's to check.
+fn interface_version(import: &str) -> Result<(), String> {
+    let Some(rest) = import.strip_prefix("monstrum:plugin/") else { return Ok(()) };
+    let version = rest.split_once('@').map(|(_, v)| v);
+    match version {
+        Some(v) if INTERFACE_VERSIONS.contains(&v) => Ok(()),
+        Some(v) => Err(format!(
+            "it imports `{import}`: it was built against monstrum:plugin {v}, and this host speaks {} \
+             (update monstrum, or build the plugin against a monstrum-plugin-sdk of one of these)",
+            INTERFACE_VERSIONS.join(", ")
+        )),
+        None => Err(format!("it imports `{import}` without a version: build it with monstrum-plugin-sdk")),
+    }
 }
 
 #[cfg(test)]
@@ -429,6 +456,15 @@ mod tests {
         assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
         let err = Package::from_bytes(&bomb).unwrap_err();
         assert!(err.to_string().contains("unpacks to more than"), "{err}");
+    }
+
+    #[test]
+    fn an_interface_version_the_host_does_not_speak_is_named() {
+        assert!(interface_version("monstrum:plugin/http@0.1.0").is_ok());
+        assert!(interface_version("wasi:cli/environment@0.2.6").is_ok());
+        let err = interface_version("monstrum:plugin/http@9.0.0").unwrap_err();
+        assert!(err.contains("built against monstrum:plugin 9.0.0") && err.contains("speaks 0.1.0"), "{err}");
+        assert!(interface_version("monstrum:plugin/http").is_err());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::http::{AllowedOrigins, HttpClient, HttpPolicy};
 use super::kv::KvStore;
 use super::secrets::Secrets;
 use super::ssh::{SshExecutor, SshPolicy};
+use super::trace::HttpLog;
 
 /// How much of a guest's stderr is kept (for the message of a panic).
 const STDERR_CAPACITY: usize = 16 << 10;
@@ -24,6 +25,8 @@ pub(crate) struct CallState {
     pub(crate) env: CallEnv,
     pub(crate) limiter: Limiter,
     pub(crate) stderr: MemoryOutputPipe,
+    /// The guest's HTTP requests, when the caller collects traces ([`super::trace`]).
+    pub(crate) http_log: HttpLog,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -109,7 +112,14 @@ impl CallState {
             ssh: caps.ssh.clone(),
             signer: caps.signer.clone(),
         };
-        Self { env, limiter: Limiter::new(grants.memory_bytes), stderr, wasi, table: ResourceTable::new() }
+        Self {
+            env,
+            limiter: Limiter::new(grants.memory_bytes),
+            stderr,
+            http_log: HttpLog::for_this_task(),
+            wasi,
+            table: ResourceTable::new(),
+        }
     }
 }
 
@@ -124,19 +134,23 @@ impl WasiView for CallState {
 pub(crate) struct Limiter {
     inner: StoreLimits,
     pub(crate) memory_refused: bool,
+    /// The most linear memory the guest has had, in bytes.
+    pub(crate) memory_peak: usize,
 }
 
 impl Limiter {
     fn new(memory_bytes: usize) -> Self {
         let inner = StoreLimitsBuilder::new().memory_size(memory_bytes).trap_on_grow_failure(true).build();
-        Self { inner, memory_refused: false }
+        Self { inner, memory_refused: false, memory_peak: 0 }
     }
 }
 
 impl ResourceLimiter for Limiter {
     fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
         let allowed = self.inner.memory_growing(current, desired, maximum);
-        if !matches!(allowed, Ok(true)) {
+        if matches!(allowed, Ok(true)) {
+            self.memory_peak = self.memory_peak.max(desired);
+        } else {
             self.memory_refused = true;
         }
         allowed
