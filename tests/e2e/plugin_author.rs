@@ -261,3 +261,29 @@ fn bad_plugins_are_refused_and_nothing_is_written() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("monstrum plugin build"), "{}", text(&o));
 }
+
+#[test]
+fn a_new_skill_loads_and_is_never_written_over() {
+    let ws = Ws::new();
+    let o = ws.run(&["skill", "new", "log-triage"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let file = ws.path().join("skills/log-triage/SKILL.md");
+    let written = std::fs::read_to_string(&file).expect("skills/log-triage/SKILL.md");
+    assert!(written.starts_with("---\nname: log-triage\ndescription: "), "{written}");
+
+    // A bot that enables it validates: the workspace loads the skill as written.
+    ws.write("bots/ops.yaml", "name: ops\nskills: [log-triage]\n");
+    let o = ws.run(&["validate", "bots/ops.yaml"]);
+    assert!(o.status.success(), "{}", text(&o));
+    ws.write("bots/bad.yaml", "name: bad\nskills: [missing-skill]\n");
+    let o = ws.run(&["validate", "bots/bad.yaml"]);
+    assert!(!o.status.success(), "validate does look the skills up: {}", text(&o));
+
+    std::fs::write(&file, "edited by hand").unwrap();
+    for (name, says) in [("log-triage", "exists"), ("Log_Triage", "not a skill name"), ("a--b", "not a skill name")] {
+        let o = ws.run(&["skill", "new", name]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(text(&o).contains(says), "{}", text(&o));
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "edited by hand", "never written over");
+}
