@@ -236,6 +236,26 @@ fn bad_plugins_are_refused_and_nothing_is_written() {
     assert!(text(&o).contains("built-in plugin's name"), "{}", text(&o));
     assert!(!ws.path().join("plugins").exists(), "nothing installed");
 
+    // A machine without the target: the one command to run (cargo answered as rustc does then).
+    let fake = author.path().join("cargo-without-target");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho \"error[E0463]: can't find crate for \\`core\\`\" >&2\n\
+         echo \"  = note: the \\`wasm32-wasip2\\` target may not be installed\" >&2\nexit 101\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(dir.join("manifest.yaml"), &manifest).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_monstrum"))
+        .current_dir(author.path())
+        .args(["plugin", "build", "broken"])
+        .env("CARGO", &fake)
+        .output()
+        .expect("run monstrum");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("run `rustup target add wasm32-wasip2`"), "{}", text(&o));
+    assert!(!dir.join("broken.wasm").exists() && !dir.join("broken-0.1.0.mst").exists());
+
     // A crate that builds but is not of the world monstrum:plugin/integration.
     let other = author.path().join("other");
     std::fs::create_dir_all(other.join("src")).unwrap();

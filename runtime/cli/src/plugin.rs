@@ -1,7 +1,6 @@
 //! `monstrum plugin pack DIR`, `plugin install FILE`, `plugin list`, `plugin inspect NAME`:
 //! plugin packages (`new`, `build` and `test` are in `scaffold`, `plugin_build` and `plugin_test`) (`.mst`, see [`monstrum_core::plugin::package`]) and what a workspace's plugins offer.
 
-use crate::plugin_build::InstallMode;
 use crate::{EXIT_DONE, Global};
 use anyhow::{Context, bail};
 use clap::Subcommand;
@@ -205,6 +204,16 @@ fn install(global: &Global, file: &Path, force: bool) -> anyhow::Result<u8> {
     let ws = workspace(global)?;
     install_package(global, &ws, &data, &package, if force { InstallMode::Force } else { InstallMode::Refuse })?;
     Ok(EXIT_DONE)
+}
+
+/// How an install treats what is there: a rebuild replaces its own earlier package.
+pub enum InstallMode {
+    /// `plugin install`: refuse to replace, unless forced.
+    Refuse,
+    /// `plugin install --force`: replace an installed package, shadow a built-in.
+    Force,
+    /// `plugin build --install`: replace an installed package of the same name, never a built-in.
+    Rebuild,
 }
 
 /// Writes a verified package (`data`, read as `package`) to the workspace's `plugins/<name>.mst`.

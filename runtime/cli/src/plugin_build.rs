@@ -2,7 +2,7 @@
 //! `wasm32-wasip2`, check the manifest and that the component runs on this host, copy it where
 //! the manifest says, and pack it (`NAME-VERSION.mst` in DIR).
 
-use crate::plugin::{install_package, read_manifest, write_atomically};
+use crate::plugin::{InstallMode, install_package, read_manifest, write_atomically};
 use crate::{EXIT_DONE, Global};
 use anyhow::{Context, bail};
 use monstrum_core::plugin::package::{self, EXTENSION, Package};
@@ -64,16 +64,6 @@ pub fn build(global: &Global, dir: &Path, install: Option<&Path>) -> anyhow::Res
         install_package(global, &ws, &data, &package, InstallMode::Rebuild)?;
     }
     Ok(EXIT_DONE)
-}
-
-/// How an install treats what is there: a rebuild replaces its own earlier package.
-pub enum InstallMode {
-    /// `plugin install`: refuse to replace, unless forced.
-    Refuse,
-    /// `plugin install --force`: replace an installed package, shadow a built-in.
-    Force,
-    /// `plugin build --install`: replace an installed package of the same name, never a built-in.
-    Rebuild,
 }
 
 fn names(imports: &[&String]) -> String {
