@@ -505,6 +505,115 @@ resources:
 }
 
 #[test]
+fn a_published_skill_loads_narrows_never_grants_and_narrows_a_delegate_too() {
+    let ws = workspace();
+    // As skills are published for other hosts: license, metadata, another host's field, and
+    // `allowed-tools` as one comma-separated string, naming a tool ops is not bound to.
+    ws.write(
+        "skills/careful-db/SKILL.md",
+        "---\nname: careful-db\ndescription: Look before you touch a database. Use for data questions.\n\
+         license: Apache-2.0\nmetadata:\n  author: acme\n  version: \"2.0.0\"\nargument-hint: \"[question]\"\n\
+         allowed-tools: github-work.get_issue, github-work.delete_repo\nscope: { databases: [analytics] }\n---\n\
+         Read before you write.\n",
+    );
+    ws.write("skills/broken/SKILL.md", "---\nname: broken\ndescription: [never closed\n---\n");
+    ws.write("skills/Shouty/SKILL.md", "---\nname: Shouty\ndescription: d\n---\n");
+    let out = ws.run(&["--json", "skill", "list"]);
+    let listed: Vec<(String, String, Option<String>)> = events(&out)
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().into(),
+                e["status"].as_str().unwrap().into(),
+                e["version"].as_str().map(Into::into),
+            )
+        })
+        .collect();
+    let row = |n: &str, st: &str, v: Option<&str>| (n.to_string(), st.to_string(), v.map(str::to_string));
+    assert_eq!(
+        listed,
+        [row("Shouty", "invalid", None), row("broken", "invalid", None), row("careful-db", "warnings", Some("2.0.0"))],
+        "{}",
+        text(&out)
+    );
+    let broken = events(&out).into_iter().find(|e| e["name"] == "broken").unwrap();
+    assert_eq!(
+        (broken["problems"][0]["code"].clone(), broken["problems"][0]["line"].clone()),
+        ("E001".into(), 4.into())
+    );
+    let out = ws.run(&["validate", "skills/careful-db/SKILL.md"]);
+    assert!(out.status.success(), "warnings do not fail validate: {}", text(&out));
+    assert!(text(&out).contains("W001") && text(&out).contains("argument-hint"), "{}", text(&out));
+    let out = ws.run(&["validate", "skills/Shouty/SKILL.md"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("skills/Shouty/SKILL.md:2:7") && text(&out).contains("E016"), "{}", text(&out));
+
+    // ops enables it; the broken skills beside it do not matter.
+    ws.write(
+        "bots/ops.yaml",
+        r#"name: ops
+model: { provider: scripted, script: scripts/ops.yaml }
+skills: [careful-db]
+resources:
+  - plugin: github
+    instance: github-work
+    tools: [get_issue, create_comment]
+    scope: { repos: ["acme/public-*"] }
+delegates: [dba]
+"#,
+    );
+    ws.write(
+        "workflows/care.yaml",
+        r#"name: care
+bot: ops
+steps:
+  - id: look
+    llm: { prompt: "Look at issue 1" }
+  - id: data
+    needs: [look]
+    delegate: { bot: dba, task: "Count the rows", tools: [pg.query] }
+"#,
+    );
+    ws.write(
+        "scripts/ops.yaml",
+        r#"
+- tool_calls:
+    - { name: github-work.delete_repo, arguments: { repo: acme/public-site } }
+    - { name: github-work.create_comment, arguments: { repo: acme/public-site, number: 1, body: hi } }
+    - { name: github-work.get_issue, arguments: { repo: acme/public-site, number: 1 } }
+- text: looked
+"#,
+    );
+    ws.write(
+        "scripts/dba.yaml",
+        r#"
+- tool_calls:
+    - { name: pg.query, arguments: { database: production, sql: "SELECT count(*) FROM users" } }
+    - { name: pg.query, arguments: { database: analytics, sql: "SELECT 1" } }
+- text: counted
+"#,
+    );
+    let out = ws.run(&["run", "--json", "workflows/care.yaml"]);
+    let evs = events(&out);
+    assert_eq!(finished(&evs)["status"], "succeeded", "{}", text(&out));
+    let offered = &of_type(&evs, "llm_request")[0]["tools"];
+    let offered: Vec<&str> = offered.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(offered.contains(&"github-work.get_issue"), "{offered:?}");
+    assert!(!offered.contains(&"github-work.delete_repo"), "allowed-tools never grants: {offered:?}");
+    assert!(!offered.contains(&"github-work.create_comment"), "allowed-tools narrows: {offered:?}");
+    let calls = tool_calls(&evs);
+    assert_eq!(calls[0].2.as_deref(), Some("no such tool: github-work.delete_repo"), "{calls:?}");
+    assert_eq!(calls[1].2.as_deref(), Some("no such tool: github-work.create_comment"), "{calls:?}");
+    assert_eq!(calls[2].1, "allowed", "{calls:?}");
+    // dba has production in its own binding; ops's skill says analytics, and binds dba too.
+    assert_eq!(calls[3].1, "denied", "{calls:?}");
+    assert!(calls[3].2.as_deref().unwrap().contains("scope `databases`"), "{calls:?}");
+    assert_eq!(calls[4].1, "allowed", "{calls:?}");
+    let denied = audit(&ws, &["--bot", "dba", "--decision", "denied"]);
+    assert!(denied[0]["reason"].as_str().unwrap().contains("skill careful-db of ops"), "{denied:?}");
+}
+
+#[test]
 fn an_allowed_plugin_call_runs_in_the_sandbox_and_a_denied_one_never_reaches_it() {
     // `noop` is a built-in plugin: a real WebAssembly component run by the plugin host.
     let ws = workspace();

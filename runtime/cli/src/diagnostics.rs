@@ -28,6 +28,9 @@ impl miette::Diagnostic for FileProblem {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(self.diagnostic.code))
     }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(if self.diagnostic.is_warning() { miette::Severity::Warning } else { miette::Severity::Error })
+    }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         self.diagnostic.help.as_ref().filter(|h| !h.is_empty()).map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
@@ -72,6 +75,7 @@ pub fn print_problems(global: &Global, file: &Path, text: &str, problems: Vec<Di
                     "line": d.location.map(|l| l.line),
                     "column": d.location.map(|l| l.column),
                     "code": d.code,
+                    "severity": if d.is_warning() { "warning" } else { "error" },
                     "message": d.message,
                     "help": d.help,
                     "path": d.path_string(),
@@ -96,6 +100,12 @@ pub fn validate(global: &Global, files: &[std::path::PathBuf]) -> u8 {
     let mut code = EXIT_DONE;
     for file in files {
         let is_bot = file.parent().and_then(|p| p.file_name()).is_some_and(|n| n == "bots");
+        if file.file_name().is_some_and(|n| n == "SKILL.md") {
+            if !validate_skill(global, file) {
+                code = EXIT_INVALID;
+            }
+            continue;
+        }
         let workspace = match Workspace::discover(global.workspace.as_deref(), file.parent().unwrap_or(Path::new(".")))
         {
             Ok(w) => w,
@@ -133,6 +143,28 @@ pub fn validate(global: &Global, files: &[std::path::PathBuf]) -> u8 {
         }
     }
     code
+}
+
+/// A `SKILL.md`: every problem printed; valid when none is an error (warnings are shown).
+fn validate_skill(global: &Global, file: &Path) -> bool {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            crate::report_error(global, &anyhow::anyhow!("cannot read {}: {e}", file.display()));
+            return false;
+        }
+    };
+    let folder = std::path::absolute(file)
+        .ok()
+        .and_then(|f| f.parent().and_then(|d| d.file_name()).map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let (skill, problems) = monstrum_core::workspace::skill_in_folder(&text, &folder);
+    let valid = skill.is_some();
+    print_problems(global, file, &text, problems);
+    if valid {
+        ok(global, file);
+    }
+    valid
 }
 
 fn ok(global: &Global, file: &Path) {

@@ -12,6 +12,7 @@ mod run;
 mod runs;
 mod scaffold;
 mod serve;
+mod skill;
 mod vault;
 mod workflow;
 
@@ -102,7 +103,7 @@ enum Command {
         #[command(subcommand)]
         action: plugin::PluginAction,
     },
-    /// Skills: start one.
+    /// Skills: start one, list the workspace's as they load.
     Skill {
         #[command(subcommand)]
         action: SkillAction,
@@ -131,6 +132,8 @@ enum Command {
 enum SkillAction {
     /// A new skill: skills/NAME/SKILL.md in the Agent Skills format.
     New { name: String },
+    /// Every skill of skills/: name, version, source, status and problems (file and line).
+    List,
 }
 
 #[derive(Subcommand)]
@@ -275,6 +278,7 @@ fn main() -> ExitCode {
             },
             Command::Plugin { action } => plugin::run(&global, action).await,
             Command::Skill { action: SkillAction::New { name } } => scaffold::skill_new(&global, &name),
+            Command::Skill { action: SkillAction::List } => skill::list(&global),
             Command::Serve { addr, allow_remote } => serve::serve(&global, addr, allow_remote).await,
             Command::Workflow { action } => workflow::run(&global, action).await,
             Command::Token { action } => match action {

@@ -90,13 +90,7 @@ pub fn plugin_new(global: &Global, name: &str, dir: Option<&Path>, sdk: Option<&
 
 /// `skill new NAME`: `skills/NAME/SKILL.md` in the workspace.
 pub fn skill_new(global: &Global, name: &str) -> anyhow::Result<u8> {
-    let valid = !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-        && !name.contains("--");
-    if !valid {
+    if !monstrum_model::valid_skill_name(name) {
         bail!("`{name}` is not a skill name: 1-64 lowercase letters, digits and single hyphens, not at either end");
     }
     let ws = Workspace::discover(global.workspace.as_deref(), Path::new("."))?;

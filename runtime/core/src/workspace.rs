@@ -87,6 +87,27 @@ fn installed_packages(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// A skill of the workspace as it loads.
+#[derive(Clone, Debug)]
+pub struct SkillEntry {
+    /// Its folder's name.
+    pub name: String,
+    /// Its `SKILL.md`.
+    pub file: PathBuf,
+    /// The skill, when it has no error (it may have warnings).
+    pub skill: Option<monstrum_model::Skill>,
+    /// Its errors and warnings, located in the file.
+    pub problems: Vec<monstrum_model::Diagnostic>,
+}
+
+/// A `SKILL.md`'s text loaded as the skill of folder `folder`: the skill when nothing but
+/// warnings was found, and every problem.
+pub fn skill_in_folder(text: &str, folder: &str) -> (Option<monstrum_model::Skill>, Vec<monstrum_model::Diagnostic>) {
+    let loaded = monstrum_model::load_skill_in(text, Some(folder));
+    let ok = loaded.diagnostics.iter().all(monstrum_model::Diagnostic::is_warning);
+    (loaded.value.filter(|_| ok), loaded.diagnostics)
+}
+
 /// A workspace folder and its configuration.
 #[derive(Clone, Debug)]
 pub struct Workspace {
@@ -225,22 +246,50 @@ impl Workspace {
         Ok(self.plugins()?.0)
     }
 
-    /// The skill named `name`, from `skills/<name>/SKILL.md`.
+    /// The skill named `name`, from `skills/<name>/SKILL.md`; its warnings are not errors.
     pub fn skill(&self, name: &str) -> anyhow::Result<monstrum_model::Skill> {
         plain_name("skill", name)?;
         let file = self.root.join("skills").join(name).join("SKILL.md");
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("unknown skill `{name}`: cannot read {}", file.display()))?;
-        match monstrum_model::load_skill(&text).ok() {
-            Ok(skill) if skill.name == name => Ok(skill),
-            Ok(skill) => bail!("{} names itself `{}`, not `{name}`", file.display(), skill.name),
-            Err(problems) => {
-                let list: Vec<String> = problems.iter().map(|d| format!("{}:{d}", file.display())).collect();
+        if !file.is_file() {
+            bail!("unknown skill `{name}`: there is no {}", file.display());
+        }
+        let entry = self.read_skill(name);
+        match entry.skill {
+            Some(skill) => Ok(skill),
+            None => {
+                let list: Vec<String> = entry
+                    .problems
+                    .iter()
+                    .filter(|d| !d.is_warning())
+                    .map(|d| format!("{}:{d}", file.display()))
+                    .collect();
                 bail!("invalid skill file:\n{}", list.join("\n"))
             }
         }
     }
 
+    /// Every skill of `skills/` (a folder holding `SKILL.md`), by name, as it loads: one that
+    /// does not load is listed with its problems, and the others still load.
+    pub fn skills(&self) -> Vec<SkillEntry> {
+        let mut names: Vec<String> = std::fs::read_dir(self.root.join("skills"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().join("SKILL.md").is_file())
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .collect();
+        names.sort();
+        names.iter().map(|name| self.read_skill(name)).collect()
+    }
+
+    fn read_skill(&self, name: &str) -> SkillEntry {
+        let file = self.root.join("skills").join(name).join("SKILL.md");
+        let (skill, problems) = match std::fs::read_to_string(&file) {
+            Err(e) => (None, vec![monstrum_model::Diagnostic::new("E001", Vec::new(), format!("cannot read it: {e}"))]),
+            Ok(text) => skill_in_folder(&text, name),
+        };
+        SkillEntry { name: name.to_string(), file, skill, problems }
+    }
     /// The bot named `name`, from `bots/<name>.yaml`.
     pub fn bot(&self, name: &str) -> anyhow::Result<Bot> {
         plain_name("bot", name)?;

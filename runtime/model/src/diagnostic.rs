@@ -51,6 +51,11 @@ impl Diagnostic {
         self
     }
 
+    /// Whether it is a warning (a `W` code): the file still loads.
+    pub fn is_warning(&self) -> bool {
+        self.code.starts_with('W')
+    }
+
     /// The path written as `steps[2].needs[0]`.
     pub fn path_string(&self) -> String {
         render_path(&self.path)

@@ -25,7 +25,7 @@ pub use manifest::{
     ScopeRule, SignerCall, SignerCapability, ToolDef, signer_arg_types, valid_name,
 };
 pub use parse::{Loaded, load_bot, load_manifest, load_workflow, locate};
-pub use skill::{Skill, load_skill};
+pub use skill::{Skill, load_skill, load_skill_in, valid_skill_name};
 pub use template::{expression_env, is_template, template_references};
 pub use workflow::{
     ApprovalStep, CORE_TOOLS, DelegateStep, InputSpec, InputType, LlmOutput, LlmStep, OnError, Retry, Step, StepKind,

@@ -26,7 +26,7 @@ impl<T> Loaded<T> {
     /// The value if there is no problem.
     pub fn ok(self) -> Result<T, Vec<Diagnostic>> {
         match self.value {
-            Some(v) if self.diagnostics.is_empty() => Ok(v),
+            Some(v) if self.diagnostics.iter().all(Diagnostic::is_warning) => Ok(v),
             _ => Err(self.diagnostics),
         }
     }
@@ -80,25 +80,21 @@ pub fn load_bot(text: &str) -> Loaded<Bot> {
     finish(bot, diagnostics, &locator)
 }
 
-/// Reads a YAML mapping into `T`, with located problems.
-pub(crate) fn load_typed<T: DeserializeOwned>(text: &str) -> Loaded<T> {
+/// Reads and checks a plugin manifest's text.
+pub fn load_manifest(text: &str) -> Loaded<crate::Manifest> {
+    load_checked(text, crate::manifest::validate_manifest)
+}
+
+/// Reads a YAML mapping into `T` and checks it with `check`, every problem located.
+pub(crate) fn load_checked<T: DeserializeOwned>(text: &str, check: impl FnOnce(&T) -> Vec<Diagnostic>) -> Loaded<T> {
     let locator = Locator::new(text);
     let mut diagnostics = Vec::new();
     let value =
         yaml_root(text, &locator, &mut diagnostics).and_then(|root| typed::<T>(root, Vec::new(), &mut diagnostics));
-    finish(value, diagnostics, &locator)
-}
-
-/// Reads and checks a plugin manifest's text.
-pub fn load_manifest(text: &str) -> Loaded<crate::Manifest> {
-    let locator = Locator::new(text);
-    let mut diagnostics = Vec::new();
-    let manifest = yaml_root(text, &locator, &mut diagnostics)
-        .and_then(|root| typed::<crate::Manifest>(root, Vec::new(), &mut diagnostics));
-    if let Some(m) = &manifest {
-        diagnostics.extend(crate::manifest::validate_manifest(m));
+    if let Some(v) = &value {
+        diagnostics.extend(check(v));
     }
-    finish(manifest, diagnostics, &locator)
+    finish(value, diagnostics, &locator)
 }
 
 fn finish<T>(value: Option<T>, mut diagnostics: Vec<Diagnostic>, locator: &Locator<'_>) -> Loaded<T> {

@@ -648,19 +648,31 @@ impl Gate {
             tools: request.tools.clone(),
             scope: request.scope.clone(),
             budget: request.budget,
+            skills: policy
+                .skills
+                .iter()
+                .filter(|s| !s.scope.is_empty())
+                .map(|s| (s.name.clone(), s.scope.clone()))
+                .collect(),
         };
         let mut chain = from.chain.clone();
         chain.push(Arc::new(hop));
-        // Every hop's scope binds the new delegate, not only the hop's own delegate.
+        // Every hop's scope, and the scope of every skill its delegator had enabled, binds the
+        // new delegate, not only the hop's own delegate.
         let mut constraints = super::principal::Constraints::new();
-        for hop in chain.iter().filter(|h| !h.scope.is_empty()) {
-            for (name, tool) in &target.tools {
-                let def =
-                    tool.manifest.tool(&tool.tool).ok_or_else(|| ToolError::Denied(format!("{name} vanished")))?;
-                let scope = ToolScope::compile(def, &hop.scope, Source::Constraint)
-                    .map_err(|e| ToolError::Denied(format!("bad delegation scope for {name}: {e}")))?;
-                if !scope.is_empty() {
-                    constraints.entry(name.clone()).or_default().push((format!("{} > {}", hop.from, hop.to), scope));
+        for hop in chain.iter() {
+            let hop_scope = (!hop.scope.is_empty()).then(|| (format!("{} > {}", hop.from, hop.to), &hop.scope));
+            let skill_scopes =
+                hop.skills.iter().map(|(skill, scope)| (format!("skill {skill} of {}", hop.from), scope));
+            for (label, values) in hop_scope.into_iter().chain(skill_scopes) {
+                for (name, tool) in &target.tools {
+                    let def =
+                        tool.manifest.tool(&tool.tool).ok_or_else(|| ToolError::Denied(format!("{name} vanished")))?;
+                    let scope = ToolScope::compile(def, values, Source::Constraint)
+                        .map_err(|e| ToolError::Denied(format!("bad scope of {label} for {name}: {e}")))?;
+                    if !scope.is_empty() {
+                        constraints.entry(name.clone()).or_default().push((label.clone(), scope));
+                    }
                 }
             }
         }

@@ -180,7 +180,7 @@ pub fn compile_bot(bot: &Bot, catalog: &Catalog, skills: &[Skill]) -> Result<Bot
             );
         }
     }
-    let listed: Vec<&String> = skills.iter().flat_map(|s| &s.tools).collect();
+    let listed: Vec<&String> = skills.iter().flat_map(|s| s.needed_tools()).collect();
     if !listed.is_empty() {
         tools.retain(|name, _| listed.contains(&name));
     }

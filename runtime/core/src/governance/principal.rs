@@ -34,6 +34,9 @@ pub struct Delegation {
     pub scope: std::collections::BTreeMap<String, serde_json::Value>,
     /// The share of the delegator's budget.
     pub budget: Option<Limits>,
+    /// The scopes of the delegator's enabled skills, by skill: a skill narrows what its bot
+    /// does through a delegate as it narrows what the bot does itself.
+    pub skills: Vec<(String, std::collections::BTreeMap<String, serde_json::Value>)>,
 }
 
 /// The rules every delegation on a chain adds, compiled against the last delegate's tools: by

@@ -147,49 +147,48 @@ pub struct SkillView {
     pub name: String,
     pub description: Option<String>,
     pub version: Option<String>,
-    /// The tools it needs (`instance.tool`): while it is enabled, the only plugin tools its bot
-    /// is offered.
+    /// The tools it narrows its bot to (`instance.tool`, from `tools` and `allowed-tools`):
+    /// while it is enabled, the only plugin tools its bot is offered.
     pub tools: Vec<String>,
     /// Values per dimension that narrow its bot's scope while it is enabled.
     #[schema(value_type = Object)]
     pub scope: Value,
-    /// Why it does not load (then the rest is empty).
+    /// Why it does not load (then the rest is empty): its errors, each `file:line:column: code:
+    /// reason`.
     pub problem: Option<String>,
+    /// What loads but is worth a look (another host's fields, tool names that are not
+    /// `instance.tool`), each `line:column: code: reason`.
+    pub warnings: Vec<String>,
 }
 
 /// The workspace's skills, by name.
 #[utoipa::path(get, path = "/api/skills", tag = "skills", responses((status = 200, body = Vec<SkillView>)))]
 pub async fn skills(State(app): State<App>) -> Json<Vec<SkillView>> {
-    let ws = app.workspace();
-    let mut names: Vec<String> = std::fs::read_dir(ws.root.join("skills"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().join("SKILL.md").is_file())
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .collect();
-    names.sort();
-    Json(
-        names
-            .into_iter()
-            .map(|name| match ws.skill(&name) {
-                Ok(s) => SkillView {
-                    name,
-                    description: Some(s.description),
-                    version: s.version,
-                    tools: s.tools,
-                    scope: serde_json::to_value(s.scope).unwrap_or_default(),
-                    problem: None,
-                },
-                Err(e) => SkillView {
-                    name,
-                    description: None,
-                    version: None,
-                    tools: Vec::new(),
-                    scope: Value::Object(Default::default()),
-                    problem: Some(format!("{e:#}")),
-                },
-            })
-            .collect(),
-    )
+    let views = app.workspace().skills().into_iter().map(|e| {
+        let (warnings, errors): (Vec<_>, Vec<_>) = e.problems.iter().partition(|d| d.is_warning());
+        let warnings = warnings.iter().map(ToString::to_string).collect();
+        match e.skill {
+            Some(s) => SkillView {
+                name: e.name,
+                description: Some(s.description.clone()),
+                version: s.version.clone(),
+                tools: s.needed_tools().cloned().collect(),
+                scope: serde_json::to_value(&s.scope).unwrap_or_default(),
+                problem: None,
+                warnings,
+            },
+            None => SkillView {
+                name: e.name,
+                description: None,
+                version: None,
+                tools: Vec::new(),
+                scope: Value::Object(Default::default()),
+                problem: Some(
+                    errors.iter().map(|d| format!("{}:{d}", e.file.display())).collect::<Vec<_>>().join("\n"),
+                ),
+                warnings,
+            },
+        }
+    });
+    Json(views.collect())
 }
