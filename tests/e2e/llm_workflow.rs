@@ -139,3 +139,108 @@ fn an_anthropic_server_answers_an_llm_step() {
     assert_eq!(reply["content"][0]["type"], "tool_result");
     assert_eq!(reply["content"][0]["tool_use_id"], "toolu_1");
 }
+
+#[test]
+fn skills_past_the_prompt_budget_are_a_catalogue_the_model_reads_with_skills_read() {
+    let server = Server::default();
+    let read = |skill: &str, file: Option<&str>| {
+        let mut args = json!({ "skill": skill });
+        if let Some(f) = file {
+            args["file"] = json!(f);
+        }
+        args
+    };
+    *server.answers.lock().unwrap() = vec![
+        model_server::openai_tool_calls(&[
+            ("skills__read", read("disk-care", Some("references/guide.md"))),
+            ("skills__read", read("log-care", None)),
+            ("skills__read", read("disk-care", Some("../../notes/private.txt"))),
+            ("skills__read", read("not-enabled", None)),
+        ]),
+        model_server::openai_text("{\"verdict\": \"read\"}"),
+    ];
+    let base = serve("/v1/chat/completions", server.clone());
+    let ws = Ws::new();
+    // Two skills whose bodies together are past the budget (16,000 characters).
+    let body = |line: &str| line.repeat(9_000 / line.len());
+    ws.write(
+        "skills/log-care/SKILL.md",
+        &format!(
+            "---\nname: log-care\ndescription: Read logs before acting. Use for incidents.\n---\n{}\n",
+            body("Tail the log. ")
+        ),
+    );
+    ws.write(
+        "skills/disk-care/SKILL.md",
+        &format!("---\nname: disk-care\ndescription: Free disk space safely.\n---\n{}\n", body("Check df first. ")),
+    );
+    ws.write("skills/disk-care/references/guide.md", "Guide: look at /var/log before anything else.\n");
+    ws.write("skills/not-enabled/SKILL.md", "---\nname: not-enabled\ndescription: Not this bot's.\n---\nHidden.\n");
+    ws.write("notes/private.txt", "a private note outside every skill\n");
+    ws.write(
+        "bots/analyst.yaml",
+        &format!(
+            "name: analyst\nmodel: {{ provider: openai, name: test-model, base_url: \"{base}/v1\" }}\n\
+             personality: You read logs.\nskills: [log-care, disk-care]\n"
+        ),
+    );
+    ws.write(
+        "workflows/care.yaml",
+        "name: care\nbot: analyst\nsteps:\n  - id: ask\n    llm: { prompt: \"The disk is full.\", output: json }\n",
+    );
+    let out =
+        ws.cmd().args(["run", "workflows/care.yaml", "--json"]).env("OPENAI_API_KEY", "sk-test").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let received = server.received.lock().unwrap();
+    let first = &received[0].1;
+    let system = first["messages"][0]["content"].as_str().unwrap();
+    assert!(system.starts_with("You read logs."), "identity first: {system}");
+    assert!(
+        system.contains("- log-care: Read logs before acting.") && system.contains("- disk-care: Free disk"),
+        "{system}"
+    );
+    assert!(!system.contains("Tail the log.") && !system.contains("Check df first."), "no body past the budget");
+    assert!(system.len() < 2_000, "the catalogue, not the bodies: {} characters", system.len());
+    let offered: Vec<&str> =
+        first["tools"].as_array().unwrap().iter().map(|t| t["function"]["name"].as_str().unwrap()).collect();
+    assert!(offered.contains(&"skills__read"), "{offered:?}");
+
+    let results: Vec<String> = received[1].1["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| m["content"].as_str().unwrap().to_string())
+        .collect();
+    assert!(results[0].contains("Guide: look at /var/log"), "a file of the skill's folder: {results:?}");
+    assert!(results[1].starts_with("\"Tail the log."), "a body: {}", &results[1][..40]);
+    assert!(results[2].contains("not a path inside skill `disk-care`'s folder"), "{results:?}");
+    assert!(!results[2].contains("private note"), "nothing outside the folder is read");
+    assert!(results[3].contains("`not-enabled` is not one of your skills"), "{results:?}");
+    let audit = ws.run(&["--json", "audit", "list", "--tool", "skills.read", "--kind", "tool_call"]);
+    let decisions: Vec<Value> = events(&audit).iter().map(|r| r["decision"].clone()).collect();
+    assert_eq!(decisions, vec![json!("allowed"); 4], "every read is audited: {}", text(&audit));
+
+    // A bot whose skills fit gets their bodies, and no skills.read: to it, the tool does not exist.
+    ws.write("skills/short/SKILL.md", "---\nname: short\ndescription: Short.\n---\nBe brief.\n");
+    ws.write(
+        "bots/brief.yaml",
+        "name: brief\nmodel: { provider: scripted, script: scripts/brief.yaml }\nskills: [short]\n",
+    );
+    ws.write(
+        "scripts/brief.yaml",
+        "- tool_calls: [{ name: skills.read, arguments: { skill: short } }]\n- text: done\n",
+    );
+    ws.write("workflows/brief.yaml", "name: brief\nbot: brief\nsteps:\n  - id: ask\n    llm: { prompt: hi }\n");
+    let out = ws.run(&["run", "workflows/brief.yaml", "--json"]);
+    let ev = events(&out);
+    assert_eq!(finished(&ev)["status"], "succeeded", "{}", text(&out));
+    let offered = of_type(&ev, "llm_request")[0]["tools"].to_string();
+    assert!(!offered.contains("skills.read"), "{offered}");
+    let call = of_type(&ev, "tool_call")[0];
+    assert_eq!(
+        (call["decision"].as_str(), call["reason"].as_str()),
+        (Some("denied"), Some("no such tool: skills.read"))
+    );
+}

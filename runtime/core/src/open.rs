@@ -5,7 +5,7 @@
 use crate::audit::Trail;
 use crate::events::EventSink;
 use crate::governance::budget::Ledger;
-use crate::governance::{BotLoader, Catalog, Gate, SkillLoader};
+use crate::governance::{BotLoader, Catalog, Gate, SkillFiles, SkillLoader};
 use crate::memory::Memory;
 use crate::plugin::{Component, HostExecutor};
 use crate::store::Store;
@@ -49,6 +49,8 @@ pub(crate) fn assemble(
     .with_proxy(workspace.config.proxy());
     let ws = workspace.clone();
     let skills: SkillLoader = Arc::new(move |name| ws.skill(name));
+    let ws = workspace.clone();
+    let skill_files: SkillFiles = Arc::new(move |name, file| ws.skill_file(name, file));
     match store {
         Some(store) => Gate::new(catalog, bots, Trail::in_store(store.clone()), Ledger::Store(store.clone()))
             .with_memory(Memory::Store(store.clone()))
@@ -56,5 +58,6 @@ pub(crate) fn assemble(
         None => Gate::new(catalog, bots, Trail::in_memory(), Ledger::in_memory()),
     }
     .with_skills(skills)
+    .with_skill_files(skill_files)
     .with_executor(Arc::new(executor))
 }

@@ -268,6 +268,28 @@ impl Workspace {
         }
     }
 
+    /// The text of `file`, a path inside skill `name`'s folder (`references/guide.md`): never a
+    /// path out of it, by `..`, an absolute path or a link; at most 256 KiB of UTF-8 text.
+    pub fn skill_file(&self, name: &str, file: &str) -> anyhow::Result<String> {
+        plain_name("skill", name)?;
+        let dir = self.root.join("skills").join(name);
+        let rel = Path::new(file);
+        let inside = !file.is_empty() && rel.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !inside {
+            bail!("`{file}` is not a path inside skill `{name}`'s folder");
+        }
+        let real = dir.join(rel).canonicalize().with_context(|| format!("skill `{name}` has no file `{file}`"))?;
+        let real_dir = dir.canonicalize().with_context(|| format!("unknown skill `{name}`"))?;
+        if !real.starts_with(&real_dir) || !real.is_file() {
+            bail!("`{file}` is not a file inside skill `{name}`'s folder");
+        }
+        let size = std::fs::metadata(&real)?.len();
+        if size > 256 << 10 {
+            bail!("`{file}` of skill `{name}` is {size} bytes, more than 256 KiB");
+        }
+        std::fs::read_to_string(&real).with_context(|| format!("`{file}` of skill `{name}` is not UTF-8 text"))
+    }
+
     /// Every skill of `skills/` (a folder holding `SKILL.md`), by name, as it loads: one that
     /// does not load is listed with its problems, and the others still load.
     pub fn skills(&self) -> Vec<SkillEntry> {
@@ -335,6 +357,26 @@ fn normalize(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_skill_file_is_read_only_inside_the_skills_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace { root: dir.path().to_path_buf(), config: Config::default() };
+        let skill = dir.path().join("skills/care");
+        std::fs::create_dir_all(skill.join("references")).unwrap();
+        std::fs::write(skill.join("references/guide.md"), "guide").unwrap();
+        std::fs::write(dir.path().join("secret.txt"), "secret").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.txt"), skill.join("references/link.md")).unwrap();
+        assert_eq!(ws.skill_file("care", "references/guide.md").unwrap(), "guide");
+        for outside in
+            ["../../secret.txt", "/etc/passwd", "references/link.md", "", ".", "references/../../../secret.txt"]
+        {
+            let err = ws.skill_file("care", outside).unwrap_err().to_string();
+            assert!(err.contains("inside skill `care`'s folder"), "{outside}: {err}");
+        }
+        assert!(ws.skill_file("../care", "references/guide.md").is_err(), "the skill is a plain name");
+        assert!(ws.skill_file("care", "references").is_err(), "a folder is not a file");
+    }
 
     #[test]
     fn names_and_paths_stay_inside_the_workspace() {

@@ -9,6 +9,7 @@ use super::catalog::Catalog;
 use super::policy::{BotPolicy, BoundTool, compile_bot, schema_problems};
 use super::principal::{Delegation, Identity, MAX_DELEGATION_DEPTH, Principal};
 use super::scope::{Source, ToolScope};
+use super::skill_prompt::{self, SKILLS_READ, SkillFiles};
 use crate::audit::{AuditEntry, AuditKind, Trail, redact};
 use crate::core_tools;
 use crate::events::{Decision, Event, EventSink};
@@ -195,6 +196,8 @@ struct ResultDetail<'a> {
 enum Target {
     Core(Arc<CoreTool>),
     Memory(Arc<CoreTool>),
+    /// `skills.read`: the bot's own skills.
+    Skills(Arc<BotPolicy>),
     Bound(Arc<BoundTool>),
 }
 
@@ -202,6 +205,7 @@ struct Inner {
     catalog: Catalog,
     bots: BotLoader,
     skills: SkillLoader,
+    skill_files: Option<SkillFiles>,
     policies: Mutex<HashMap<String, Identity>>,
     trail: Trail,
     ledger: Ledger,
@@ -230,6 +234,7 @@ impl Gate {
                 catalog,
                 bots,
                 skills: Arc::new(|name| anyhow::bail!("unknown skill `{name}`")),
+                skill_files: None,
                 policies: Mutex::default(),
                 trail,
                 ledger,
@@ -260,6 +265,12 @@ impl Gate {
     pub fn with_skills(self, skills: SkillLoader) -> Gate {
         let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("with_skills is called while building"));
         Gate { inner: Arc::new(Inner { skills, ..inner }) }
+    }
+
+    /// The same gate reading skills' files (for `skills.read`) with `files`.
+    pub fn with_skill_files(self, files: SkillFiles) -> Gate {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("with_skill_files is called while building"));
+        Gate { inner: Arc::new(Inner { skill_files: Some(files), ..inner }) }
     }
 
     /// The same gate keeping bot memory in `memory`.
@@ -355,6 +366,9 @@ impl Gate {
             if let Some(m) = MEMORY.get(name) {
                 return policy.map(|_| (m.spec.clone(), true));
             }
+            if name == SKILLS_READ {
+                return policy.filter(|p| !p.skills_fit()).map(|_| (skill_prompt::SPEC.clone(), true));
+            }
             if let Some(c) = CORE.get(name) {
                 return Some((c.spec.clone(), false));
             }
@@ -366,8 +380,11 @@ impl Gate {
         let mut tools: Vec<Arc<ToolSpec>> = match lists.iter().min_by_key(|l| l.len()) {
             // A bot's own memory is not hidden by a delegation's list, so it is a candidate too.
             Some(shortest) => {
-                let own: Vec<&str> =
-                    if narrow.is_none() { MEMORY.keys().map(String::as_str).collect() } else { Vec::new() };
+                let own: Vec<&str> = if narrow.is_none() {
+                    MEMORY.keys().map(String::as_str).chain([SKILLS_READ]).collect()
+                } else {
+                    Vec::new()
+                };
                 shortest
                     .iter()
                     .map(String::as_str)
@@ -382,6 +399,9 @@ impl Gate {
                     let mut all: Vec<Arc<ToolSpec>> = CORE.values().map(|c| c.spec.clone()).collect();
                     all.extend(p.tools.values().map(|t| t.spec.clone()));
                     all.extend(MEMORY.values().map(|m| m.spec.clone()));
+                    if !p.skills_fit() {
+                        all.push(skill_prompt::SPEC.clone());
+                    }
                     all.sort_unstable_by(|a, b| a.name.cmp(&b.name));
                     all
                 });
@@ -457,6 +477,9 @@ impl Gate {
                 let bot = call.principal.bot_name().unwrap_or_default();
                 self.inner.memory.call(&tool.spec.name, bot, call.run, &call.arguments).await.map_err(ToolError::Failed)
             }
+            Target::Skills(policy) => {
+                skill_prompt::read(&policy, &call.arguments, self.inner.skill_files.as_ref()).map_err(ToolError::Failed)
+            }
             Target::Bound(tool) => self.execute_journaled(&tool, &call).await,
         };
         let outcome = match &result {
@@ -524,7 +547,8 @@ impl Gate {
         let no_such = || Refusal { error: ToolError::NoSuchTool(call.tool.to_string()), rule: "visibility".into() };
         let offered = call.offered.is_none_or(|names| names.iter().any(|n| n == call.tool));
         let own = MEMORY.get(call.tool);
-        if !offered || (own.is_none() && !principal.chain_allows(call.tool)) {
+        let skills_read = call.tool == SKILLS_READ;
+        if !offered || (own.is_none() && !skills_read && !principal.chain_allows(call.tool)) {
             return Err(no_such());
         }
         let policy = match &principal.identity {
@@ -541,6 +565,12 @@ impl Gate {
         if let (Some(tool), Some(_)) = (own, policy) {
             schema_problems(&tool.validator, &call.arguments).map_err(invalid)?;
             return Ok((Target::Memory(tool.clone()), "ownership: the bot's own memory".into()));
+        }
+        if skills_read {
+            // Offered only to a bot whose skills do not fit its prompt; to any other, it does not exist.
+            let policy = policy.filter(|p| !p.skills_fit()).ok_or_else(no_such)?;
+            schema_problems(&skill_prompt::VALIDATOR, &call.arguments).map_err(invalid)?;
+            return Ok((Target::Skills(policy.clone()), "ownership: the bot's own skills".into()));
         }
         if let Some(core) = CORE.get(call.tool) {
             schema_problems(&core.validator, &call.arguments).map_err(invalid)?;

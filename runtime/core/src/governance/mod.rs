@@ -7,6 +7,7 @@ mod gate;
 pub mod policy;
 pub mod principal;
 pub mod scope;
+mod skill_prompt;
 
 pub use catalog::Catalog;
 pub use gate::{
@@ -15,3 +16,4 @@ pub use gate::{
 };
 pub use policy::{BindingProblem, BotPolicy, BoundTool, compile_bot};
 pub use principal::{Identity, MAX_DELEGATION_DEPTH, Principal};
+pub use skill_prompt::{SKILL_PROMPT_BUDGET, SKILLS_READ, SkillFiles};

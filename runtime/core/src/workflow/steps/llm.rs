@@ -75,7 +75,7 @@ pub async fn run(
     let system_text: Vec<String> = bot
         .and_then(|b| b.personality.clone())
         .into_iter()
-        .chain(skill_bodies(&principal))
+        .chain(skill_prompt(&principal))
         .chain(system)
         .filter(|s| !s.trim().is_empty())
         .collect();
@@ -215,7 +215,7 @@ pub async fn run_delegate(
         .clone()
         .or_else(|| ctx.engine.workspace.config.model.clone())
         .ok_or_else(|| format!("bot `{}` has no model", request.bot))?;
-    let system: Vec<String> = bot.personality.clone().into_iter().chain(skill_bodies(&principal)).collect();
+    let system: Vec<String> = bot.personality.clone().into_iter().chain(skill_prompt(&principal)).collect();
     let conversation = Conversation {
         key,
         calls,
@@ -244,10 +244,11 @@ fn bot_of(ctx: &RunCtx, principal: &Principal) -> Result<Option<Arc<Bot>>, Strin
     }
 }
 
-/// The bodies of the principal's enabled skills, which join its system prompt.
-fn skill_bodies(principal: &Principal) -> Vec<String> {
+/// What the principal's enabled skills add to its system prompt: their bodies, or past the
+/// budget their catalogue (`BotPolicy::skill_prompt`).
+fn skill_prompt(principal: &Principal) -> Vec<String> {
     match &principal.identity {
-        Identity::Bot(p) => p.skills.iter().map(|s| s.body.clone()).collect(),
+        Identity::Bot(p) => p.skill_prompt(),
         _ => Vec::new(),
     }
 }
