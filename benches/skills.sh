@@ -28,7 +28,7 @@ for i in range(n):
     names.append(name)
     os.makedirs(f"{ws}/skills/{name}/references", exist_ok=True)
     with open(f"{ws}/skills/{name}/SKILL.md", "w") as f:
-        f.write(f"---\nname: {name}\ndescription: Skill {i}: triage one kind of incident. Use when its alert fires.\n"
+        f.write(f"---\nname: {name}\ndescription: \"Skill {i}: triage one kind of incident. Use when its alert fires.\"\n"
                 f"license: Apache-2.0\nmetadata:\n  author: bench\n  version: \"1.{i}.0\"\n"
                 f"argument-hint: \"[service]\"\nallowed-tools: ops.exec, ops.read\n---\n# Skill {i}\n\n{body}\n")
     with open(f"{ws}/skills/{name}/references/guide.md", "w") as f:
@@ -48,7 +48,7 @@ PY
 now() { date +%s.%N; }
 ms() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
 drop_caches() { sync; { echo 1 > /proc/sys/vm/drop_caches; } 2> /dev/null && echo dropped || echo "not dropped (no permission): warm"; }
-time_cmd() { local s; s=$(now); "$@" > /dev/null; ms "$s"; }
+time_cmd() { local s; s=$(now); "$@" > /dev/null 2>&1; ms "$s"; }
 best() { local b=; for _ in 1 2 3; do t=$(time_cmd "$@"); if [ -z "$b" ] || [ "$t" -lt "$b" ]; then b=$t; fi; done; echo "$b"; }
 
 listed=$("$MONSTRUM" --workspace "$WS" --json skill list | grep -c '"status":"warnings"')
