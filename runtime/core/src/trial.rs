@@ -10,11 +10,11 @@
 
 use crate::audit::AuditRecord;
 use crate::events::{Decision, Event, EventSink};
-use crate::governance::{BotLoader, Catalog, GateCall, Identity, ToolError};
+use crate::governance::{BotLoader, GateCall, Identity, ToolError};
 use crate::plugin::Component;
 use crate::plugin::trace::{CallTrace, traced};
 use crate::store::{AuditFilter, Store};
-use crate::workspace::Workspace;
+use crate::workspace::{AvailablePlugin, PluginSource, Workspace, catalog_of};
 use anyhow::{Context, bail};
 use monstrum_model::{Binding, Bot, Manifest};
 use serde_json::{Map, Value};
@@ -66,13 +66,15 @@ pub async fn trial(workspace: Workspace, db: Option<&str>, trial: Trial) -> anyh
     } else {
         Some(Store::open(&workspace.store_url(db)?).await.context("credentials are read from the workspace's vault")?)
     };
-    let (mut manifests, mut components): (Vec<Manifest>, _) = {
-        let (catalog, components) = workspace.plugins()?;
-        (catalog.iter().map(|m| (**m).clone()).filter(|m| m.name != trial.manifest.name).collect(), components)
-    };
+    // Last in precedence order, as a plugin under development: it shadows one of its name.
     let name = trial.manifest.name.clone();
-    components.insert(name.clone(), Component::File(trial.component.clone()));
-    manifests.push(trial.manifest.clone());
+    let mut plugins = workspace.available_plugins()?;
+    plugins.push(AvailablePlugin {
+        manifest: trial.manifest,
+        source: PluginSource::Dev(trial.component.parent().map(PathBuf::from).unwrap_or_default()),
+        component: Component::File(trial.component),
+    });
+    let (catalog, components) = catalog_of(plugins);
 
     let bot = Bot {
         name: TRIAL_BOT.into(),
@@ -98,7 +100,7 @@ pub async fn trial(workspace: Workspace, db: Option<&str>, trial: Trial) -> anyh
                 if asked == TRIAL_BOT { Ok(bot.clone()) } else { bail!("a plugin test has no bot `{asked}`") }
             },
         );
-    let gate = crate::open::assemble(&workspace, store.as_ref(), Catalog::new(manifests), components, bots);
+    let gate = crate::open::assemble(&workspace, store.as_ref(), catalog, components, bots);
 
     let principal = gate.principal(Some(TRIAL_BOT));
     if let Identity::Faulty { reason, .. } = &principal.identity {

@@ -87,6 +87,18 @@ fn installed_packages(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The catalog and components of `plugins`, in precedence order: of several with one name, the
+/// last wins.
+pub(crate) fn catalog_of(plugins: Vec<AvailablePlugin>) -> (crate::governance::Catalog, HashMap<String, Component>) {
+    let mut manifests = Vec::new();
+    let mut components = HashMap::new();
+    for p in plugins {
+        components.insert(p.manifest.name.clone(), p.component);
+        manifests.push(p.manifest);
+    }
+    (crate::governance::Catalog::new(manifests), components)
+}
+
 /// A skill of the workspace as it loads.
 #[derive(Clone, Debug)]
 pub struct SkillEntry {
@@ -195,13 +207,7 @@ impl Workspace {
     /// (`plugins/<name>.mst`) and those being developed in `plugins/<name>/` (manifest and
     /// component); of several with one name, the last of [`Workspace::available_plugins`] wins.
     pub fn plugins(&self) -> anyhow::Result<(crate::governance::Catalog, HashMap<String, Component>)> {
-        let mut manifests = Vec::new();
-        let mut components = HashMap::new();
-        for p in self.available_plugins()? {
-            components.insert(p.manifest.name.clone(), p.component);
-            manifests.push(p.manifest);
-        }
-        Ok((crate::governance::Catalog::new(manifests), components))
+        Ok(catalog_of(self.available_plugins()?))
     }
 
     /// Every plugin of the workspace, in precedence order: built-in, then installed packages
