@@ -703,7 +703,9 @@ async fn a_user_saves_versions_compares_and_rolls_back_and_runs_with_typed_input
     browser.until_yaml("id: hello").await;
     browser.type_over("#message", "renamed the step").await;
     browser.click("#save").await;
-    browser.until_text("#version", "version").await;
+    // The hand-written file is kept as version 1, the save is version 2: wait for the save
+    // itself (the label said "version" before it, and the file was read too early once).
+    browser.until_text("#version", "version 2").await;
     let first = std::fs::read_to_string(ws.path().join("workflows/greet.yaml")).unwrap();
     assert!(first.contains("id: hello"), "{first}");
     assert!(
