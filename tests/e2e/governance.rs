@@ -41,7 +41,7 @@ tools:
     scope: [{ dimension: databases, param: /database, match: exact }]
 "#;
 
-fn workspace() -> Ws {
+pub(crate) fn workspace() -> Ws {
     let ws = Ws::new();
     ws.write("plugins/github/manifest.yaml", GITHUB);
     ws.write("plugins/pg/manifest.yaml", PG);
@@ -83,7 +83,7 @@ steps:
     ws
 }
 
-fn tool_calls(evs: &[Value]) -> Vec<(String, String, Option<String>)> {
+pub(crate) fn tool_calls(evs: &[Value]) -> Vec<(String, String, Option<String>)> {
     of_type(evs, "tool_call")
         .iter()
         .map(|e| {
@@ -96,7 +96,7 @@ fn tool_calls(evs: &[Value]) -> Vec<(String, String, Option<String>)> {
         .collect()
 }
 
-fn audit(ws: &Ws, filter: &[&str]) -> Vec<Value> {
+pub(crate) fn audit(ws: &Ws, filter: &[&str]) -> Vec<Value> {
     let mut args = vec!["--json", "audit", "list"];
     args.extend_from_slice(filter);
     let out = ws.run(&args);
@@ -134,6 +134,7 @@ fn the_model_sees_exactly_the_bound_tools_and_an_unbound_one_does_not_exist() {
             "memory.delete",
             "memory.get",
             "memory.list",
+            "memory.search",
             "memory.set"
         ]
     );
@@ -188,7 +189,7 @@ fn a_budget_is_enforced_whatever_the_prompt_claims() {
         "bots/ops.yaml",
         r#"name: ops
 model: { provider: scripted, script: scripts/ops.yaml, price: { input: 1000, output: 1000 } }
-budget: { usd: 100, period: day, run: { tokens: 3000 } }
+budget: { usd: 100, period: day, run: { tokens: 4000 } }
 "#,
     );
     ws.write(
@@ -218,7 +219,7 @@ steps:
     assert_eq!(of_type(&evs, "llm_request").len(), 2, "the third request is never sent");
     let denied = audit(&ws, &["--kind", "model_request", "--decision", "denied"]);
     assert_eq!(denied.len(), 1);
-    assert!(denied[0]["reason"].as_str().unwrap().contains("of 3000 tokens"));
+    assert!(denied[0]["reason"].as_str().unwrap().contains("of 4000 tokens"));
     let used = audit(&ws, &["--kind", "model_request", "--decision", "used"]);
     assert_eq!(used.len(), 2);
     assert_eq!(used[0]["detail"]["input_tokens"], 1200);
@@ -253,7 +254,7 @@ steps:
     let offered = &of_type(&evs, "llm_request")[0]["tools"];
     assert_eq!(
         offered,
-        &serde_json::json!(["memory.delete", "memory.get", "memory.list", "memory.set", "pg.query"]),
+        &serde_json::json!(["memory.delete", "memory.get", "memory.list", "memory.search", "memory.set", "pg.query"]),
         "the delegation's tools narrow what dba is shown (its own memory is not narrowed)"
     );
     let calls = tool_calls(&evs);
@@ -436,10 +437,15 @@ steps:
     let dba_call = audit(&ws, &["--bot", "dba", "--kind", "tool_result"]);
     assert_eq!(dba_call.len(), 1, "{dba_call:?}");
     let results = of_type(&evs, "llm_request");
-    assert!(
-        results.iter().any(|r| r["tools"]
-            == serde_json::json!(["memory.delete", "memory.get", "memory.list", "memory.set", "pg.query"]))
-    );
+    assert!(results.iter().any(|r| r["tools"]
+        == serde_json::json!([
+            "memory.delete",
+            "memory.get",
+            "memory.list",
+            "memory.search",
+            "memory.set",
+            "pg.query"
+        ])));
 
     // Global memory is kept; the run's task memory was deleted when it ended.
     let db = ws.path().join(".monstrum/monstrum.db");

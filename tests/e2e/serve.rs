@@ -271,3 +271,73 @@ fn a_run_driven_by_another_process_is_cancelled_at_its_next_lease_renewal() {
     let again = ws.run(&["runs", "cancel", &run]);
     assert_eq!(again.status.code(), Some(1), "{}", text(&again));
 }
+
+/// Polls `GET url` until `done` holds of its body (10 s at most); returns the body.
+fn until(client: &reqwest::blocking::Client, url: &str, token: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let (_, body) = get(client, url, token);
+        if done(&body) {
+            return body;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "not within 10 s: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn tool_names(bot: &Value) -> Vec<&str> {
+    bot["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).filter(|n| n.contains('.')).collect()
+}
+
+#[test]
+fn edits_to_bots_and_skills_take_effect_while_serving_and_a_broken_edit_keeps_the_last_good_version() {
+    let ws = crate::governance::workspace();
+    let skill =
+        |tools: &str| format!("---\nname: readonly\ndescription: Read issues only.\ntools: [{tools}]\n---\nRead.\n");
+    ws.write("skills/readonly/SKILL.md", &skill("github-work.get_issue"));
+    let bot = std::fs::read_to_string(ws.path().join("bots/ops.yaml")).unwrap();
+    ws.write("bots/ops.yaml", &format!("{bot}skills: [readonly]\n"));
+    let token = token(&ws, "viewer", "vera");
+    let (mut server, base) = start(&ws);
+    let client = reqwest::blocking::Client::new();
+    let ops = format!("{base}/api/bots/ops");
+    let has = |tool: &'static str| move |b: &Value| tool_names(b).contains(&tool);
+
+    let first = until(&client, &ops, &token, |b| b["tools"].is_array());
+    assert!(tool_names(&first).contains(&"github-work.get_issue"), "{first}");
+    assert!(!tool_names(&first).contains(&"github-work.create_comment"), "the skill narrows: {first}");
+
+    // A skill edited while serving: the bot is compiled again.
+    ws.write("skills/readonly/SKILL.md", &skill("github-work.get_issue, github-work.create_comment"));
+    until(&client, &ops, &token, has("github-work.create_comment"));
+
+    // A broken skill: the bot keeps its last good version, and both say what is wrong.
+    ws.write("skills/readonly/SKILL.md", "---\nname: readonly\ndescription: [unclosed\n---\nRead.\n");
+    let kept = until(&client, &ops, &token, |b| b["problem"].is_string());
+    assert!(kept["problem"].as_str().unwrap().contains("readonly"), "{kept}");
+    assert!(tool_names(&kept).contains(&"github-work.create_comment"), "the last good version: {kept}");
+    let (_, skills) = get(&client, &format!("{base}/api/skills"), &token);
+    assert!(skills[0]["problem"].as_str().unwrap().contains("readonly/SKILL.md:"), "{skills}");
+
+    // A broken bot file: the same.
+    ws.write("bots/ops.yaml", "name: ops\nresources: 12\n");
+    let kept = until(&client, &ops, &token, |b| b["problem"].as_str().is_some_and(|p| p.contains("bots/ops.yaml")));
+    assert!(tool_names(&kept).contains(&"github-work.create_comment"), "{kept}");
+
+    // Fixed, without the skill: no problem, and nothing narrows the bot now.
+    ws.write("bots/ops.yaml", &bot);
+    let fixed = until(&client, &ops, &token, |b| b["problem"].is_null());
+    assert!(tool_names(&fixed).contains(&"github-work.create_comment"), "{fixed}");
+
+    // A bot whose file is removed is gone, not kept.
+    let dba = format!("{base}/api/bots/dba");
+    assert_eq!(get(&client, &dba, &token).0, 200);
+    std::fs::remove_file(ws.path().join("bots/dba.yaml")).unwrap();
+    let started = Instant::now();
+    while get(&client, &dba, &token).0 != 404 {
+        assert!(started.elapsed() < Duration::from_secs(10), "a removed bot is still served");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.kill().ok();
+    server.wait().ok();
+}

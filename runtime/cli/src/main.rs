@@ -57,6 +57,10 @@ enum Command {
         /// An input: NAME=VALUE (repeatable).
         #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
         inputs: Vec<String>,
+        /// The conversation the run is for (CHANNEL/CONVERSATION): its bots' `channel:` memory
+        /// partition, as when the run comes from that conversation through a channel.
+        #[arg(long, value_name = "CHANNEL/CONVERSATION")]
+        conversation: Option<String>,
     },
     /// Check workflow and bot files; report every problem with file, line and column.
     Validate {
@@ -252,7 +256,9 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async move {
         let result = match cli.command {
-            Command::Run { file, inputs } => run::run(&global, &file, &inputs).await,
+            Command::Run { file, inputs, conversation } => {
+                run::run(&global, &file, &inputs, conversation.as_deref()).await
+            }
             Command::Validate { files } => Ok(diagnostics::validate(&global, &files)),
             Command::Runs { action } => match action.unwrap_or(RunsAction::List { limit: 20 }) {
                 RunsAction::List { limit } => runs::list(&global, limit).await,

@@ -33,7 +33,11 @@ async fn engine(global: &Global, workspace: Workspace) -> anyhow::Result<(Arc<En
 }
 
 /// `monstrum run FILE [--input k=v]...`
-pub async fn run(global: &Global, file: &Path, inputs: &[String]) -> anyhow::Result<u8> {
+pub async fn run(global: &Global, file: &Path, inputs: &[String], conversation: Option<&str>) -> anyhow::Result<u8> {
+    if let Some(Err(e)) = conversation.map(monstrum_core::memory::check_conversation) {
+        crate::report_error(global, &anyhow::anyhow!("--conversation: {e}"));
+        return Ok(EXIT_INVALID);
+    }
     let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let workspace = Workspace::discover(global.workspace.as_deref(), file.parent().unwrap_or(Path::new(".")))?;
     let (workflow, source) = match load_checked(global, &file, &workspace) {
@@ -65,6 +69,7 @@ pub async fn run(global: &Global, file: &Path, inputs: &[String]) -> anyhow::Res
             started_by: global.who(),
             parent: None,
             depth: 0,
+            conversation: conversation.map(str::to_string),
         })
         .await?;
     let outcome = engine.continue_parents(outcome).await?;

@@ -15,11 +15,16 @@ fn workspace(global: &Global) -> anyhow::Result<Workspace> {
 /// `monstrum serve [--addr 127.0.0.1:7410] [--allow-remote]`
 pub async fn serve(global: &Global, addr: SocketAddr, allow_remote: bool) -> anyhow::Result<u8> {
     let app = monstrum_server::state::App::open(workspace(global)?, global.db.as_deref()).await?;
-    let sweep_every = std::env::var("MONSTRUM_SWEEP_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(std::time::Duration::from_secs(5), std::time::Duration::from_millis);
-    monstrum_server::serve(app, monstrum_server::Options { addr, allow_remote, sweep_every }).await?;
+    let every = |var: &str, default_ms: u64| {
+        std::time::Duration::from_millis(std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default_ms))
+    };
+    let options = monstrum_server::Options {
+        addr,
+        allow_remote,
+        sweep_every: every("MONSTRUM_SWEEP_MS", 5_000),
+        reload_every: every("MONSTRUM_RELOAD_MS", 1_000),
+    };
+    monstrum_server::serve(app, options).await?;
     Ok(EXIT_DONE)
 }
 

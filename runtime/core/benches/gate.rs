@@ -95,6 +95,7 @@ fn figures() {
                     offered: None,
                     key: None,
                     resend: false,
+                    conversation: None,
                 };
                 std::hint::black_box(gate.call(call, &events).await).ok();
             })

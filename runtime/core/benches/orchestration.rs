@@ -224,6 +224,7 @@ async fn run_once(w: &Loaded, mode: Mode, scratch: &Path) -> Timed {
         started_by: "bench".into(),
         parent: None,
         depth: 0,
+        conversation: None,
     };
     let t = Instant::now();
     let outcome = if mode == Mode::MemoryTask {

@@ -33,6 +33,9 @@ pub enum Event {
         tools: Vec<String>,
         input_tokens: u64,
         output_tokens: u64,
+        /// The memory entries that joined the request's context, as `partition/key`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        memory: Vec<String>,
     },
     /// A tool call went through the gate.
     ToolCall { run: String, step: String, tool: String, decision: Decision, reason: Option<String> },

@@ -126,6 +126,7 @@ pub async fn trial(workspace: Workspace, db: Option<&str>, trial: Trial) -> anyh
         offered: None,
         key: None,
         resend: false,
+        conversation: None,
     };
     let (result, traces) = traced(gate.call(call, &events)).await;
     let decision = decided.lock().ok().and_then(|d| *d).context("the gate reported no decision")?;

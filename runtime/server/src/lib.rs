@@ -10,6 +10,7 @@ pub mod error;
 pub mod hub;
 pub mod openapi;
 mod persist;
+mod reload;
 pub mod routes;
 pub mod state;
 mod ui;
@@ -34,6 +35,8 @@ pub struct Options {
     pub allow_remote: bool,
     /// How often expired approval gates are swept.
     pub sweep_every: Duration,
+    /// How often bot and skill files are looked at for edits.
+    pub reload_every: Duration,
 }
 
 /// The whole application: `/health`, `/api/openapi.json` and the API, with the safe defaults
@@ -78,6 +81,7 @@ pub async fn serve(app: App, options: Options) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", options.addr))?;
     let resumed = app.driver.resume_interrupted().await?;
     let sweeper = app.driver.sweep_expired(options.sweep_every);
+    let reloader = reload::watch(app.clone(), options.reload_every);
     eprintln!(
         "monstrum serve: listening on http://{} (workspace {}); resumed {resumed} interrupted run(s)",
         listener.local_addr()?,
@@ -98,6 +102,7 @@ pub async fn serve(app: App, options: Options) -> anyhow::Result<()> {
         () = deadline => {}
     }
     sweeper.abort();
+    reloader.abort();
     Ok(())
 }
 

@@ -7,7 +7,8 @@ use monstrum_core::events::EventSink;
 use monstrum_core::store::Store;
 use monstrum_core::workflow::Engine;
 use monstrum_core::workspace::Workspace;
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 /// The server's state; cheap to clone.
 #[derive(Clone)]
@@ -16,6 +17,8 @@ pub struct App {
     pub store: Store,
     pub hub: Hub,
     pub driver: Driver,
+    /// Bots whose last edit did not compile, so they keep their last good version: why.
+    pub reload_problems: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 impl App {
@@ -27,7 +30,13 @@ impl App {
         let store = engine.store.clone().ok_or_else(|| anyhow::anyhow!("the server needs a store"))?;
         hub.persist_to(store.clone());
         let engine = Arc::new(engine);
-        Ok(App { driver: Driver::new(engine.clone(), hub.clone()), engine, store, hub })
+        Ok(App {
+            driver: Driver::new(engine.clone(), hub.clone()),
+            engine,
+            store,
+            hub,
+            reload_problems: Arc::default(),
+        })
     }
 
     pub fn workspace(&self) -> &Workspace {

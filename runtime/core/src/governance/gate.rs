@@ -14,7 +14,7 @@ use crate::audit::{AuditEntry, AuditKind, Trail, redact};
 use crate::core_tools;
 use crate::events::{Decision, Event, EventSink};
 use crate::llm::ToolSpec;
-use crate::memory::Memory;
+use crate::memory::{CallContext, Memory, Reach};
 use crate::store::{CallRecord, Store};
 use jsonschema::Validator;
 use monstrum_model::{Bot, Effect, Limits, Skill};
@@ -105,6 +105,9 @@ pub struct GateCall<'a> {
     pub key: Option<&'a str>,
     /// A person decided that a write in doubt under `key` is to be sent again.
     pub resend: bool,
+    /// The conversation the run came from (`<channel>/<conversation>`), if any: the call's
+    /// `channel:` memory partition.
+    pub conversation: Option<&'a str>,
 }
 
 /// A delegation asked for by a step or by a model.
@@ -195,7 +198,7 @@ struct ResultDetail<'a> {
 
 enum Target {
     Core(Arc<CoreTool>),
-    Memory(Arc<CoreTool>),
+    Memory(Arc<CoreTool>, Reach),
     /// `skills.read`: the bot's own skills.
     Skills(Arc<BotPolicy>),
     Bound(Arc<BoundTool>),
@@ -290,6 +293,19 @@ impl Gate {
         &self.inner.memory
     }
 
+    /// The memory partitions `principal` reaches in `run` (none for a caller that is not a bot).
+    pub fn memory_context<'a>(
+        &self,
+        principal: &Principal,
+        run: &'a str,
+        conversation: Option<&'a str>,
+    ) -> Option<CallContext<'a>> {
+        match &principal.identity {
+            Identity::Bot(policy) => Some(memory_context(policy, principal, run, conversation)),
+            _ => None,
+        }
+    }
+
     /// The audit trail the gate writes.
     pub fn trail(&self) -> &Trail {
         &self.inner.trail
@@ -307,7 +323,44 @@ impl Gate {
         {
             return id.clone();
         }
-        let identity = match (self.inner.bots)(name) {
+        let identity = self.compile(name);
+        if let Ok(mut cache) = self.inner.policies.lock() {
+            cache.insert(name.to_string(), identity.clone());
+        }
+        identity
+    }
+
+    /// Compiles bot `name` again from its file and skills, for the bots the gate has compiled:
+    /// what a server does when a bot's or a skill's file changes. A bot that compiles replaces
+    /// its old policy (steps that start after it see the new one); a broken edit keeps the last
+    /// good version and is returned as a problem; a bot whose file is gone (`removed`) is
+    /// forgotten, so it fails closed as an unknown bot.
+    pub fn reload(&self, name: &str, removed: bool) -> Result<(), String> {
+        let Ok(mut cache) = self.inner.policies.lock() else { return Err("the gate's cache is poisoned".into()) };
+        if removed {
+            cache.remove(name);
+            return Ok(());
+        }
+        let was_good = match cache.get(name) {
+            None => return Ok(()),
+            Some(old) => matches!(old, Identity::Bot(_)),
+        };
+        match self.compile(name) {
+            Identity::Faulty { reason, .. } if was_good => Err(reason),
+            fresh => {
+                cache.insert(name.to_string(), fresh);
+                Ok(())
+            }
+        }
+    }
+
+    /// The names of the bots the gate has compiled.
+    pub fn compiled_bots(&self) -> Vec<String> {
+        self.inner.policies.lock().map(|c| c.keys().cloned().collect()).unwrap_or_default()
+    }
+
+    fn compile(&self, name: &str) -> Identity {
+        match (self.inner.bots)(name) {
             Err(e) => Identity::Faulty { bot: name.to_string(), reason: e.to_string() },
             Ok(bot) => match bot
                 .skills
@@ -326,11 +379,7 @@ impl Gate {
                     ),
                 },
             },
-        };
-        if let Ok(mut cache) = self.inner.policies.lock() {
-            cache.insert(name.to_string(), identity.clone());
         }
-        identity
     }
 
     /// The principal of a step run by `bot` (or by nobody).
@@ -444,7 +493,7 @@ impl Gate {
         // The decision is on disk before a tool with an effect outside the run acts. A built-in
         // tool's only effect is its output, recorded with the step after this record, and a
         // refusal has none: their records join the next commit without being waited for.
-        let acts_outside = matches!(checked, Ok((Target::Bound(_) | Target::Memory(_), _)));
+        let acts_outside = matches!(checked, Ok((Target::Bound(_) | Target::Memory(..), _)));
         let recorded = if acts_outside {
             self.inner.trail.append(entry).await.map(drop)
         } else {
@@ -473,9 +522,9 @@ impl Gate {
             Target::Core(tool) => {
                 core_tools::call(&tool.spec.name, std::mem::take(&mut call.arguments)).await.map_err(ToolError::Failed)
             }
-            Target::Memory(tool) => {
+            Target::Memory(tool, reach) => {
                 let bot = call.principal.bot_name().unwrap_or_default();
-                self.inner.memory.call(&tool.spec.name, bot, call.run, &call.arguments).await.map_err(ToolError::Failed)
+                self.inner.memory.call(&tool.spec.name, bot, &reach, &call.arguments).await.map_err(ToolError::Failed)
             }
             Target::Skills(policy) => {
                 skill_prompt::read(&policy, &call.arguments, self.inner.skill_files.as_ref()).map_err(ToolError::Failed)
@@ -562,9 +611,12 @@ impl Gate {
             error: ToolError::InvalidArguments { tool: call.tool.to_string(), reason },
             rule: "schema".into(),
         };
-        if let (Some(tool), Some(_)) = (own, policy) {
+        if let (Some(tool), Some(policy)) = (own, policy) {
             schema_problems(&tool.validator, &call.arguments).map_err(invalid)?;
-            return Ok((Target::Memory(tool.clone()), "ownership: the bot's own memory".into()));
+            let reach = memory_context(policy, principal, call.run, call.conversation)
+                .resolve(call.tool, &call.arguments)
+                .map_err(|why| Refusal { error: ToolError::Denied(why), rule: "memory partition".into() })?;
+            return Ok((Target::Memory(tool.clone(), reach), "ownership: the bot's own memory".into()));
         }
         if skills_read {
             // Offered only to a bot whose skills do not fit its prompt; to any other, it does not exist.
@@ -889,4 +941,22 @@ fn period_account(name: &str, budget: &monstrum_model::Budget) -> Option<Account
         since: period_start(budget.period),
         run: None,
     })
+}
+
+/// A bot's call context for memory: its run, its conversation, and the instances it may call a
+/// tool of after every delegation's narrowing (their `resource:` partitions).
+fn memory_context<'a>(
+    policy: &BotPolicy,
+    principal: &Principal,
+    run: &'a str,
+    conversation: Option<&'a str>,
+) -> CallContext<'a> {
+    let mut instances: Vec<String> = policy
+        .tools
+        .iter()
+        .filter(|(name, _)| principal.chain_allows(name))
+        .map(|(_, tool)| tool.binding.instance_name().to_string())
+        .collect();
+    instances.dedup();
+    CallContext { run, conversation, instances }
 }

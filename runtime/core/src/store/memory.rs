@@ -62,13 +62,142 @@ impl Store {
         rows.iter().map(|r| r.try_get("mkey")).collect::<Result<_, _>>().context("bad memory row")
     }
 
-    /// Deletes a whole partition (a finished run's task memory).
-    pub(crate) async fn memory_clear(&self, part: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM memory WHERE part = $1")
-            .bind(part)
-            .execute(&self.pool)
-            .await
-            .context("cannot clear memory")?;
-        Ok(())
+    /// A bot's entries in `parts` that match `query`, best first: ranked by the store's own
+    /// full-text engine (SQLite FTS5's bm25, PostgreSQL's `ts_rank`). Any word of the query
+    /// matches; a query without words finds nothing.
+    pub async fn memory_search(
+        &self,
+        bot: &str,
+        parts: &[String],
+        query: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<MemoryHit>> {
+        let words = search_words(query);
+        if words.is_empty() || parts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let places: Vec<String> = (0..parts.len()).map(|i| format!("${}", i + 3)).collect();
+        let places = places.join(", ");
+        let limit_at = parts.len() + 3;
+        let sql = if self.sqlite {
+            format!(
+                "SELECT m.part, m.mkey, m.value, bm25(memory_fts) AS score
+                 FROM memory_fts JOIN memory m ON m.rowid = memory_fts.rowid
+                 WHERE memory_fts MATCH $1 AND m.bot = $2 AND m.part IN ({places})
+                 ORDER BY score, m.mkey LIMIT ${limit_at}"
+            )
+        } else {
+            format!(
+                "SELECT part, mkey, value, -ts_rank({DOCUMENT}, q)::float8 AS score
+                 FROM memory, to_tsquery('simple', $1) q
+                 WHERE {DOCUMENT} @@ q AND bot = $2 AND part IN ({places})
+                 ORDER BY score, mkey LIMIT ${limit_at}"
+            )
+        };
+        let text = if self.sqlite {
+            words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(" OR ")
+        } else {
+            words.join(" | ")
+        };
+        // Only placeholders are formatted into the text; every value is bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(text).bind(bot);
+        for part in parts {
+            q = q.bind(part);
+        }
+        let rows = q.bind(limit as i64).fetch_all(&self.pool).await.context("cannot search memory")?;
+        rows.iter()
+            .map(|r| -> Result<MemoryHit, sqlx::Error> {
+                let value: String = r.try_get("value")?;
+                Ok(MemoryHit {
+                    partition: r.try_get("part")?,
+                    key: r.try_get("mkey")?,
+                    value: serde_json::from_str(&value).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                    // Lower is better in both engines' order; shown as higher-is-better.
+                    score: -r.try_get::<f64, _>("score")?,
+                })
+            })
+            .collect::<Result<_, _>>()
+            .context("bad memory row")
     }
+}
+
+/// One entry a memory search found.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MemoryHit {
+    pub partition: String,
+    pub key: String,
+    pub value: Value,
+    /// The engine's relevance, higher is better (comparable within one search only).
+    pub score: f64,
+}
+
+/// The text PostgreSQL indexes for an entry (the expression of its GIN index, which a query
+/// must repeat to use it).
+const DOCUMENT: &str = "to_tsvector('simple', mkey || ' ' || value)";
+
+/// The words of a search: letters and digits, lower-cased, at most 16 of them. Quoted for
+/// FTS5 and joined for `to_tsquery`, so a query's punctuation is never the engine's syntax.
+pub(crate) fn search_words(query: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    for word in query.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        let word: String = word.to_lowercase().chars().take(64).collect();
+        if !words.contains(&word) {
+            words.push(word);
+        }
+        if words.len() == 16 {
+            break;
+        }
+    }
+    words
+}
+
+/// Creates the full-text index over memory if it is not there: the store's own engine, so not
+/// portable SQL, and not a migration. SQLite: an FTS5 table over `memory`'s rows (by rowid),
+/// kept by triggers, and filled from the rows already there when it is created (a VACUUM may
+/// renumber rowids; `INSERT INTO memory_fts(memory_fts) VALUES('rebuild')` re-syncs it).
+/// PostgreSQL: a GIN index on the entry's `tsvector`.
+pub(super) async fn create_search_index(pool: &sqlx::AnyPool, sqlite: bool) -> StoreResult<()> {
+    let what = "cannot create the memory search index";
+    if !sqlite {
+        let sql = format!("CREATE INDEX IF NOT EXISTS memory_search ON memory USING GIN ({DOCUMENT})");
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.context(what)?;
+        return Ok(());
+    }
+    let mut tx = pool.begin().await.context(what)?;
+    let exists = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'memory_fts'")
+        .fetch_optional(&mut *tx)
+        .await
+        .context(what)?
+        .is_some();
+    if !exists {
+        sqlx::raw_sql(
+            "CREATE VIRTUAL TABLE memory_fts USING fts5(mkey, value, content='memory', tokenize='unicode61');
+             CREATE TRIGGER memory_fts_insert AFTER INSERT ON memory BEGIN
+               INSERT INTO memory_fts (rowid, mkey, value) VALUES (new.rowid, new.mkey, new.value);
+             END;
+             CREATE TRIGGER memory_fts_delete AFTER DELETE ON memory BEGIN
+               INSERT INTO memory_fts (memory_fts, rowid, mkey, value) VALUES ('delete', old.rowid, old.mkey, old.value);
+             END;
+             CREATE TRIGGER memory_fts_update AFTER UPDATE ON memory BEGIN
+               INSERT INTO memory_fts (memory_fts, rowid, mkey, value) VALUES ('delete', old.rowid, old.mkey, old.value);
+               INSERT INTO memory_fts (rowid, mkey, value) VALUES (new.rowid, new.mkey, new.value);
+             END;
+             INSERT INTO memory_fts (memory_fts) VALUES ('rebuild');",
+        )
+        .execute(&mut *tx)
+        .await
+        .context(what)?;
+    }
+    tx.commit().await.context(what)?;
+    Ok(())
+}
+
+/// Deletes run `run`'s task partition, for every bot, in the transaction that ends the run.
+pub(super) async fn clear_task(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run: &str) -> StoreResult<()> {
+    sqlx::query("DELETE FROM memory WHERE part = $1")
+        .bind(format!("task:{run}"))
+        .execute(&mut **tx)
+        .await
+        .context("cannot delete the run's task memory")?;
+    Ok(())
 }

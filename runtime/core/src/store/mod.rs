@@ -19,6 +19,8 @@ mod writer;
 
 pub use audit::AuditFilter;
 pub use calls::CallRecord;
+pub use memory::MemoryHit;
+pub(crate) use memory::search_words;
 pub use records::{ApprovalRecord, LlmRecord, RunRecord, StepRecord};
 pub use tokens::TokenRecord;
 pub use vault::VaultRow;
@@ -121,6 +123,7 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| StoreError { context: "cannot migrate the schema".into(), cause: e.into() })?;
+        memory::create_search_index(&pool, sqlite).await?;
         let writer = Writer::spawn(pool.clone(), sqlite);
         Ok(Store { pool, writer, sqlite })
     }
@@ -130,8 +133,8 @@ impl Store {
     /// Records a new run.
     pub(crate) async fn create_run(&self, run: &RunRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO runs (id, workflow, file, source, inputs, status, started_by, parent_run, parent_step, created_at, updated_at, workflow_version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            "INSERT INTO runs (id, workflow, file, source, inputs, status, started_by, parent_run, parent_step, created_at, updated_at, workflow_version, conversation)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&run.id)
         .bind(&run.workflow)
@@ -145,6 +148,7 @@ impl Store {
         .bind(run.created_at)
         .bind(run.updated_at)
         .bind(run.workflow_version)
+        .bind(run.conversation.clone())
         .execute(&self.pool)
         .await
         .context("cannot record the run")?;
@@ -232,7 +236,9 @@ impl Store {
         Ok(rows.iter().map(|r| r.get("id")).collect())
     }
 
-    /// Sets a run's status, and its outputs and error when it ends.
+    /// Sets a run's status, and its outputs and error when it ends. A run that ends, in any way
+    /// and by any path (its driver, a cancel of a waiting run, a resume after a crash), loses
+    /// its task memory in the same transaction: no bot keeps a run's scratch past the run.
     pub(crate) async fn set_run_status(
         &self,
         id: &str,
@@ -242,6 +248,7 @@ impl Store {
     ) -> StoreResult<()> {
         let now = now_ms();
         let finished = matches!(status, "succeeded" | "failed" | "cancelled").then_some(now);
+        let mut tx = self.pool.begin().await.context("cannot update the run")?;
         sqlx::query(
             "UPDATE runs SET status = $1, outputs = $2, error = $3, updated_at = $4, finished_at = $5 WHERE id = $6",
         )
@@ -251,9 +258,13 @@ impl Store {
         .bind(now)
         .bind(finished)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .context("cannot update the run")?;
+        if finished.is_some() {
+            memory::clear_task(&mut tx, id).await?;
+        }
+        tx.commit().await.context("cannot update the run")?;
         Ok(())
     }
 
@@ -496,8 +507,8 @@ impl Store {
     /// Records one model request.
     pub(crate) async fn record_llm_request(&self, r: &LlmRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO llm_requests (id, run_id, step_key, provider, model, script, tools, input_tokens, output_tokens, error, at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO llm_requests (id, run_id, step_key, provider, model, script, tools, input_tokens, output_tokens, error, at, memory)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(uuid::Uuid::new_v4().to_string())
         .bind(&r.run_id)
@@ -510,6 +521,7 @@ impl Store {
         .bind(r.output_tokens as i64)
         .bind(r.error.clone())
         .bind(r.at)
+        .bind(serde_json::to_string(&r.memory).unwrap_or_default())
         .execute(&self.pool)
         .await
         .context("cannot record the model request")?;

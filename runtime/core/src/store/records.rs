@@ -32,6 +32,8 @@ pub struct RunRecord {
     pub finished_at: Option<i64>,
     /// The version of its workflow it ran, when the text it ran was saved as one.
     pub workflow_version: Option<i64>,
+    /// The conversation it came from (`<channel>/<conversation>`): its bots' `channel:` memory.
+    pub conversation: Option<String>,
 }
 
 impl RunRecord {
@@ -54,6 +56,7 @@ impl RunRecord {
             updated_at: row.try_get("updated_at")?,
             finished_at: row.try_get("finished_at")?,
             workflow_version: row.try_get("workflow_version")?,
+            conversation: row.try_get("conversation")?,
         })
     }
 }
@@ -150,6 +153,8 @@ pub struct LlmRecord {
     pub output_tokens: u64,
     pub error: Option<String>,
     pub at: i64,
+    /// The memory entries that joined the request's context, as `partition/key`.
+    pub memory: Vec<String>,
 }
 
 impl LlmRecord {
@@ -165,6 +170,7 @@ impl LlmRecord {
             output_tokens: row.try_get::<i64, _>("output_tokens")? as u64,
             error: row.try_get("error")?,
             at: row.try_get("at")?,
+            memory: json_column(row, "memory")?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
         })
     }
 }

@@ -73,6 +73,9 @@ pub struct StartRun {
     /// For a sub-workflow: the parent run and step.
     pub parent: Option<(String, String)>,
     pub depth: u32,
+    /// The conversation the run came from (`<channel>/<conversation>`): its bots' `channel:`
+    /// memory partition. Set by whoever starts the run for a conversation; never by a model.
+    pub conversation: Option<String>,
 }
 
 /// Why a decision on a gate was refused.
@@ -107,6 +110,8 @@ pub struct RunCtx {
     pub started_by: String,
     pub file: PathBuf,
     pub depth: u32,
+    /// See [`StartRun::conversation`].
+    pub conversation: Option<String>,
     pub providers: Providers,
     /// The attempt each unfinished step (or item) of a resumed run was in when its process
     /// stopped: it goes on under the same attempt, so its calls keep their idempotency keys.
@@ -176,6 +181,7 @@ impl Engine {
                     updated_at: now,
                     finished_at: None,
                     workflow_version: crate::versions::version_of(store, &run.file, &run.source).await?,
+                    conversation: run.conversation.clone(),
                 })
                 .await?;
         }
@@ -194,6 +200,7 @@ impl Engine {
                 started_by: run.started_by,
                 file: run.file,
                 depth: run.depth,
+                conversation: run.conversation,
                 resumed_attempts: HashMap::new(),
             };
             drive_in_task(Arc::new(ctx), HashMap::new(), false).await
@@ -259,6 +266,7 @@ impl Engine {
                 started_by: run.started_by,
                 file: PathBuf::from(run.file),
                 depth: 0,
+                conversation: run.conversation,
                 resumed_attempts,
             };
             drive_in_task(Arc::new(ctx), records, true).await

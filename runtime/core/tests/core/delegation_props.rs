@@ -139,6 +139,7 @@ async fn allowed(gate: &Gate, principal: &Principal, tool: &str, args: &Value) -
         offered: None,
         key: None,
         resend: false,
+        conversation: None,
     };
     match gate.call(call, &EventSink::none()).await {
         Ok(_) => true,

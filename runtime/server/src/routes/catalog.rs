@@ -26,8 +26,9 @@ pub struct ToolView {
     pub parameters: Value,
 }
 
-/// One bot: its file as loaded, the tools it sees, its budget's use this period, and why it sees
-/// no tool if it does not compile.
+/// One bot: its file as the gate serves it, the tools it sees, its budget's use this period, and
+/// a problem: why it sees no tool if it does not compile, or why its last edit was not taken
+/// (a server keeps a bot's last good version while its file is broken).
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct BotView {
     pub name: String,
@@ -81,11 +82,22 @@ pub async fn bots(State(app): State<App>) -> Json<Vec<BotSummary>> {
     responses((status = 200, body = BotView), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn bot(State(app): State<App>, Path(name): Path<String>) -> Result<Json<BotView>, ApiError> {
     monstrum_core::workspace::plain_name("bot", &name).map_err(|e| ApiError::invalid(e.to_string()))?;
-    let bot = app.workspace().bot(&name).map_err(|e| ApiError::not_found(format!("{e:#}")))?;
+    let on_disk = app.workspace().bot(&name);
+    // A bot whose last edit broke is still served in its last good version, which is shown.
+    if on_disk.is_err() && !app.engine.gate.compiled_bots().contains(&name) {
+        return Err(ApiError::not_found(format!("{:#}", on_disk.err().unwrap_or_else(|| anyhow::anyhow!("no bot")))));
+    }
     let principal = app.engine.gate.principal(Some(&name));
-    let problem = match &principal.identity {
-        Identity::Faulty { reason, .. } => Some(reason.clone()),
-        _ => None,
+    let (bot, problem) = match &principal.identity {
+        Identity::Bot(policy) => {
+            let kept = app.reload_problems.lock().ok().and_then(|p| p.get(&name).cloned());
+            (serde_json::to_value(&*policy.bot).map_err(ApiError::internal)?, kept)
+        }
+        Identity::Faulty { reason, .. } => {
+            let bot = on_disk.map_err(|e| ApiError::not_found(format!("{e:#}")))?;
+            (serde_json::to_value(&bot).map_err(ApiError::internal)?, Some(reason.clone()))
+        }
+        Identity::Anonymous => return Err(ApiError::not_found(format!("no bot `{name}`"))),
     };
     let tools = app.engine.gate.visible_tools(&principal, None).iter().map(|t| tool_view(t)).collect();
     let budget =
@@ -97,7 +109,7 @@ pub async fn bot(State(app): State<App>, Path(name): Path<String>) -> Result<Jso
             tokens_limit: account.limits.tokens,
             usd_limit: account.limits.usd,
         });
-    Ok(Json(BotView { name, bot: serde_json::to_value(&bot).map_err(ApiError::internal)?, tools, budget, problem }))
+    Ok(Json(BotView { name, bot, tools, budget, problem }))
 }
 
 /// The tools a step with no bot sees (the core tools), as the gate offers them: the editor's tool

@@ -55,6 +55,10 @@ pub struct StartBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub inputs: Map<String, Value>,
+    /// The conversation the run is for (`CHANNEL/CONVERSATION`): its bots' `channel:` memory.
+    #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}/[!-~]{1,200}$")]
+    pub conversation: Option<String>,
 }
 
 /// What continues a run.
@@ -115,6 +119,9 @@ pub async fn start(
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<StartBody>,
 ) -> Result<(StatusCode, Json<RunRef>), ApiError> {
+    if let Some(Err(e)) = body.conversation.as_deref().map(monstrum_core::memory::check_conversation) {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid", e));
+    }
     let file = workflow_file(&app, &body.workflow)?;
     let text = std::fs::read_to_string(&file)
         .map_err(|e| ApiError::internal(format!("cannot read {}: {e}", file.display())))?;
@@ -140,6 +147,7 @@ pub async fn start(
         started_by: caller.name,
         parent: None,
         depth: 0,
+        conversation: body.conversation,
     };
     let id = app.driver.start(run).await.map_err(ApiError::internal)?;
     Ok((StatusCode::CREATED, Json(RunRef { run: id })))

@@ -46,6 +46,7 @@ pub async fn run(ctx: &Arc<RunCtx>, key: &str, file: &str, inputs: Value) -> Res
                     started_by: ctx.started_by.clone(),
                     parent: Some((ctx.run_id.clone(), key.to_string())),
                     depth: ctx.depth + 1,
+                    conversation: ctx.conversation.clone(),
                 })
                 .await
         }

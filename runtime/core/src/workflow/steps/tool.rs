@@ -33,6 +33,7 @@ pub async fn run(
         offered: None,
         key: Some(&call_key),
         resend,
+        conversation: ctx.conversation.as_deref(),
     };
     let events = &ctx.engine.events;
     match ctx.engine.gate.call(call(arguments.clone(), false), events).await {

@@ -1,0 +1,94 @@
+//! While `monstrum serve` runs, edits to bot and skill files take effect without a restart: the
+//! files are looked at every `every` (their size and modification time), and the bots the gate
+//! has compiled are compiled again when their file or any skill changed. A broken edit keeps the
+//! last good version, says why on stderr and in `GET /api/bots/{name}` (`problem`), and the
+//! skill's own problems are in `GET /api/skills`; the next good edit replaces it. A bot whose
+//! file is removed is forgotten: it fails closed as an unknown bot.
+//!
+//! Plugins are not reloaded: installing one is a restart (their components are compiled once).
+
+use crate::state::App;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+type Snapshot = BTreeMap<PathBuf, (SystemTime, u64)>;
+
+/// The bot and skill files of the workspace at `root`, with their modification time and size.
+fn snapshot(root: &Path) -> Snapshot {
+    let mut files = Snapshot::new();
+    let mut add = |path: PathBuf| {
+        if let Ok(meta) = std::fs::metadata(&path)
+            && meta.is_file()
+        {
+            files.insert(path, (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len()));
+        }
+    };
+    for entry in std::fs::read_dir(root.join("bots")).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            add(path);
+        }
+    }
+    for entry in std::fs::read_dir(root.join("skills")).into_iter().flatten().flatten() {
+        add(entry.path().join("SKILL.md"));
+    }
+    files
+}
+
+/// Starts looking for edits every `every`.
+pub fn watch(app: App, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let root = app.workspace().root.clone();
+        let mut seen = snapshot(&root);
+        loop {
+            tokio::time::sleep(every).await;
+            let now = {
+                let root = root.clone();
+                match tokio::task::spawn_blocking(move || snapshot(&root)).await {
+                    Ok(now) => now,
+                    Err(_) => continue,
+                }
+            };
+            if now != seen {
+                apply(&app, &root, &seen, &now);
+                seen = now;
+            }
+        }
+    })
+}
+
+/// Compiles again the bots that the change from `before` to `after` concerns.
+fn apply(app: &App, root: &Path, before: &Snapshot, after: &Snapshot) {
+    let changed: BTreeSet<&PathBuf> = before
+        .iter()
+        .filter(|(p, v)| after.get(*p) != Some(v))
+        .map(|(p, _)| p)
+        .chain(after.keys().filter(|p| !before.contains_key(*p)))
+        .collect();
+    let skills = root.join("skills");
+    let gate = &app.engine.gate;
+    let bots: BTreeSet<String> = if changed.iter().any(|p| p.starts_with(&skills)) {
+        gate.compiled_bots().into_iter().collect()
+    } else {
+        changed.iter().filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string)).collect()
+    };
+    let bot_file_exists = |name: &str| {
+        ["yaml", "yml"].iter().any(|ext| after.contains_key(&root.join("bots").join(format!("{name}.{ext}"))))
+    };
+    for name in bots {
+        let removed = !bot_file_exists(&name);
+        let result = gate.reload(&name, removed);
+        let Ok(mut problems) = app.reload_problems.lock() else { continue };
+        match result {
+            Ok(()) => {
+                problems.remove(&name);
+                tracing::info!(bot = %name, removed, "reloaded");
+            }
+            Err(problem) => {
+                eprintln!("monstrum serve: bot `{name}` keeps its last good version: {problem}");
+                problems.insert(name, problem);
+            }
+        }
+    }
+}
