@@ -712,3 +712,46 @@ steps:
     assert_eq!(delegations.len(), 2);
     assert_eq!(delegations.iter().filter(|d| d["decision"] == "denied").count(), 1);
 }
+
+#[test]
+fn skill_enable_and_disable_edit_the_bot_file_in_place_and_refuse_what_does_not_load() {
+    let ws = workspace();
+    ws.write(
+        "skills/public-triage/SKILL.md",
+        "---\nname: public-triage\ndescription: Triage public issues\ntools: [github-work.get_issue]\n---\nOnly read.\n",
+    );
+    ws.write("skills/broken/SKILL.md", "---\nname: broken\n---\nNo description.\n");
+    let file = ws.path().join("bots/ops.yaml");
+    let bot = std::fs::read_to_string(&file).unwrap();
+    let before = format!("# On call for the public site. Keep this comment.\n{bot}");
+    ws.write("bots/ops.yaml", &before);
+    let read = || std::fs::read_to_string(&file).unwrap();
+
+    let out = ws.run(&["skill", "enable", "ops", "public-triage"]);
+    assert!(out.status.success() && text(&out).contains("enabled"), "{}", text(&out));
+    assert_eq!(read(), format!("{before}skills: [public-triage]\n"), "one line added, the rest as written");
+    let out = ws.run(&["run", "--json", "workflows/ask.yaml"]);
+    let evs = events(&out);
+    let offered = &of_type(&evs, "llm_request")[0]["tools"];
+    assert!(offered.as_array().unwrap().iter().any(|t| t == "github-work.get_issue"), "{offered}");
+    assert!(!offered.as_array().unwrap().iter().any(|t| t == "github-work.create_comment"), "it narrows: {offered}");
+    let out = ws.run(&["skill", "enable", "ops", "public-triage"]);
+    assert!(out.status.success() && text(&out).contains("already"), "{}", text(&out));
+
+    // What does not load is refused, and the file is not touched.
+    let enabled = read();
+    for (args, why) in [
+        (["skill", "enable", "ops", "broken"], "description"),
+        (["skill", "enable", "ops", "nowhere"], "unknown skill"),
+        (["skill", "enable", "nobody", "public-triage"], "unknown bot"),
+    ] {
+        let out = ws.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(why), "{args:?}: {}", text(&out));
+        assert_eq!(read(), enabled, "{args:?} wrote nothing");
+    }
+
+    let out = ws.run(&["skill", "disable", "ops", "public-triage"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(read(), format!("{before}skills: []\n"));
+}

@@ -138,6 +138,10 @@ enum SkillAction {
     New { name: String },
     /// Every skill of skills/: name, version, source, status and problems (file and line).
     List,
+    /// Enable a skill in a bot: adds it to bots/BOT.yaml's `skills:`, keeping comments and layout.
+    Enable { bot: String, name: String },
+    /// Disable a skill in a bot: takes it out of bots/BOT.yaml's `skills:`.
+    Disable { bot: String, name: String },
 }
 
 #[derive(Subcommand)]
@@ -285,6 +289,8 @@ fn main() -> ExitCode {
             Command::Plugin { action } => plugin::run(&global, action).await,
             Command::Skill { action: SkillAction::New { name } } => scaffold::skill_new(&global, &name),
             Command::Skill { action: SkillAction::List } => skill::list(&global),
+            Command::Skill { action: SkillAction::Enable { bot, name } } => skill::toggle(&global, &bot, &name, true),
+            Command::Skill { action: SkillAction::Disable { bot, name } } => skill::toggle(&global, &bot, &name, false),
             Command::Serve { addr, allow_remote } => serve::serve(&global, addr, allow_remote).await,
             Command::Workflow { action } => workflow::run(&global, action).await,
             Command::Token { action } => match action {

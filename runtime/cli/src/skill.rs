@@ -1,7 +1,9 @@
-//! `monstrum skill list`: the workspace's skills as they load, with every problem located
+//! `monstrum skill list`: the workspace's skills as they load, with every problem located;
+//! `skill enable BOT NAME` and `skill disable BOT NAME`: a bot file's `skills:` edited in place
 //! (`skill new` is in `scaffold`).
 
-use crate::{EXIT_DONE, Global};
+use crate::plugin::write_atomically;
+use crate::{EXIT_DONE, EXIT_INVALID, Global, report_error};
 use monstrum_core::workspace::{SkillEntry, Workspace};
 use serde_json::json;
 use std::path::Path;
@@ -13,6 +15,61 @@ fn status(entry: &SkillEntry) -> &'static str {
         (Some(_), true) => "ok",
         (Some(_), false) => "warnings",
     }
+}
+
+/// `skill enable BOT NAME` (`enable`) or `skill disable BOT NAME`: the bot file's `skills:` list
+/// gains or loses the name, and nothing else in the file changes (comments and layout are
+/// kept). Refused, with nothing written, when the bot or (to enable) the skill does not load,
+/// or when the edited bot would not pass `validate`.
+pub fn toggle(global: &Global, bot: &str, name: &str, enable: bool) -> anyhow::Result<u8> {
+    let ws = Workspace::discover(global.workspace.as_deref(), Path::new("."))?;
+    let refuse = |e: anyhow::Error| {
+        report_error(global, &e);
+        Ok(EXIT_INVALID)
+    };
+    if let Err(e) = monstrum_core::workspace::plain_name("bot", bot) {
+        return refuse(e);
+    }
+    let Some(file) =
+        ["yaml", "yml"].iter().map(|ext| ws.root.join("bots").join(format!("{bot}.{ext}"))).find(|f| f.is_file())
+    else {
+        return refuse(anyhow::anyhow!("unknown bot `{bot}`: no bots/{bot}.yaml in {}", ws.root.display()));
+    };
+    if enable && let Err(e) = ws.skill(name) {
+        return refuse(e);
+    }
+    let text = std::fs::read_to_string(&file)?;
+    let edited =
+        if enable { monstrum_model::enable_skill(&text, name) } else { monstrum_model::disable_skill(&text, name) };
+    let edited = match edited {
+        Ok(t) => t,
+        Err(e) => return refuse(anyhow::anyhow!("{}: {}", file.display(), e.0)),
+    };
+    let changed = edited != text;
+    if changed {
+        let problems = match monstrum_model::load_bot(&edited).ok() {
+            Ok(b) => monstrum_core::check::bot_problems(&b, &ws, &edited),
+            Err(problems) => problems,
+        };
+        let errors: Vec<String> =
+            problems.iter().filter(|d| !d.is_warning()).map(|d| format!("{}:{d}", file.display())).collect();
+        if !errors.is_empty() {
+            return refuse(anyhow::anyhow!("not written: the bot would not be valid:\n{}", errors.join("\n")));
+        }
+        write_atomically(&file, edited.as_bytes(), true)?;
+    }
+    let what = if enable { "enabled" } else { "disabled" };
+    if global.json {
+        println!(
+            "{}",
+            json!({ "type": format!("skill_{what}"), "bot": bot, "skill": name, "file": file, "changed": changed })
+        );
+    } else if changed {
+        println!("skill {name} {what} in {}", file.display());
+    } else {
+        println!("skill {name} was already {what} in {} (nothing changed)", file.display());
+    }
+    Ok(EXIT_DONE)
 }
 
 /// `skill list`: name, version, source, status, then each problem under its skill.

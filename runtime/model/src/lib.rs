@@ -5,6 +5,7 @@
 //! every problem found, each with a stable code and a line and column in the source.
 
 mod bot;
+mod bot_skills;
 mod diagnostic;
 mod duration;
 pub mod edit;
@@ -18,6 +19,7 @@ mod validate;
 mod workflow;
 
 pub use bot::{Binding, Bot, Budget, Limits, ModelRef, Period, Price};
+pub use bot_skills::{disable_skill, enable_skill};
 pub use diagnostic::{Diagnostic, Location, PathSeg};
 pub use duration::Duration;
 pub use manifest::{
