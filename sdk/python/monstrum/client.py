@@ -227,10 +227,15 @@ class Client:
         """A run with its steps, open gates and model requests."""
         return RunDetail.from_json(self._get(f"/api/runs/{_seg(_run_id(run))}"))
 
-    def start_run(self, workflow: str, inputs: Mapping[str, Any] | None = None) -> str:
+    def start_run(
+        self, workflow: str, inputs: Mapping[str, Any] | None = None, conversation: str | None = None
+    ) -> str:
         """Starts a run of ``workflows/<workflow>.yaml`` (editor); returns its id at once. The
-        server drives it: follow it with :meth:`events` or :meth:`wait`."""
-        body = {"workflow": workflow, "inputs": dict(inputs or {})}
+        server drives it: follow it with :meth:`events` or :meth:`wait`. ``conversation``
+        (``CHANNEL/CONVERSATION``) runs it for a conversation: its bots' ``channel:`` memory."""
+        body: dict[str, Any] = {"workflow": workflow, "inputs": dict(inputs or {})}
+        if conversation is not None:
+            body["conversation"] = conversation
         return str(self.request("POST", "/api/runs", json_body=body).json()["run"])
 
     def resume(self, run: RunLike, from_step: str | None = None) -> str:

@@ -256,6 +256,8 @@ class Run:
     finished_at: int | None
     workflow_version: int | None = None
     """The saved version of its workflow it ran (``None`` if the text it ran was never saved)."""
+    conversation: str | None = None
+    """The conversation it ran for (``CHANNEL/CONVERSATION``): its bots' ``channel:`` memory."""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -276,6 +278,7 @@ class Run:
             updated_at=d.get("updated_at"),
             finished_at=d.get("finished_at"),
             workflow_version=_int_or_none(d.get("workflow_version")),
+            conversation=d.get("conversation"),
             raw=d,
         )
 

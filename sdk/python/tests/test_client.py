@@ -329,9 +329,10 @@ def test_every_event_of_the_server_from_its_start(editor: Client, viewer: Client
 
 
 def test_wait_and_resume_from_a_step(editor: Client, viewer: Client) -> None:
-    run = editor.start_run("hello", inputs={"who": "again"})
+    run = editor.start_run("hello", inputs={"who": "again"}, conversation="ops-slack/C024BE91L")
     first = editor.wait(run, timeout=60)
     assert first.status == "succeeded"
+    assert viewer.run(run).run.conversation == "ops-slack/C024BE91L"
     before = list(viewer.events(run, timeout=30))
     assert types(before).count("run_finished") == 1
 
@@ -467,6 +468,11 @@ def test_bad_input_is_refused_with_the_servers_error(editor: Client, viewer: Cli
     with pytest.raises(MonstrumError) as e:
         editor.start_run("hello", inputs={"unknown": 1})
     assert (e.value.status, e.value.code) == (422, "invalid")
+    for conversation in ["no-slash", "ops slack/C1", "ops-slack/", "ops-slack/a b"]:
+        with pytest.raises(MonstrumError) as e:
+            editor.start_run("hello", conversation=conversation)
+        assert (e.value.status, e.value.code) == (400, "invalid"), conversation
+        assert "CHANNEL/CONVERSATION" in e.value.message
 
     # A workflow file that does not validate: 422 with its diagnostics.
     with pytest.raises(MonstrumError) as e:
