@@ -132,8 +132,9 @@ pub struct MemoryHit {
 }
 
 /// The text PostgreSQL indexes for an entry (the expression of its GIN index, which a query
-/// must repeat to use it).
-const DOCUMENT: &str = "to_tsvector('simple', mkey || ' ' || value)";
+/// must repeat to use it): its words split where [`search_words`] and FTS5 split them, at
+/// anything but a letter or digit (PostgreSQL's own parser reads `web-1` as `web` and `-1`).
+const DOCUMENT: &str = "to_tsvector('simple', regexp_replace(mkey || ' ' || value, '[^[:alnum:]]+', ' ', 'g'))";
 
 /// The words of a search: letters and digits, lower-cased, at most 16 of them. Quoted for
 /// FTS5 and joined for `to_tsquery`, so a query's punctuation is never the engine's syntax.
@@ -159,7 +160,7 @@ pub(crate) fn search_words(query: &str) -> Vec<String> {
 pub(super) async fn create_search_index(pool: &sqlx::AnyPool, sqlite: bool) -> StoreResult<()> {
     let what = "cannot create the memory search index";
     if !sqlite {
-        let sql = format!("CREATE INDEX IF NOT EXISTS memory_search ON memory USING GIN ({DOCUMENT})");
+        let sql = format!("CREATE INDEX IF NOT EXISTS memory_words ON memory USING GIN ({DOCUMENT})");
         sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.context(what)?;
         return Ok(());
     }
