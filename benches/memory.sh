@@ -26,7 +26,7 @@ EOF
 - tool_calls:
     - { name: memory.set, arguments: { key: latest, value: "disk full on web-1 again" } }
     - { name: memory.get, arguments: { key: note-77 } }
-    - { name: memory.search, arguments: { query: "kalo ten disk" } }
+    - { name: memory.search, arguments: { query: "kaloka tenloka disk" } }
 - text: done
 EOF
   cat > "$ws/workflows/ask.yaml" <<'EOF'
@@ -34,7 +34,7 @@ name: ask
 bot: ops
 steps:
   - id: ask
-    llm: { prompt: "What do we know about kalo and the disk on web-1?" }
+    llm: { prompt: "What do we know about kaloka and the disk on web-1?" }
 EOF
   # The first run creates the store.
   "$MONSTRUM" run "$ws/workflows/ask.yaml" >/dev/null 2>&1

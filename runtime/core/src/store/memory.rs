@@ -81,8 +81,10 @@ impl Store {
         let limit_at = parts.len() + 3;
         let sql = if self.sqlite {
             format!(
+                // CROSS JOIN: SQLite keeps the full-text match as the outer loop; left to itself
+                // it walked the bot's rows and matched each one (minutes at 100,000 entries).
                 "SELECT m.part, m.mkey, m.value, bm25(memory_fts) AS score
-                 FROM memory_fts JOIN memory m ON m.rowid = memory_fts.rowid
+                 FROM memory_fts CROSS JOIN memory m ON m.rowid = memory_fts.rowid
                  WHERE memory_fts MATCH $1 AND m.bot = $2 AND m.part IN ({places})
                  ORDER BY score, m.mkey LIMIT ${limit_at}"
             )
