@@ -12,6 +12,7 @@ mod editor;
 mod evm;
 mod governance;
 mod llm_workflow;
+mod marketplace;
 mod memory;
 mod openapi_conformance;
 mod plugin_author;

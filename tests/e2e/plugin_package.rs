@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The guests `runtime/core/build.rs` built next to the binary: `<target>/guests/...`.
-fn guest(lib: &str) -> PathBuf {
+pub(crate) fn guest(lib: &str) -> PathBuf {
     let bin = Path::new(env!("CARGO_BIN_EXE_monstrum"));
     let target = bin.parent().and_then(Path::parent).expect("the binary is in <target>/<profile>/");
     let wasm = target.join("guests/wasm32-wasip2/release").join(format!("{lib}.wasm"));
@@ -18,7 +18,7 @@ fn guest(lib: &str) -> PathBuf {
 }
 
 /// A plugin folder as an author has it: the test guest `sandbox-test` with its built component.
-fn plugin_dir() -> tempfile::TempDir {
+pub(crate) fn plugin_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let manifest = crate::common::repo().join("plugins/testing/sandbox-test/manifest.yaml");
     std::fs::copy(manifest, dir.path().join("manifest.yaml")).unwrap();
@@ -28,7 +28,7 @@ fn plugin_dir() -> tempfile::TempDir {
 }
 
 /// Packs `dir` with the binary into `out`.
-fn pack(ws: &Ws, dir: &Path, out: &Path) {
+pub(crate) fn pack(ws: &Ws, dir: &Path, out: &Path) {
     let o = ws.run(&["plugin", "pack", dir.to_str().unwrap(), "-o", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
 }
@@ -42,7 +42,7 @@ fn installed(ws: &Ws) -> Vec<String> {
 }
 
 /// The entries of a package, as the test reads them with the same kept libraries.
-fn unpack(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn unpack(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
     archive
         .entries()
@@ -59,7 +59,7 @@ fn unpack(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
 
 /// A gzip-compressed tar of `entries`, names written raw into the header (so `../x` is possible,
 /// as a hostile packer would write it).
-fn archive(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+pub(crate) fn archive(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
     for (name, data) in entries {
         let mut header = tar::Header::new_gnu();
@@ -74,24 +74,24 @@ fn archive(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
 }
 
 /// `SHA256SUMS` for `entries` (what a packer that updates the checksums would write).
-fn sums(entries: &[(String, Vec<u8>)]) -> (String, Vec<u8>) {
+pub(crate) fn sums(entries: &[(String, Vec<u8>)]) -> (String, Vec<u8>) {
     use sha2::Digest;
     let text: String = entries
         .iter()
-        .filter(|(n, _)| n != "SHA256SUMS")
+        .filter(|(n, _)| n != "SHA256SUMS" && n != "SIGNATURE")
         .map(|(n, d)| format!("{}  {n}\n", hex::encode(sha2::Sha256::digest(d))))
         .collect();
     ("SHA256SUMS".into(), text.into_bytes())
 }
 
-fn with_sums(mut entries: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn with_sums(mut entries: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
     entries.retain(|(n, _)| n != "SHA256SUMS");
     let s = sums(&entries);
     entries.push(s);
     entries
 }
 
-fn replace(entries: &[(String, Vec<u8>)], name: &str, data: Vec<u8>) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn replace(entries: &[(String, Vec<u8>)], name: &str, data: Vec<u8>) -> Vec<(String, Vec<u8>)> {
     entries.iter().map(|(n, d)| (n.clone(), if n == name { data.clone() } else { d.clone() })).collect()
 }
 

@@ -40,8 +40,14 @@ fn store(ws: &Ws) -> Store {
     block_on(Store::open(&Store::sqlite_url(&data(ws).join("monstrum.db")))).expect("store")
 }
 
+/// One runtime per test thread: a store's pooled connections belong to the runtime that opened
+/// them, so a runtime per call would hand the next call a connection whose runtime is shut down.
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
+    thread_local! {
+        static RUNTIME: tokio::runtime::Runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    }
+    RUNTIME.with(|rt| rt.block_on(f))
 }
 
 fn names(ws: &Ws, db: &[&str]) -> Vec<String> {

@@ -4,6 +4,7 @@
 mod audit;
 mod diagnostics;
 mod local_time;
+mod marketplace;
 mod plugin;
 mod plugin_build;
 mod plugin_test;
@@ -17,6 +18,7 @@ mod vault;
 mod workflow;
 
 use clap::{Parser, Subcommand};
+use monstrum_core::marketplace::Kind;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -112,6 +114,11 @@ enum Command {
         #[command(subcommand)]
         action: SkillAction,
     },
+    /// Publisher keys, which sign the packages `skill publish` and `plugin publish` put in an index.
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
     /// Serve the workspace: the JSON API, live events, runs driven by the server.
     Serve {
         #[arg(long, default_value = "127.0.0.1:7410")]
@@ -142,6 +149,44 @@ enum SkillAction {
     Enable { bot: String, name: String },
     /// Disable a skill in a bot: takes it out of bots/BOT.yaml's `skills:`.
     Disable { bot: String, name: String },
+    /// Pack a skill folder, sign it with a publisher key, and put it in an index.
+    Publish {
+        /// The skill's folder (skills/NAME).
+        dir: PathBuf,
+        /// The publisher key (a name of `monstrum key create`, or a key file) that signs it.
+        #[arg(long)]
+        key: Option<String>,
+        /// The index: a folder, or a server's URL (http://127.0.0.1:7410).
+        #[arg(long)]
+        index: String,
+        /// An admin API token, for a server's index.
+        #[arg(long, env = "MONSTRUM_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Install a skill from an index into skills/NAME: the newest version matching @VERSION,
+    /// after checking its checksums, its signature and its publisher against `trust:`.
+    Install {
+        /// NAME or NAME@VERSION (a version such as 1.2.0, or a requirement such as ^1).
+        spec: String,
+        /// The index: a folder, or a server's URL.
+        #[arg(long)]
+        index: String,
+        /// Take an unsigned package (from a local folder index only; audited).
+        #[arg(long)]
+        allow_unsigned: bool,
+        /// Replace the skill if it is installed.
+        #[arg(long)]
+        force: bool,
+        /// An API token, for a server's index.
+        #[arg(long, env = "MONSTRUM_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyAction {
+    /// A new Ed25519 publisher key in .monstrum/keys/NAME.key; prints its public key.
+    Create { name: String },
 }
 
 #[derive(Subcommand)]
@@ -291,6 +336,21 @@ fn main() -> ExitCode {
             Command::Skill { action: SkillAction::List } => skill::list(&global),
             Command::Skill { action: SkillAction::Enable { bot, name } } => skill::toggle(&global, &bot, &name, true),
             Command::Skill { action: SkillAction::Disable { bot, name } } => skill::toggle(&global, &bot, &name, false),
+            Command::Skill { action: SkillAction::Publish { dir, key, index, token } } => {
+                marketplace::publish(&global, Kind::Skill, &dir, key.as_deref(), &index, token).await
+            }
+            Command::Skill { action: SkillAction::Install { spec, index, allow_unsigned, force, token } } => {
+                let args = marketplace::InstallArgs {
+                    kind: Kind::Skill,
+                    spec: &spec,
+                    index: &index,
+                    token,
+                    allow_unsigned,
+                    force,
+                };
+                marketplace::install(&global, args).await
+            }
+            Command::Key { action: KeyAction::Create { name } } => marketplace::key_create(&global, &name),
             Command::Serve { addr, allow_remote } => serve::serve(&global, addr, allow_remote).await,
             Command::Workflow { action } => workflow::run(&global, action).await,
             Command::Token { action } => match action {

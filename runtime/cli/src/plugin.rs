@@ -66,12 +66,36 @@ pub enum PluginAction {
         #[arg(long)]
         component: Option<PathBuf>,
     },
-    /// Verify a package and install it into the workspace as plugins/NAME.mst.
+    /// Verify a package and install it into the workspace as plugins/NAME.mst: a .mst FILE, or
+    /// NAME[@VERSION] from an index (checksums, signature and `trust:` checked).
     Install {
-        file: PathBuf,
+        /// A .mst file, or NAME / NAME@VERSION with --index.
+        file: String,
+        /// The index to install NAME from: a folder, or a server's URL.
+        #[arg(long)]
+        index: Option<String>,
+        /// Take an unsigned package (from a local folder index only; audited).
+        #[arg(long, requires = "index")]
+        allow_unsigned: bool,
         /// Replace an installed package of the same name, or shadow a built-in plugin.
         #[arg(long)]
         force: bool,
+        /// An API token, for a server's index.
+        #[arg(long, env = "MONSTRUM_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Sign a .mst package with a publisher key and put it in an index.
+    Publish {
+        file: PathBuf,
+        /// The publisher key (a name of `monstrum key create`, or a key file) that signs it.
+        #[arg(long)]
+        key: Option<String>,
+        /// The index: a folder, or a server's URL (http://127.0.0.1:7410).
+        #[arg(long)]
+        index: String,
+        /// An admin API token, for a server's index.
+        #[arg(long, env = "MONSTRUM_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
     /// The plugins this workspace can use: name, version, source, number of tools.
     List,
@@ -106,7 +130,22 @@ pub async fn run(global: &Global, action: PluginAction) -> anyhow::Result<u8> {
             crate::plugin_test::test(global, args).await
         }
         PluginAction::Pack { dir, output, component } => pack(global, &dir, output.as_deref(), component.as_deref()),
-        PluginAction::Install { file, force } => install(global, &file, force),
+        PluginAction::Install { file, index: None, force, .. } => install(global, Path::new(&file), force),
+        PluginAction::Install { file, index: Some(index), allow_unsigned, force, token } => {
+            let args = crate::marketplace::InstallArgs {
+                kind: monstrum_core::marketplace::Kind::Plugin,
+                spec: &file,
+                index: &index,
+                token,
+                allow_unsigned,
+                force,
+            };
+            crate::marketplace::install(global, args).await
+        }
+        PluginAction::Publish { file, key, index, token } => {
+            let kind = monstrum_core::marketplace::Kind::Plugin;
+            crate::marketplace::publish(global, kind, &file, key.as_deref(), &index, token).await
+        }
         PluginAction::List => list(global),
         PluginAction::Inspect { name } => inspect(global, &name),
     }

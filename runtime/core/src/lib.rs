@@ -15,6 +15,7 @@ mod core_tools;
 pub mod events;
 pub mod governance;
 pub mod llm;
+pub mod marketplace;
 pub mod memory;
 mod open;
 pub mod plugin;

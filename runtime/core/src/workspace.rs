@@ -27,6 +27,10 @@ pub struct Config {
     /// (direct), or `env` (the default: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`).
     #[serde(default)]
     pub proxy: Option<String>,
+    /// The publishers whose packages `skill install` and `plugin install` accept: each a name
+    /// and an Ed25519 public key as `monstrum key create` prints it (`ed25519:BASE64`).
+    #[serde(default)]
+    pub trust: Vec<crate::marketplace::TrustedKey>,
 }
 
 impl Config {

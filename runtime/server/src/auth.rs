@@ -72,6 +72,7 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
         }
         ("PUT", "/api/workflows/{name}/layout") => Editor,
         ("PUT", "/api/vault/{name}") => Admin,
+        ("PUT", "/api/marketplace/{kind}/{name}/{version}") => Admin,
         _ => return None,
     })
 }

@@ -49,16 +49,20 @@ pub fn router(app: App) -> Router {
         (header::CACHE_CONTROL, "no-store"),
         (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"),
     ];
+    let packages = routes::packages(app.clone())
+        .layer(RequestBodyLimitLayer::new(routes::marketplace::MAX_PACKAGE))
+        .layer(axum::extract::DefaultBodyLimit::max(routes::marketplace::MAX_PACKAGE));
     let mut router = Router::new()
         .route("/", get(ui::index))
         .route("/ui/{file}", get(ui::asset))
         .route("/health", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
         .route("/api/openapi.json", get(|| async { axum::Json(openapi::document()) }))
         .merge(routes::api(app.clone()))
-        .fallback(error::no_route)
-        .with_state(app)
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .merge(packages)
+        .fallback(error::no_route)
+        .with_state(app)
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)));
     for (name, value) in security {
         router = router

@@ -31,6 +31,8 @@ pub enum AuditKind {
     Approval,
     /// A person cancelled a run.
     Cancellation,
+    /// A package installed from an index, or refused (checksum, signature, trust).
+    Install,
 }
 
 impl AuditKind {
@@ -43,6 +45,7 @@ impl AuditKind {
             AuditKind::Delegation => "delegation",
             AuditKind::Approval => "approval",
             AuditKind::Cancellation => "cancellation",
+            AuditKind::Install => "install",
         }
     }
 }

@@ -9,6 +9,7 @@
 //! | the manifest's `component:` (`github.wasm`) | the WebAssembly component (wasm32-wasip2) |
 //! | `README.md` | what the plugin does, for people |
 //! | `SHA256SUMS` | `<sha256 hex>  <entry>` for each of the three others (`sha256sum -c` reads it) |
+//! | `SIGNATURE` | optional: the publisher's Ed25519 signature of `SHA256SUMS` (`plugin publish`) |
 //!
 //! [`Package::from_bytes`] trusts nothing: it refuses entry names that are not one plain file
 //! name (`../x`, `/etc/x`, `a/b`), links and other non-file entries, duplicates, unknown and
@@ -16,8 +17,8 @@
 //! [`MAX_UNPACKED_BYTES`], a checksum that does not match, a manifest that does not load, a
 //! `component:` that names no entry, and a component that is not a valid WebAssembly component
 //! exporting `call-tool`. The checksums catch a package changed after it was packed (a
-//! truncated download, an edit); they are not a signature: who may install is who may write
-//! the workspace.
+//! truncated download, an edit); the signature, checked against the workspace's `trust:` by
+//! [`crate::marketplace`] when installing from an index, says who packed it.
 
 use monstrum_model::{Manifest, load_manifest};
 use sha2::{Digest, Sha256};
@@ -34,6 +35,8 @@ pub const MANIFEST: &str = "manifest.yaml";
 pub const README: &str = "README.md";
 /// The checksums' entry.
 pub const CHECKSUMS: &str = "SHA256SUMS";
+/// The signature's entry (see [`crate::marketplace::Signature`]).
+pub const SIGNATURE: &str = "SIGNATURE";
 /// The largest component, in bytes.
 pub const MAX_COMPONENT_BYTES: u64 = 64 << 20;
 /// The largest manifest or README, in bytes.
@@ -89,6 +92,8 @@ pub struct Package {
     pub readme: String,
     /// The component (its entry name is `manifest.component`).
     pub component: Arc<[u8]>,
+    /// The publisher's signature of [`Package::checksums`], as packed (not yet checked).
+    pub signature: Option<String>,
 }
 
 impl Package {
@@ -106,7 +111,7 @@ impl Package {
             }
         }
         validate_component(&manifest.component, &component)?;
-        Ok(Package { manifest, manifest_text, readme, component: component.into() })
+        Ok(Package { manifest, manifest_text, readme, component: component.into(), signature: None })
     }
 
     /// Reads and verifies the package in `file`.
@@ -125,14 +130,14 @@ impl Package {
         if bytes.len() as u64 > MAX_PACKAGE_BYTES {
             return Err(PackageError::TooLarge { limit: MAX_PACKAGE_BYTES });
         }
-        let entries = unpack(bytes)?;
+        let entries = unpack(bytes, &UnpackRules::PLUGIN)?;
         let text = |name: &str| -> Result<String, PackageError> {
             let bytes = entries.get(name).ok_or_else(|| PackageError::Missing(name.to_string()))?;
             String::from_utf8(bytes.clone()).map_err(|_| PackageError::NotText(name.to_string()))
         };
         // Every entry is hashed before anything in it is interpreted.
-        let sums = parse_checksums(&text(CHECKSUMS)?)?;
-        for name in entries.keys().filter(|n| *n != CHECKSUMS) {
+        let sums = parse_checksums(&text(CHECKSUMS)?, is_plain_name)?;
+        for name in entries.keys().filter(|n| *n != CHECKSUMS && *n != SIGNATURE) {
             if !sums.contains_key(name) {
                 return Err(if [MANIFEST, README].contains(&name.as_str()) || name.ends_with(".wasm") {
                     PackageError::BadChecksums(format!("no checksum for `{name}`"))
@@ -152,7 +157,7 @@ impl Package {
         let readme = text(README)?;
         let manifest = parse_manifest(&manifest_text)?;
         check_component_name(&manifest.component)?;
-        let known = [MANIFEST, README, CHECKSUMS, manifest.component.as_str()];
+        let known = [MANIFEST, README, CHECKSUMS, SIGNATURE, manifest.component.as_str()];
         if let Some(extra) = entries.keys().find(|n| !known.contains(&n.as_str())) {
             return Err(if extra.ends_with(".wasm") && !entries.contains_key(&manifest.component) {
                 PackageError::ComponentMismatch { named: manifest.component.clone(), held: extra.clone() }
@@ -163,33 +168,30 @@ impl Package {
         let component =
             entries.get(&manifest.component).ok_or_else(|| PackageError::Missing(manifest.component.clone()))?;
         validate_component(&manifest.component, component)?;
-        Ok(Package { component: component.as_slice().into(), manifest, manifest_text, readme })
+        let signature = entries.get(SIGNATURE).map(|_| text(SIGNATURE)).transpose()?;
+        Ok(Package { component: component.as_slice().into(), manifest, manifest_text, readme, signature })
     }
 
-    /// The package file: a gzip-compressed tar of the four entries, in a fixed order with fixed
-    /// metadata, so the same parts always give the same bytes.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, PackageError> {
-        let io = |e: std::io::Error| PackageError::Corrupt(e.to_string());
-        let parts: [(&str, &[u8]); 3] = [
+    fn parts(&self) -> [(&str, &[u8]); 3] {
+        [
             (MANIFEST, self.manifest_text.as_bytes()),
             (self.manifest.component.as_str(), &self.component),
             (README, self.readme.as_bytes()),
-        ];
-        let sums: String =
-            parts.iter().map(|(name, bytes)| format!("{}  {name}\n", hex::encode(Sha256::digest(bytes)))).collect();
-        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        let mut tar = tar::Builder::new(gz);
-        for (name, bytes) in parts.into_iter().chain([(CHECKSUMS, sums.as_bytes())]) {
-            let mut header = tar::Header::new_ustar();
-            header.set_size(bytes.len() as u64);
-            header.set_mode(0o644);
-            header.set_mtime(0);
-            header.set_entry_type(tar::EntryType::Regular);
-            tar.append_data(&mut header, name, bytes).map_err(io)?;
-        }
-        let mut gz = tar.into_inner().map_err(io)?;
-        gz.flush().map_err(io)?;
-        gz.finish().map_err(io)
+        ]
+    }
+
+    /// `SHA256SUMS` as packed: what a publisher signs.
+    pub fn checksums(&self) -> String {
+        checksums(self.parts().iter().map(|(name, bytes)| (*name, *bytes)))
+    }
+
+    /// The package file: a gzip-compressed tar of the entries, in a fixed order with fixed
+    /// metadata, so the same parts always give the same bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, PackageError> {
+        let sums = self.checksums();
+        let signature = self.signature.as_deref().map(|s| (SIGNATURE, s.as_bytes()));
+        let parts = self.parts().into_iter().chain([(CHECKSUMS, sums.as_bytes())]).chain(signature);
+        archive(parts).map_err(|e| PackageError::Corrupt(e.to_string()))
     }
 
     /// The sha256 of the component, hex.
@@ -211,33 +213,76 @@ pub fn default_readme(manifest: &Manifest) -> String {
     text
 }
 
-/// Counts what the gzip stream yields and fails past [`MAX_UNPACKED_BYTES`] (a gzip bomb).
+/// `SHA256SUMS` of these entries, in their order: `<sha256 hex>  <name>` lines.
+pub(crate) fn checksums<'a>(entries: impl Iterator<Item = (&'a str, &'a [u8])>) -> String {
+    entries.map(|(name, bytes)| format!("{}  {name}\n", hex::encode(Sha256::digest(bytes)))).collect()
+}
+
+/// A gzip-compressed tar of `entries`, in their order, with fixed metadata (same entries, same
+/// bytes).
+pub(crate) fn archive<'a>(entries: impl Iterator<Item = (&'a str, &'a [u8])>) -> std::io::Result<Vec<u8>> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let mut tar = tar::Builder::new(gz);
+    for (name, bytes) in entries {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, name, bytes)?;
+    }
+    let mut gz = tar.into_inner()?;
+    gz.flush()?;
+    gz.finish()
+}
+
+/// Counts what the gzip stream yields and fails past its limit (a gzip bomb).
 struct Bounded<R> {
     inner: R,
     left: u64,
+    limit: u64,
 }
 
 impl<R: Read> Read for Bounded<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
-            std::io::Error::other(format!("the package unpacks to more than {MAX_UNPACKED_BYTES} bytes"))
-        })?;
+        self.left = self
+            .left
+            .checked_sub(n as u64)
+            .ok_or_else(|| std::io::Error::other(format!("the package unpacks to more than {} bytes", self.limit)))?;
         Ok(n)
     }
 }
 
+/// What an archive may hold: how many entries, how much in all, which names, and how large
+/// each entry may be.
+pub(crate) struct UnpackRules {
+    pub max_entries: usize,
+    pub max_unpacked: u64,
+    pub name_ok: fn(&str) -> bool,
+    pub entry_limit: fn(&str) -> u64,
+}
+
+impl UnpackRules {
+    const PLUGIN: UnpackRules = UnpackRules {
+        max_entries: 5,
+        max_unpacked: MAX_UNPACKED_BYTES,
+        name_ok: is_plain_name,
+        entry_limit: |name| if name.ends_with(".wasm") { MAX_COMPONENT_BYTES } else { MAX_TEXT_BYTES },
+    };
+}
+
 /// The entries of the archive by name, each checked for its name, kind and size.
-fn unpack(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
+pub(crate) fn unpack(bytes: &[u8], rules: &UnpackRules) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
     let corrupt = |e: std::io::Error| PackageError::Corrupt(e.to_string());
     let gz = flate2::read::GzDecoder::new(bytes);
-    let mut archive = tar::Archive::new(Bounded { inner: gz, left: MAX_UNPACKED_BYTES });
+    let mut archive = tar::Archive::new(Bounded { inner: gz, left: rules.max_unpacked, limit: rules.max_unpacked });
     let mut entries = BTreeMap::new();
     for entry in archive.entries().map_err(corrupt)? {
         let entry = entry.map_err(corrupt)?;
         let raw = entry.path_bytes();
         let name = String::from_utf8_lossy(&raw).into_owned();
-        if !is_plain_name(&name) {
+        if !(rules.name_ok)(&name) {
             return Err(PackageError::UnsafeName(name));
         }
         let kind = entry.header().entry_type();
@@ -247,10 +292,10 @@ fn unpack(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
         if entries.contains_key(&name) {
             return Err(PackageError::Duplicate(name));
         }
-        if entries.len() >= 4 {
+        if entries.len() >= rules.max_entries {
             return Err(PackageError::Unknown(name));
         }
-        let limit = if name.ends_with(".wasm") { MAX_COMPONENT_BYTES } else { MAX_TEXT_BYTES };
+        let limit = (rules.entry_limit)(&name);
         let declared = entry.header().size().map_err(corrupt)?;
         if declared > limit {
             return Err(PackageError::EntryTooLarge { name, limit });
@@ -266,7 +311,7 @@ fn unpack(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
 }
 
 /// One file name: not empty, no separator, not `.` or `..`, no control characters.
-fn is_plain_name(name: &str) -> bool {
+pub(crate) fn is_plain_name(name: &str) -> bool {
     !name.is_empty()
         && name != "."
         && name != ".."
@@ -284,7 +329,7 @@ fn check_component_name(name: &str) -> Result<(), PackageError> {
 }
 
 /// `<64 hex digits>  <name>` lines (`sha256sum`'s format; `*` before the name is accepted).
-fn parse_checksums(text: &str) -> Result<BTreeMap<String, String>, PackageError> {
+pub(crate) fn parse_checksums(text: &str, name_ok: fn(&str) -> bool) -> Result<BTreeMap<String, String>, PackageError> {
     let mut sums = BTreeMap::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let bad = || PackageError::BadChecksums(format!("line {} is not `<sha256>  <entry>`", i + 1));
@@ -293,11 +338,11 @@ fn parse_checksums(text: &str) -> Result<BTreeMap<String, String>, PackageError>
         if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) || name.is_empty() {
             return Err(bad());
         }
-        if !is_plain_name(name) {
+        if !name_ok(name) {
             return Err(PackageError::UnsafeName(name.to_string()));
         }
-        if name == CHECKSUMS {
-            return Err(PackageError::BadChecksums(format!("line {} lists {CHECKSUMS} itself", i + 1)));
+        if name == CHECKSUMS || name == SIGNATURE {
+            return Err(PackageError::BadChecksums(format!("line {} lists {name}, which is not checksummed", i + 1)));
         }
         if sums.insert(name.to_string(), digest.to_ascii_lowercase()).is_some() {
             return Err(PackageError::BadChecksums(format!("`{name}` is listed twice")));
@@ -430,9 +475,10 @@ mod tests {
             ("c", file, b""),
             ("d", file, b""),
             ("e", file, b""),
+            ("f", file, b""),
         ]))
         .unwrap_err();
-        assert!(matches!(err, PackageError::Unknown(ref n) if n == "e"), "{err}");
+        assert!(matches!(err, PackageError::Unknown(ref n) if n == "f"), "{err}");
         let err = Package::from_bytes(&archive(&[(README, file, b"hi")])).unwrap_err();
         assert!(matches!(err, PackageError::Missing(ref n) if n == CHECKSUMS), "{err}");
     }
@@ -478,10 +524,11 @@ mod tests {
     #[test]
     fn checksum_lines_are_strict() {
         let ok = format!("{}  a.wasm\n{} *README.md\n", "a".repeat(64), "B".repeat(64));
-        let sums = parse_checksums(&ok).unwrap();
+        let sums = parse_checksums(&ok, is_plain_name).unwrap();
         assert_eq!(sums["README.md"], "b".repeat(64));
-        assert!(parse_checksums("abc  a.wasm").is_err());
-        assert!(parse_checksums(&format!("{}  ../a.wasm", "a".repeat(64))).is_err());
-        assert!(parse_checksums(&format!("{0}  a\n{0}  a\n", "a".repeat(64))).is_err());
+        assert!(parse_checksums("abc  a.wasm", is_plain_name).is_err());
+        assert!(parse_checksums(&format!("{}  ../a.wasm", "a".repeat(64)), is_plain_name).is_err());
+        assert!(parse_checksums(&format!("{0}  a\n{0}  a\n", "a".repeat(64)), is_plain_name).is_err());
+        assert!(parse_checksums(&format!("{}  SIGNATURE", "a".repeat(64)), is_plain_name).is_err());
     }
 }

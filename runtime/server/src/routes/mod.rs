@@ -5,6 +5,7 @@ pub mod approvals;
 pub mod catalog;
 pub mod events;
 pub mod layout;
+pub mod marketplace;
 pub mod me;
 pub mod records;
 pub mod runs;
@@ -60,5 +61,14 @@ pub fn api(app: App) -> Router<App> {
         .route("/api/audit/verify", get(records::audit_verify))
         .route("/api/vault", get(records::vault))
         .route("/api/vault/{name}", put(records::vault_set))
+        .route("/api/marketplace", get(marketplace::list))
+        .route_layer(axum::middleware::from_fn_with_state(app, crate::auth::authorize))
+}
+
+/// The routes of package files, whose bodies may be as large as a plugin package: outside the
+/// API's 1 MiB body limit, behind the same token and role check.
+pub fn packages(app: App) -> Router<App> {
+    Router::new()
+        .route("/api/marketplace/{kind}/{name}/{version}", get(marketplace::get).put(marketplace::publish))
         .route_layer(axum::middleware::from_fn_with_state(app, crate::auth::authorize))
 }
