@@ -230,3 +230,62 @@ fn a_served_index_takes_signed_plugins_from_admins_and_installs_them_where_trust
     child.kill().ok();
     child.wait().ok();
 }
+
+/// The skills shipped in the repository's `skills/`, published signed to a folder index and
+/// installed into `examples/skills` as its README says; each example workflow then runs with
+/// its skill in effect: the bot is offered only the skill's tools, and the one call each script
+/// makes outside them (bound, but not the skill's) is refused by the gate.
+#[test]
+fn the_shipped_skills_install_from_an_index_and_their_example_workflows_run() {
+    let ws = Ws::example("skills");
+    let shipper = key(&ws, "shipper");
+    trust(&ws, &[("shipper", &shipper)]);
+    let index = tempfile::tempdir().unwrap();
+    let idx = index.path().to_str().unwrap();
+    let shipped = ["log-triage", "github-issue-hygiene", "onchain-payment-checks"];
+    for skill in shipped {
+        let dir = crate::common::repo().join("skills").join(skill);
+        ok(ws.run(&["skill", "publish", dir.to_str().unwrap(), "--key", "shipper", "--index", idx]));
+        ok(ws.run(&["skill", "install", skill, "--index", idx]));
+        let body = std::fs::read(dir.join("SKILL.md")).unwrap();
+        assert_eq!(std::fs::read(ws.path().join("skills").join(skill).join("SKILL.md")).unwrap(), body);
+    }
+    let listed = events(&ok(ws.run(&["--json", "skill", "list"])));
+    assert_eq!(listed.iter().filter(|s| s["status"] == "ok").count(), 3, "{listed:?}");
+
+    // (workflow, status, the plugin tools offered, the refused call and why)
+    let cases = [
+        ("log-triage", "succeeded", vec!["logs.exec"], ("logs.exec", "scope `commands`")),
+        (
+            "issue-hygiene",
+            "succeeded",
+            vec!["github.create_comment", "github.get_issue", "github.list_issues"],
+            ("github.create_issue", "no such tool"),
+        ),
+        (
+            "payment-check",
+            "waiting",
+            vec!["wallet.address", "wallet.balance", "wallet.erc20_balance", "wallet.estimate_gas", "wallet.logs"],
+            ("wallet.transfer", "no such tool"),
+        ),
+    ];
+    for (workflow, status, offered, (tool, why)) in cases {
+        let out = ws.run(&["run", "--json", &format!("workflows/{workflow}.yaml")]);
+        let evs = events(&out);
+        assert_eq!(crate::common::finished(&evs)["status"], status, "{workflow}: {}", text(&out));
+        let request = &crate::common::of_type(&evs, "llm_request")[0];
+        let plugin_tools: Vec<&str> = request["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t.as_str())
+            .filter(|t| !t.starts_with("core.") && !t.starts_with("memory."))
+            .collect();
+        assert_eq!(plugin_tools, offered, "{workflow}: the skill narrows what the bot is offered");
+        let calls = crate::governance::tool_calls(&evs);
+        assert_eq!(calls.len(), 1, "{workflow}: {calls:?}");
+        assert_eq!((calls[0].0.as_str(), calls[0].1.as_str()), (tool, "denied"), "{workflow}");
+        assert!(calls[0].2.as_deref().unwrap_or_default().contains(why), "{workflow}: {calls:?}");
+    }
+    ok(ws.run(&["audit", "verify"]));
+}
