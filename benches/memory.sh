@@ -8,12 +8,8 @@
 #
 #   benches/memory.sh [N]        uses target/debug/monstrum, or MONSTRUM=path/to/monstrum
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-MONSTRUM=${MONSTRUM:-$ROOT/target/debug/monstrum}
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 N=${1:-100000}
-[ -x "$MONSTRUM" ] || { echo "no $MONSTRUM: cargo build -p monstrum first, or set MONSTRUM" >&2; exit 2; }
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
 
 make_ws() {
   local ws=$1
@@ -59,21 +55,8 @@ conn.commit()
 print(f"filled: {conn.execute('SELECT count(*) FROM memory').fetchone()[0]} entries")
 PY
 
-best() {
-  local ws=$1 best=999999
-  for _ in 1 2 3 4 5; do
-    local t0 t1
-    t0=$(date +%s%N)
-    "$MONSTRUM" run "$ws/workflows/ask.yaml" >/dev/null 2>&1
-    t1=$(date +%s%N)
-    local ms=$(( (t1 - t0) / 1000000 ))
-    (( ms < best )) && best=$ms
-  done
-  echo "$best"
-}
-
-empty=$(best "$WORK/empty")
-full=$(best "$WORK/full")
+empty=$(best 5 "$MONSTRUM" run "$WORK/empty/workflows/ask.yaml")
+full=$(best 5 "$MONSTRUM" run "$WORK/full/workflows/ask.yaml")
 echo "monstrum run, one LLM step with memory.set/get/search and recall (best of 5):"
 echo "  empty memory:        ${empty} ms"
 echo "  ${N} entries:      ${full} ms"

@@ -14,26 +14,20 @@
 # vault. The crate's dependencies come from crates.io (the registry cache is not cleared: cold
 # means nothing compiled, not nothing downloaded).
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-MONSTRUM=${MONSTRUM:-$ROOT/target/debug/monstrum}
-[ -x "$MONSTRUM" ] || { echo "no $MONSTRUM: cargo build -p monstrum first, or set MONSTRUM" >&2; exit 2; }
-WORK=$(mktemp -d)
-API_PID=
-trap '[ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # The API: GET /books/1 answers a JSON file.
 mkdir -p "$WORK/api/books"
 echo '{"id": "1", "title": "Dune"}' > "$WORK/api/books/1"
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 (cd "$WORK/api" && exec python3 -m http.server "$PORT" --bind 127.0.0.1 > /dev/null 2>&1) &
-API_PID=$!
+PIDS+=($!)
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/books/1" > /dev/null && break; sleep 0.1; done
 
 # A workspace with the token in its vault.
 mkdir -p "$WORK/ws/workflows"
 printf %s "bench-token" | "$MONSTRUM" --workspace "$WORK/ws" vault set records-token > /dev/null
 
-now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 call() {
     (cd "$1" && "$MONSTRUM" --workspace "$WORK/ws" plugin test get_record \

@@ -10,12 +10,8 @@
 #
 #   benches/skills.sh [N]        uses target/debug/monstrum, or MONSTRUM=path/to/monstrum
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-MONSTRUM=${MONSTRUM:-$ROOT/target/debug/monstrum}
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 N=${1:-1000}
-[ -x "$MONSTRUM" ] || { echo "no $MONSTRUM: cargo build -p monstrum first, or set MONSTRUM" >&2; exit 2; }
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
 WS=$WORK/ws
 
 python3 - "$WS" "$N" <<'PY'
@@ -45,19 +41,15 @@ for bot, skills in (("many", names), ("none", [])):
         f.write(f"name: {bot}\nbot: {bot}\nsteps:\n  - id: ask\n    llm: {{ prompt: hi }}\n")
 PY
 
-now() { date +%s.%N; }
-ms() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
 drop_caches() { sync; { echo 1 > /proc/sys/vm/drop_caches; } 2> /dev/null && echo dropped || echo "not dropped (no permission): warm"; }
-time_cmd() { local s; s=$(now); "$@" > /dev/null 2>&1; ms "$s"; }
-best() { local b=; for _ in 1 2 3; do t=$(time_cmd "$@"); if [ -z "$b" ] || [ "$t" -lt "$b" ]; then b=$t; fi; done; echo "$b"; }
 
 listed=$("$MONSTRUM" --workspace "$WS" --json skill list | grep -c '"status":"warnings"')
 [ "$listed" = "$N" ] || { echo "expected $N skills loaded with warnings, got $listed" >&2; exit 1; }
 cache=$(drop_caches)
 cold=$(time_cmd "$MONSTRUM" --workspace "$WS" --json skill list)
-warm=$(best "$MONSTRUM" --workspace "$WS" --json skill list)
-run_none=$(best "$MONSTRUM" --workspace "$WS" run "$WS/workflows/none.yaml")
-run_many=$(best "$MONSTRUM" --workspace "$WS" run "$WS/workflows/many.yaml")
+warm=$(best 3 "$MONSTRUM" --workspace "$WS" --json skill list)
+run_none=$(best 3 "$MONSTRUM" --workspace "$WS" run "$WS/workflows/none.yaml")
+run_many=$(best 3 "$MONSTRUM" --workspace "$WS" run "$WS/workflows/many.yaml")
 cat <<EOF
 binary                                   $MONSTRUM
 skills                                   $N ($(du -sh "$WS/skills" | cut -f1) on disk)

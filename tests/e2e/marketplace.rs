@@ -95,12 +95,15 @@ fn a_signed_skill_goes_from_its_publisher_to_a_trusting_workspace_by_semver() {
     );
     let listed = events(&ok(ws.run(&["--json", "skill", "list"])));
     assert_eq!((listed[0]["name"].as_str(), listed[0]["version"].as_str()), (Some("tidy"), Some("1.10.0")));
-    assert_eq!(listed[0]["status"], "ok");
+    assert_eq!((listed[0]["status"].as_str(), listed[0]["source"].as_str()), (Some("ok"), Some("installed")));
     // Installed already: replaced only with --force; then the newest release, 2.0.0.
     let out = ws.run(&["skill", "install", "tidy", "--index", idx]);
     assert!(!out.status.success() && text(&out).contains("--force replaces it"), "{}", text(&out));
     ok(ws.run(&["skill", "install", "tidy", "--index", idx, "--force"]));
     assert!(std::fs::read_to_string(ws.path().join("skills/tidy/SKILL.md")).unwrap().contains("version: 2.0.0"));
+    let mark: Value =
+        serde_json::from_slice(&std::fs::read(ws.path().join("skills/tidy/.package.json")).unwrap()).unwrap();
+    assert_eq!((mark["version"].as_str(), mark["publisher"].as_str()), (Some("2.0.0"), Some("alice")));
     let leftovers: Vec<_> = std::fs::read_dir(ws.path().join("skills")).unwrap().flatten().collect();
     assert_eq!(leftovers.len(), 1, "no staging folder is left: {leftovers:?}");
     let out = ws.run(&["skill", "install", "tidy@3", "--index", idx]);

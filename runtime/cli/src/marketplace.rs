@@ -117,8 +117,8 @@ pub async fn install(global: &Global, args: InstallArgs<'_>) -> anyhow::Result<u
         None => "UNSIGNED, taken with --allow-unsigned (audited)".into(),
     };
     match &verified.package {
-        Package::Skill(skill) => {
-            let dir = write_skill(&ws.root, skill, args.force)?;
+        Package::Skill(_) => {
+            let dir = write_skill(&ws.root, &verified, args.force)?;
             if global.json {
                 println!(
                     "{}",

@@ -85,6 +85,8 @@ pub fn list(global: &Global) -> anyhow::Result<u8> {
     }
     for e in &entries {
         let version = e.skill.as_ref().and_then(|s| s.version.clone());
+        let installed = e.file.with_file_name(monstrum_core::marketplace::install::INSTALLED_MARK).is_file();
+        let source = if installed { "installed" } else { "workspace" };
         if global.json {
             let problems: Vec<_> = e
                 .problems
@@ -96,13 +98,13 @@ pub fn list(global: &Global) -> anyhow::Result<u8> {
                 .collect();
             println!(
                 "{}",
-                json!({ "type": "skill", "name": e.name, "version": version, "source": "workspace", "file": e.file,
+                json!({ "type": "skill", "name": e.name, "version": version, "source": source, "file": e.file,
                         "status": status(e), "description": e.skill.as_ref().map(|s| &s.description),
                         "problems": problems })
             );
             continue;
         }
-        println!("{:<28} {:<10} {:<10} {}", e.name, version.as_deref().unwrap_or("-"), "workspace", status(e));
+        println!("{:<28} {:<10} {:<10} {}", e.name, version.as_deref().unwrap_or("-"), source, status(e));
         for d in &e.problems {
             println!("    {}:{d}", e.file.display());
         }

@@ -161,6 +161,8 @@ impl Server {
 fn expected_role(method: &str, path: &str) -> &'static str {
     match (method, path) {
         ("get", "/api/vault") | ("put", "/api/vault/{name}") => "admin",
+        // Publishing to the marketplace index (issue 11: "publishing needs the admin role").
+        ("put", "/api/marketplace/{kind}/{name}/{version}") => "admin",
         ("post", "/api/runs") | ("post", "/api/runs/{id}/resume") | ("post", "/api/runs/{id}/cancel") => "editor",
         ("post", "/api/workflows") | ("put", "/api/workflows/{name}") | ("post", "/api/workflows/{name}/rollback") => {
             "editor"

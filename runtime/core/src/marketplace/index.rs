@@ -114,7 +114,11 @@ impl Index {
 }
 
 fn request(method: reqwest::Method, address: &str, token: &Option<String>) -> reqwest::RequestBuilder {
-    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(120)).build().unwrap_or_default();
+    // One client for the listing and the download: building one (its TLS roots) is not free.
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(|| {
+        reqwest::Client::builder().timeout(std::time::Duration::from_secs(120)).build().unwrap_or_default()
+    });
     let builder = client.request(method, address);
     match token {
         Some(t) => builder.bearer_auth(t),
@@ -170,7 +174,7 @@ fn folder_list(dir: &Path) -> anyhow::Result<Vec<IndexEntry>> {
                     continue;
                 };
                 let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-                entries.push(entry_of(kind, &name, &version, &bytes));
+                entries.push(listed_entry(&path, kind, &name, &version, &bytes));
             }
         }
     }
@@ -182,6 +186,24 @@ fn folder_list(dir: &Path) -> anyhow::Result<Vec<IndexEntry>> {
         ))
     });
     Ok(entries)
+}
+
+/// The entry `publish` kept beside a package file (`VERSION.tgz.json`), if it is this file's;
+/// else the entry read from the package (a file put in the folder by other means).
+fn listed_entry(file: &Path, kind: Kind, name: &str, version: &str, bytes: &[u8]) -> IndexEntry {
+    let sha = hex::encode(Sha256::digest(bytes));
+    let kept = std::fs::read(sidecar(file))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<IndexEntry>(&b).ok())
+        .filter(|e| e.sha256 == sha && e.kind == kind && e.name == name && e.version == version);
+    kept.unwrap_or_else(|| entry_of(kind, name, version, bytes))
+}
+
+/// Where the entry of a package file is kept: `1.0.0.tgz` → `1.0.0.tgz.json`.
+fn sidecar(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".json");
+    PathBuf::from(name)
 }
 
 /// The index entry of a package file; publisher and description when the package reads.
@@ -211,13 +233,19 @@ fn folder_publish(dir: &Path, kind: Kind, name: &str, version: &str, bytes: &[u8
     let file = package_file(dir, kind, name, version)?;
     let parent = file.parent().expect("a package file has a folder");
     std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    let temp = parent.join(format!(".{version}.{}.publishing", std::process::id()));
+    let temp = parent.join(format!(".{version}.{}.publishing", uuid::Uuid::new_v4().simple()));
     std::fs::write(&temp, bytes).with_context(|| format!("cannot write {}", temp.display()))?;
     // A hard link never replaces: of two publishers racing for one version, one wins.
     let linked = std::fs::hard_link(&temp, &file);
     let _ = std::fs::remove_file(&temp);
     match linked {
-        Ok(()) => Ok(Published::Created),
+        Ok(()) => {
+            // The listing reads this rather than every package (a plugin's component is
+            // validated when read); it is checked against the file's hash when read.
+            let entry = entry_of(kind, name, version, bytes);
+            let _ = std::fs::write(sidecar(&file), serde_json::to_vec(&entry).unwrap_or_default());
+            Ok(Published::Created)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             let held = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             if held == bytes {

@@ -8,11 +8,15 @@
 
 use super::index::{Index, IndexEntry, resolve};
 use super::signature::{Refusal, Signature, describe};
-use super::{Kind, Package, SkillPackage, TrustedKey, parse_version};
+use super::{Kind, Package, TrustedKey, parse_version};
 use crate::audit::{AuditEntry, AuditKind, Trail};
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+
+/// The file an installed skill's folder keeps of where it came from (hidden: `skill publish`
+/// leaves it out): `skill list` shows such a skill as `installed`.
+pub const INSTALLED_MARK: &str = ".package.json";
 
 /// What to install.
 pub struct Request<'a> {
@@ -97,7 +101,8 @@ fn audit_entry(kind: Kind, decision: &str, reason: String) -> AuditEntry {
 
 /// Writes a verified skill into `skills/NAME/` of the workspace at `root`. A skill there already
 /// is replaced only with `force`; the folder is swapped in whole, never half written.
-pub fn write_skill(root: &Path, package: &SkillPackage, force: bool) -> anyhow::Result<PathBuf> {
+pub fn write_skill(root: &Path, installed: &Installed, force: bool) -> anyhow::Result<PathBuf> {
+    let Package::Skill(package) = &installed.package else { bail!("not a skill package") };
     crate::workspace::plain_name("skill", &package.name)?;
     let skills = root.join("skills");
     let target = skills.join(&package.name);
@@ -119,7 +124,15 @@ pub fn write_skill(root: &Path, package: &SkillPackage, force: bool) -> anyhow::
     let staging = skills.join(format!(".{}.installing-{pid}", package.name));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
-    if let Err(e) = package.write_to(&staging) {
+    let mark = serde_json::json!({
+        "name": package.name, "version": installed.entry.version, "sha256": installed.entry.sha256,
+        "publisher": installed.publisher,
+    });
+    let written = package.write_to(&staging).and_then(|()| {
+        std::fs::write(staging.join(INSTALLED_MARK), serde_json::to_vec_pretty(&mark)?)
+            .with_context(|| format!("cannot write {INSTALLED_MARK}"))
+    });
+    if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
     }
