@@ -153,15 +153,8 @@ enum SkillAction {
     Publish {
         /// The skill's folder (skills/NAME).
         dir: PathBuf,
-        /// The publisher key (a name of `monstrum key create`, or a key file) that signs it.
-        #[arg(long)]
-        key: Option<String>,
-        /// The index: a folder, or a server's URL (http://127.0.0.1:7410).
-        #[arg(long)]
-        index: String,
-        /// An admin API token, for a server's index.
-        #[arg(long, env = "MONSTRUM_TOKEN", hide_env_values = true)]
-        token: Option<String>,
+        #[command(flatten)]
+        to: marketplace::PublishTo,
     },
     /// Install a skill from an index into skills/NAME: the newest version matching @VERSION,
     /// after checking its checksums, its signature and its publisher against `trust:`.
@@ -336,8 +329,8 @@ fn main() -> ExitCode {
             Command::Skill { action: SkillAction::List } => skill::list(&global),
             Command::Skill { action: SkillAction::Enable { bot, name } } => skill::toggle(&global, &bot, &name, true),
             Command::Skill { action: SkillAction::Disable { bot, name } } => skill::toggle(&global, &bot, &name, false),
-            Command::Skill { action: SkillAction::Publish { dir, key, index, token } } => {
-                marketplace::publish(&global, Kind::Skill, &dir, key.as_deref(), &index, token).await
+            Command::Skill { action: SkillAction::Publish { dir, to } } => {
+                marketplace::publish(&global, Kind::Skill, &dir, to).await
             }
             Command::Skill { action: SkillAction::Install { spec, index, allow_unsigned, force, token } } => {
                 let args = marketplace::InstallArgs {

@@ -37,16 +37,26 @@ pub fn key_create(global: &Global, name: &str) -> anyhow::Result<u8> {
     Ok(EXIT_DONE)
 }
 
+/// Where and how `skill publish` and `plugin publish` publish.
+#[derive(clap::Args)]
+pub struct PublishTo {
+    /// The publisher key (a name of `monstrum key create`, or a key file) that signs it.
+    #[arg(long)]
+    key: Option<String>,
+    /// The index: a folder, or a server's URL (http://127.0.0.1:7410).
+    #[arg(long)]
+    index: String,
+    /// An admin API token, for a server's index.
+    #[arg(long, env = "MONSTRUM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
 /// `skill publish DIR` / `plugin publish FILE`: packs (skills) or reads (plugins) the package,
 /// signs it with `--key`, and puts it in the index.
-pub async fn publish(
-    global: &Global,
-    kind: Kind,
-    source: &Path,
-    key: Option<&str>,
-    index: &str,
-    token: Option<String>,
-) -> anyhow::Result<u8> {
+pub async fn publish(global: &Global, kind: Kind, source: &Path, to: PublishTo) -> anyhow::Result<u8> {
+    let PublishTo { key, index, token } = to;
+    let key = key.as_deref();
+    let index = index.as_str();
     let ws = workspace(global)?;
     let mut package = match kind {
         Kind::Skill => Package::Skill(

@@ -87,15 +87,8 @@ pub enum PluginAction {
     /// Sign a .mst package with a publisher key and put it in an index.
     Publish {
         file: PathBuf,
-        /// The publisher key (a name of `monstrum key create`, or a key file) that signs it.
-        #[arg(long)]
-        key: Option<String>,
-        /// The index: a folder, or a server's URL (http://127.0.0.1:7410).
-        #[arg(long)]
-        index: String,
-        /// An admin API token, for a server's index.
-        #[arg(long, env = "MONSTRUM_TOKEN", hide_env_values = true)]
-        token: Option<String>,
+        #[command(flatten)]
+        to: crate::marketplace::PublishTo,
     },
     /// The plugins this workspace can use: name, version, source, number of tools.
     List,
@@ -142,9 +135,8 @@ pub async fn run(global: &Global, action: PluginAction) -> anyhow::Result<u8> {
             };
             crate::marketplace::install(global, args).await
         }
-        PluginAction::Publish { file, key, index, token } => {
-            let kind = monstrum_core::marketplace::Kind::Plugin;
-            crate::marketplace::publish(global, kind, &file, key.as_deref(), &index, token).await
+        PluginAction::Publish { file, to } => {
+            crate::marketplace::publish(global, monstrum_core::marketplace::Kind::Plugin, &file, to).await
         }
         PluginAction::List => list(global),
         PluginAction::Inspect { name } => inspect(global, &name),
