@@ -210,6 +210,11 @@ fn a_served_index_takes_signed_plugins_from_admins_and_installs_them_where_trust
     let out = ok(publish(&admin, Some("alice")));
     assert!(text(&out).contains("published plugin sandbox-test@0.1.0"), "{}", text(&out));
     assert!(text(&ok(publish(&admin, Some("alice")))).contains("unchanged"));
+    let published = events(&ok(server.run(&["--json", "audit", "list", "--kind", "publish"])));
+    let reasons: Vec<&str> = published.iter().map(|r| r["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons.len(), 2, "{published:?}");
+    assert!(reasons[0].contains("plugin sandbox-test@0.1.0 published by ada, signed by `alice`"), "{reasons:?}");
+    assert!(reasons[1].contains("sent again by ada, unchanged"), "{reasons:?}");
 
     let listed: Value = reqwest::blocking::Client::new()
         .get(format!("{url}/api/marketplace"))

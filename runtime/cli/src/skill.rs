@@ -27,13 +27,9 @@ pub fn toggle(global: &Global, bot: &str, name: &str, enable: bool) -> anyhow::R
         report_error(global, &e);
         Ok(EXIT_INVALID)
     };
-    if let Err(e) = monstrum_core::workspace::plain_name("bot", bot) {
-        return refuse(e);
-    }
-    let Some(file) =
-        ["yaml", "yml"].iter().map(|ext| ws.root.join("bots").join(format!("{bot}.{ext}"))).find(|f| f.is_file())
-    else {
-        return refuse(anyhow::anyhow!("unknown bot `{bot}`: no bots/{bot}.yaml in {}", ws.root.display()));
+    let file = match ws.bot_file(bot) {
+        Ok(file) => file,
+        Err(e) => return refuse(e),
     };
     if enable && let Err(e) = ws.skill(name) {
         return refuse(e);

@@ -79,6 +79,22 @@ async fn bench(label: &str, url: &str, n: usize) {
     }
     println!("filled in {:.1} s", filled.elapsed().as_secs_f64());
     figures("memory.set, new key (while filling)", sets);
+    if url.starts_with("postgres") {
+        // Right after a bulk load PostgreSQL has no statistics yet, and plans a search by
+        // (bot, part) rather than by the GIN index, until autovacuum analyzes the table (a
+        // minute or so later). Both are shown: a few searches before, then after ANALYZE.
+        let mut before = Vec::new();
+        for _ in 0..5 {
+            let args = json!({ "query": format!("{} {}", word(rng.below(2_000)), word(rng.below(2_000))) });
+            let t = Instant::now();
+            memory.call("memory.search", BOT, &Reach::One("global".into()), &args).await.expect("search");
+            before.push(t.elapsed());
+        }
+        figures("memory.search, 2 words, before ANALYZE", before);
+        let pool = sqlx::PgPool::connect(url).await.expect("connect");
+        sqlx::raw_sql("ANALYZE memory").execute(&pool).await.expect("analyze");
+        println!("analyzed, as autovacuum does after a bulk load");
+    }
     let calls = 2_000;
     let mut gets = Vec::with_capacity(calls);
     for _ in 0..calls {

@@ -322,14 +322,19 @@ impl Workspace {
         };
         SkillEntry { name: name.to_string(), file, skill, problems }
     }
-    /// The bot named `name`, from `bots/<name>.yaml`.
-    pub fn bot(&self, name: &str) -> anyhow::Result<Bot> {
+    /// The file of the bot named `name`: `bots/<name>.yaml` (or `.yml`).
+    pub fn bot_file(&self, name: &str) -> anyhow::Result<PathBuf> {
         plain_name("bot", name)?;
-        let file = ["yaml", "yml"]
+        ["yaml", "yml"]
             .iter()
             .map(|ext| self.root.join("bots").join(format!("{name}.{ext}")))
-            .find(|f| f.exists())
-            .with_context(|| format!("unknown bot `{name}`: no bots/{name}.yaml in {}", self.root.display()))?;
+            .find(|f| f.is_file())
+            .with_context(|| format!("unknown bot `{name}`: no bots/{name}.yaml in {}", self.root.display()))
+    }
+
+    /// The bot named `name`, from `bots/<name>.yaml`.
+    pub fn bot(&self, name: &str) -> anyhow::Result<Bot> {
+        let file = self.bot_file(name)?;
         let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
         match monstrum_model::load_bot(&text).ok() {
             Ok(bot) => Ok(bot),

@@ -33,6 +33,8 @@ pub enum AuditKind {
     Cancellation,
     /// A package installed from an index, or refused (checksum, signature, trust).
     Install,
+    /// A package published to the index `monstrum serve` hosts, or refused (a changed version).
+    Publish,
 }
 
 impl AuditKind {
@@ -46,6 +48,7 @@ impl AuditKind {
             AuditKind::Approval => "approval",
             AuditKind::Cancellation => "cancellation",
             AuditKind::Install => "install",
+            AuditKind::Publish => "publish",
         }
     }
 }

@@ -93,6 +93,32 @@ pub async fn fetch_verified(request: &Request<'_>, trust: &[TrustedKey], trail: 
     Ok(Installed { entry, bytes, package, publisher })
 }
 
+/// Audits a publish to the index `monstrum serve` hosts: who sent which package, signed by whom,
+/// and whether the index took it (`denied` when it holds that version with other content).
+pub async fn audit_publish(
+    trail: &Trail,
+    signed: &super::Signed,
+    publisher: &str,
+    by: &str,
+    outcome: Result<super::index::Published, String>,
+) -> anyhow::Result<()> {
+    let what = describe(signed.kind, &signed.name, &signed.version);
+    let (decision, reason) = match &outcome {
+        Ok(super::index::Published::Created) => {
+            ("allowed", format!("{what} published by {by}, signed by `{publisher}`"))
+        }
+        Ok(super::index::Published::Unchanged) => ("allowed", format!("{what} sent again by {by}, unchanged")),
+        Err(e) => ("denied", format!("{what} from {by}: {e}")),
+    };
+    let mut entry =
+        AuditEntry::new(AuditKind::Publish).decided(decision, Some(reason)).with_detail(serde_json::json!({
+            "name": signed.name, "version": signed.version.to_string(), "publisher": publisher, "by": by,
+        }));
+    entry.tool = Some(format!("{}.publish", signed.kind.as_str()));
+    trail.append(entry).await.map_err(|e| anyhow::anyhow!("the publish could not be audited: {e}"))?;
+    Ok(())
+}
+
 fn audit_entry(kind: Kind, decision: &str, reason: String) -> AuditEntry {
     let mut entry = AuditEntry::new(AuditKind::Install).decided(decision, Some(reason));
     entry.tool = Some(format!("{}.install", kind.as_str()));

@@ -90,9 +90,9 @@ impl Store {
             )
         } else {
             format!(
-                "SELECT part, mkey, value, -ts_rank({DOCUMENT}, q)::float8 AS score
+                "SELECT part, mkey, value, -ts_rank(words, q)::float8 AS score
                  FROM memory, to_tsquery('simple', $1) q
-                 WHERE {DOCUMENT} @@ q AND bot = $2 AND part IN ({places})
+                 WHERE words @@ q AND bot = $2 AND part IN ({places})
                  ORDER BY score, mkey LIMIT ${limit_at}"
             )
         };
@@ -133,9 +133,10 @@ pub struct MemoryHit {
     pub score: f64,
 }
 
-/// The text PostgreSQL indexes for an entry (the expression of its GIN index, which a query
-/// must repeat to use it): its words split where [`search_words`] and FTS5 split them, at
-/// anything but a letter or digit (PostgreSQL's own parser reads `web-1` as `web` and `-1`).
+/// The words PostgreSQL indexes for an entry (its stored column `words`, under a GIN index): split
+/// where [`search_words`] and FTS5 split them, at anything but a letter or digit (PostgreSQL's
+/// own parser reads `web-1` as `web` and `-1`). Stored, so ranking a match reads it rather than
+/// computing it again for every matching row.
 const DOCUMENT: &str = "to_tsvector('simple', regexp_replace(mkey || ' ' || value, '[^[:alnum:]]+', ' ', 'g'))";
 
 /// The words of a search: letters and digits, lower-cased, at most 16 of them. Quoted for
@@ -158,12 +159,29 @@ pub(crate) fn search_words(query: &str) -> Vec<String> {
 /// portable SQL, and not a migration. SQLite: an FTS5 table over `memory`'s rows (by rowid),
 /// kept by triggers, and filled from the rows already there when it is created (a VACUUM may
 /// renumber rowids; `INSERT INTO memory_fts(memory_fts) VALUES('rebuild')` re-syncs it).
-/// PostgreSQL: a GIN index on the entry's `tsvector`.
+/// PostgreSQL: a stored generated `tsvector` column and a GIN index on it (replacing the index
+/// on the expression an earlier version made).
 pub(super) async fn create_search_index(pool: &sqlx::AnyPool, sqlite: bool) -> StoreResult<()> {
     let what = "cannot create the memory search index";
     if !sqlite {
-        let sql = format!("CREATE INDEX IF NOT EXISTS memory_words ON memory USING GIN ({DOCUMENT})");
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.context(what)?;
+        // Checked first: ALTER TABLE locks the table even when it has nothing to do.
+        let has_words = sqlx::query(
+            "SELECT 1 FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name = 'memory' AND column_name = 'words'",
+        )
+        .fetch_optional(pool)
+        .await
+        .context(what)?
+        .is_some();
+        if has_words {
+            return Ok(());
+        }
+        let sql = format!(
+            "ALTER TABLE memory ADD COLUMN IF NOT EXISTS words tsvector GENERATED ALWAYS AS ({DOCUMENT}) STORED;
+             CREATE INDEX IF NOT EXISTS memory_words_stored ON memory USING GIN (words);
+             DROP INDEX IF EXISTS memory_words;"
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await.context(what)?;
         return Ok(());
     }
     let mut tx = pool.begin().await.context(what)?;

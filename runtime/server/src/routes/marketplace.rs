@@ -4,11 +4,12 @@
 //! what its path says, and carries a signature that verifies; whether anyone trusts its
 //! publisher is each installing workspace's `trust:` to say. A version never changes.
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::App;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use monstrum_core::marketplace::index::{IndexEntry, Published};
@@ -97,6 +98,7 @@ pub async fn get(
               (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 pub async fn publish(
     State(app): State<App>,
+    Extension(caller): Extension<Caller>,
     Path((kind_text, name, version)): Path<(String, String, String)>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<MarketplaceEntry>), ApiError> {
@@ -111,21 +113,27 @@ pub async fn publish(
                 "the package is not signed: publish it with --key NAME (a served index takes signed packages only)"
             )
         })?;
-        Signature::check(&signed, &text).map_err(|e| anyhow::anyhow!("the signature does not verify: {e}"))?;
-        Ok(signed)
+        let signature =
+            Signature::check(&signed, &text).map_err(|e| anyhow::anyhow!("the signature does not verify: {e}"))?;
+        Ok((signed, signature.publisher))
     })
     .await
     .map_err(ApiError::internal)?
     .map_err(|e| ApiError::invalid(format!("{e:#}")))?;
+    let (signed, publisher) = signed;
     if signed.name != name || signed.version.to_string() != version {
         return Err(ApiError::invalid(format!(
             "the package is {} {}@{}, not {kind_text} {name}@{version}",
             kind_text, signed.name, signed.version
         )));
     }
-    let published = index(&app).publish(kind, &name, &version, &bytes).await.map_err(|e| {
-        if e.to_string().contains("never changes") { ApiError::conflict(e.to_string()) } else { ApiError::internal(e) }
-    })?;
+    let outcome = index(&app).publish(kind, &name, &version, &bytes).await.map_err(|e| e.to_string());
+    let trail = monstrum_core::audit::Trail::in_store(app.store.clone());
+    monstrum_core::marketplace::install::audit_publish(&trail, &signed, &publisher, &caller.name, outcome.clone())
+        .await
+        .map_err(ApiError::internal)?;
+    let published =
+        outcome.map_err(|e| if e.contains("never changes") { ApiError::conflict(e) } else { ApiError::internal(e) })?;
     let entry = monstrum_core::marketplace::index::entry_of(kind, &name, &version, &bytes);
     let status = if published == Published::Created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(entry.into())))
