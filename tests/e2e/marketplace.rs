@@ -210,9 +210,31 @@ fn a_served_index_takes_signed_plugins_from_admins_and_installs_them_where_trust
     let out = ok(publish(&admin, Some("alice")));
     assert!(text(&out).contains("published plugin sandbox-test@0.1.0"), "{}", text(&out));
     assert!(text(&ok(publish(&admin, Some("alice")))).contains("unchanged"));
+    // The same version with other content (another README): 409, and the index keeps the first.
+    let changed_dir = plugin_dir();
+    std::fs::write(changed_dir.path().join("README.md"), "# sandbox-test\n\nChanged after publishing.\n").unwrap();
+    let changed = publisher.path().join("changed.mst");
+    pack(&publisher, changed_dir.path(), &changed);
+    let out = publisher.run(&[
+        "plugin",
+        "publish",
+        changed.to_str().unwrap(),
+        "--index",
+        &url,
+        "--token",
+        &admin,
+        "--key",
+        "alice",
+    ]);
+    assert!(
+        !out.status.success() && text(&out).contains("409") && text(&out).contains("never changes"),
+        "{}",
+        text(&out)
+    );
     let published = events(&ok(server.run(&["--json", "audit", "list", "--kind", "publish"])));
     let reasons: Vec<&str> = published.iter().map(|r| r["reason"].as_str().unwrap()).collect();
-    assert_eq!(reasons.len(), 2, "{published:?}");
+    assert_eq!(reasons.len(), 3, "{published:?}");
+    assert!(published[2]["decision"] == "denied" && reasons[2].contains("never changes"), "{reasons:?}");
     assert!(reasons[0].contains("plugin sandbox-test@0.1.0 published by ada, signed by `alice`"), "{reasons:?}");
     assert!(reasons[1].contains("sent again by ada, unchanged"), "{reasons:?}");
 
