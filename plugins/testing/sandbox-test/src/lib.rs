@@ -46,6 +46,17 @@ impl Plugin for SandboxTest {
                 Ok(json!({ "exit_code": out.exit_code, "stdout": String::from_utf8_lossy(&out.stdout) }))
             }
             "ambient" => Ok(ambient(cx)),
+            "leave" => {
+                // Copies on the heap (one leaked) and in a static, each flipped as `look` searches.
+                let kept = flipped(&args);
+                *LEFT.lock().unwrap() = kept.clone();
+                black_box(Vec::leak(kept.clone()));
+                Ok(json!(found_in_memory(&kept)))
+            }
+            "look" => {
+                let needle = flipped(&args);
+                Ok(json!({ "found": found_in_memory(&needle), "left": LEFT.lock().unwrap().len() }))
+            }
             "panic" => panic!("the sandbox-test guest panics on purpose"),
             _ => Err(ToolError::unknown_tool(tool)),
         }
@@ -104,6 +115,25 @@ fn kv_roundtrip(args: &Value) -> Result<Value, ToolError> {
     let after = kv::get(key).map_err(ToolError::Failed)?;
     let text = |v: Option<Vec<u8>>| v.map(|v| String::from_utf8_lossy(&v).into_owned());
     Ok(json!({ "before": text(before), "during": text(during), "after": text(after) }))
+}
+
+/// What `leave` keeps in a static, which a fresh instance starts without.
+static LEFT: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+/// The argument `text` with every byte flipped, so that the bytes searched for are not the
+/// call's own arguments.
+fn flipped(args: &Value) -> Vec<u8> {
+    args["text"].as_str().unwrap_or_default().bytes().map(|b| b ^ 0x5a).collect()
+}
+
+/// How many copies of `needle` the guest's whole linear memory holds, besides `needle` itself.
+fn found_in_memory(needle: &[u8]) -> usize {
+    let size = core::arch::wasm32::memory_size(0) * 65536;
+    // SAFETY: a WebAssembly guest may read any byte of its own linear memory; address 0 is left
+    // out only because Rust reserves it.
+    let memory = unsafe { core::slice::from_raw_parts(1 as *const u8, size - 1) };
+    let own = needle.as_ptr() as usize;
+    memory.windows(needle.len()).enumerate().filter(|&(at, bytes)| at + 1 != own && bytes == needle).count()
 }
 
 /// What the sandbox leaves the guest: it should be nothing.

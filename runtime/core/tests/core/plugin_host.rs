@@ -270,6 +270,36 @@ async fn concurrent_calls_are_isolated() {
     }
 }
 
+/// A call's memory is reset before the slot serves another call: what one call leaves on its
+/// heap or in a static, the next call of the same plugin (in the same pooled slot, which the
+/// pool prefers) cannot find anywhere in its linear memory. Calls end by resetting the pages they
+/// wrote in place where the kernel can say which (`PAGEMAP_SCAN`), and by handing them back to the
+/// kernel elsewhere; both are attacked here.
+#[tokio::test]
+async fn a_call_finds_nothing_that_an_earlier_call_left_in_memory() {
+    for pool in [1, 16] {
+        let host = PluginHost::with_config(HostConfig {
+            max_concurrent_calls: pool,
+            proxy: Proxy::None,
+            ..HostConfig::default()
+        })
+        .expect("host starts");
+        let guest = sandbox(&host);
+        let scan = |tool: &str, text: &str| {
+            let mut c = call(tool, json!({ "text": text }));
+            c.limits.fuel = 2_000_000_000;
+            c
+        };
+        for round in 0..8 {
+            let text = format!("secret left behind by call {round}");
+            let found = host.call(&guest, scan("leave", &text)).await.unwrap();
+            assert!(found.as_u64().unwrap() >= 2, "the probe finds the copies in the call that left them: {found}");
+            let seen = host.call(&guest, scan("look", &text)).await.unwrap();
+            assert_eq!(seen, json!({ "found": 0, "left": 0 }), "pool of {pool}, round {round}");
+        }
+    }
+}
+
 #[test]
 fn a_second_process_loads_from_the_disk_cache() {
     let dir = tempfile::tempdir().unwrap();

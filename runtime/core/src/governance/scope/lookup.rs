@@ -82,10 +82,23 @@ fn hash(key: &[u8], seed: u32) -> usize {
     (x.wrapping_mul(seed) >> (32 - TABLE.trailing_zeros())) as usize
 }
 
-/// String equality for short keys: lengths first, then the bytes in line (no call to `memcmp`).
+/// String equality for short keys: lengths first, then at most two overlapping four-byte words
+/// (no call to `memcmp` up to eight bytes).
 #[inline]
 pub(super) fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| u32::from_le_bytes([s[at], s[at + 1], s[at + 2], s[at + 3]]);
+    match n {
+        0 => true,
+        // The first, middle and last bytes are every byte.
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=8 => word(a, 0) == word(b, 0) && word(a, n - 4) == word(b, n - 4),
+        _ => a == b,
+    }
 }
 
 #[cfg(test)]
@@ -117,6 +130,36 @@ mod tests {
         let empty = serde_json::Map::new();
         let missing = lookup.gather(&empty).unwrap();
         assert!(missing.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn same_is_string_equality() {
+        let words = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "abc",
+            "abd",
+            "xbc",
+            "abcd",
+            "abce",
+            "abcde",
+            "abxde",
+            "abcdefgh",
+            "abcdefgi",
+            "xbcdefgh",
+            "abcdefghi",
+            "abcdefghj",
+            "abcdefghijklmnop",
+            "abcdefghijklmnoq",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(same(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

@@ -1,15 +1,14 @@
 //! One compiled dimension: the allowed values of a binding (or a delegation) for one match kind.
 
+use super::cidr::Nets;
 use super::command::{self, CommandPattern};
 use super::glob::Globs;
 use super::lookup::same;
 use super::values::refusal;
 use bigdecimal::BigDecimal;
-use ipnet::IpNet;
 use monstrum_model::MatchKind;
 use regex::RegexSet;
 use serde_json::Value;
-use std::net::IpAddr;
 use std::str::FromStr;
 
 /// Allowed values, compiled once when a binding loads.
@@ -24,7 +23,7 @@ pub(crate) enum Matcher {
     Prefix(Vec<String>),
     Max(Number),
     Min(Number),
-    Cidr(Vec<IpNet>),
+    Cidr(Nets),
     Command(Vec<CommandPattern>),
 }
 
@@ -165,12 +164,7 @@ impl Matcher {
                 let n = Number::parse(v).ok_or_else(|| format!("`{v}` is not a number"))?;
                 if kind == MatchKind::Max { Matcher::Max(n) } else { Matcher::Min(n) }
             }
-            MatchKind::Cidr => Matcher::Cidr(
-                strings(values, kind)?
-                    .iter()
-                    .map(|s| parse_net(s).ok_or_else(|| format!("`{s}` is not an IP network")))
-                    .collect::<Result<_, _>>()?,
-            ),
+            MatchKind::Cidr => Matcher::Cidr(Nets::new(&strings(values, kind)?)?),
             MatchKind::Command => Matcher::Command(
                 strings(values, kind)?.iter().map(|p| CommandPattern::new(p)).collect::<Result<_, _>>()?,
             ),
@@ -220,10 +214,7 @@ impl Matcher {
                 Some(_) => Ok(()),
                 None => Err(Why::NotNumber),
             },
-            Matcher::Cidr(nets) => {
-                let net = parse_net(text()?).ok_or(Why::NotAddress)?;
-                allow(nets.iter().any(|n| n.contains(&net)))
-            }
+            Matcher::Cidr(nets) => allow(nets.contain(text()?).ok_or(Why::NotAddress)?),
             Matcher::Command(patterns) => command::check(patterns, text()?).map_err(Why::Command),
         }
     }
@@ -265,7 +256,7 @@ impl Matcher {
             Matcher::Prefix(p) => format!("{p:?}"),
             Matcher::Max(n) => format!("at most {n}"),
             Matcher::Min(n) => format!("at least {n}"),
-            Matcher::Cidr(n) => format!("{n:?}"),
+            Matcher::Cidr(n) => format!("{:?}", n.nets()),
             Matcher::Command(p) => format!("{:?}", p.iter().map(CommandPattern::text).collect::<Vec<_>>()),
         }
     }
@@ -292,23 +283,6 @@ pub(crate) enum Why {
     Below,
     /// A command's own reason.
     Command(String),
-}
-
-/// An address or network, with IPv4-mapped IPv6 addresses read as IPv4.
-fn parse_net(s: &str) -> Option<IpNet> {
-    if let Ok(addr) = s.parse::<IpAddr>() {
-        return Some(IpNet::from(addr.to_canonical()));
-    }
-    let net = s.parse::<IpNet>().ok()?;
-    match net {
-        // Only a network that lies wholly inside `::ffff:0:0/96` is IPv4; a wider one (`/64`)
-        // also holds IPv6 addresses that no IPv4 network contains.
-        IpNet::V6(v6) => match v6.addr().to_ipv4_mapped() {
-            Some(v4) if v6.prefix_len() >= 96 => IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96).ok(),
-            _ => Some(net),
-        },
-        IpNet::V4(_) => Some(net),
-    }
 }
 
 /// A value for a message: JSON, cut to 80 characters.

@@ -6,6 +6,7 @@
 //! binding loads, and a decision walks the compiled rules. Anything unexpected denies: a missing
 //! parameter, a value of the wrong type, a dimension without values.
 
+mod cidr;
 mod command;
 mod glob;
 mod lookup;

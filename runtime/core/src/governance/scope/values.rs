@@ -15,6 +15,12 @@
 /// Why a string value is refused, or `None` when it may be compared. One pass over the bytes
 /// for plain ASCII, the common case.
 pub(crate) fn refusal(value: &str, path_like: bool) -> Option<&'static str> {
+    let bytes = value.as_bytes();
+    // Checked from the first byte, a value is plain less often than from after its scheme, so
+    // a plain value needs no look for a scheme at all.
+    if plain(bytes, path_like) {
+        return None;
+    }
     if !value.is_ascii() {
         if value.chars().any(|c| !c.is_ascii() && !c.is_alphanumeric()) {
             return Some("contains a non-ASCII character that is not a letter or digit");
@@ -23,15 +29,10 @@ pub(crate) fn refusal(value: &str, path_like: bool) -> Option<&'static str> {
             return Some("is not in Unicode NFKC form (compatibility or look-alike characters)");
         }
     }
-    let bytes = value.as_bytes();
-    // Checked from the first byte, a value is plain less often than from after its scheme, so
-    // a plain value needs no look for a scheme at all.
-    if plain(bytes, path_like, 0) {
-        return None;
-    }
-    // Where a URL's `scheme://` ends: its `//` is not an empty path segment.
+    // Where a URL's `scheme://` ends: its `//` is not an empty path segment. The scheme itself
+    // holds nothing that the screen looks for, so the rest decides.
     let scheme_end = if path_like { scheme_end(bytes) } else { 0 };
-    if plain(bytes, path_like, scheme_end) { None } else { walk(bytes, path_like, scheme_end) }
+    if scheme_end > 0 && plain(&bytes[scheme_end..], path_like) { None } else { walk(bytes, path_like, scheme_end) }
 }
 
 /// The exact check, byte by byte.
@@ -68,45 +69,68 @@ fn walk(bytes: &[u8], path_like: bool, scheme_end: usize) -> Option<&'static str
     None
 }
 
-/// The common case, decided in one pass over the bytes without branching on them: no control
-/// character (tab and line breaks included), and for path-like kinds no backslash, no `%`, and no
-/// `..` or `//` after the scheme. Anything else takes the exact walk of [`walk`].
-fn plain(bytes: &[u8], path_like: bool, scheme_end: usize) -> bool {
-    let odd = if path_like { CONTROL | PATH_ODD } else { CONTROL };
-    let separators = if path_like { DOT | SLASH } else { 0 };
-    let (head, rest) = bytes.split_at(scheme_end);
-    let mut bad = head.iter().fold(0, |acc, &b| acc | CLASS[usize::from(b)] & odd);
-    // A byte's class and the previous byte's separator class share a bit only for `..` or `//`.
-    let mut previous = 0;
-    for &b in rest {
-        let class = CLASS[usize::from(b)];
-        bad |= class & odd | class & previous;
-        previous = class & separators;
-    }
-    bad == 0
+/// The common case, decided eight bytes at a time without branching on them: ASCII only, no
+/// control character (tab and line breaks included), and for path-like kinds no backslash, no
+/// `%`, and no `..` or `//`. Anything else takes the exact checks.
+fn plain(bytes: &[u8], path_like: bool) -> bool {
+    if path_like { screen::<true>(bytes) } else { screen::<false>(bytes) }
 }
 
-const CONTROL: u8 = 1;
-const PATH_ODD: u8 = 2;
-const DOT: u8 = 4;
-const SLASH: u8 = 8;
-
-/// What [`plain`] looks for, by byte: control characters, a backslash or `%`, `.` and `/`.
-static CLASS: [u8; 256] = {
-    let mut class = [0; 256];
-    let mut b = 0;
-    while b < 256 {
-        class[b] = match b as u8 {
-            0..0x20 | 0x7f => CONTROL,
-            b'\\' | b'%' => PATH_ODD,
-            b'.' => DOT,
-            b'/' => SLASH,
-            _ => 0,
-        };
-        b += 1;
+fn screen<const PATH: bool>(bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+    let mut flags = 0u64;
+    // The separator flags of the previous word's last byte, moved to the first byte's place.
+    let mut before = (0u64, 0u64);
+    let mut check = |w: u64, before: (u64, u64)| {
+        flags |= w & HIGH | below_space(w) | equal(w, 0x7f);
+        if PATH {
+            let (dots, slashes) = (equal(w, b'.'), equal(w, b'/'));
+            // A pair's flag sits on its second byte.
+            flags |=
+                equal(w, b'\\') | equal(w, b'%') | dots & (dots << 8 | before.0) | slashes & (slashes << 8 | before.1);
+            (dots >> 56, slashes >> 56)
+        } else {
+            (0, 0)
+        }
+    };
+    if n < 8 {
+        // Padded with a byte that no check looks for.
+        let mut last = [b'a'; 8];
+        for (to, from) in last.iter_mut().zip(bytes) {
+            *to = *from;
+        }
+        check(u64::from_le_bytes(last), before);
+        return flags == 0;
     }
-    class
-};
+    let mut at = 0;
+    while at + 8 <= n {
+        before = check(word(at), before);
+        at += 8;
+    }
+    if at < n {
+        // The last eight bytes, overlapping the word before: a pair that crosses into them lies
+        // wholly inside them, so nothing is carried over.
+        check(word(n - 8), (0, 0));
+    }
+    flags == 0
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// `0x80` in each byte of `w` that equals `c`, `0` in every other byte (no carry crosses a byte).
+#[inline(always)]
+fn equal(w: u64, c: u8) -> u64 {
+    let x = w ^ ONES * u64::from(c);
+    !((x & !HIGH).wrapping_add(!HIGH) | x) & HIGH
+}
+
+/// `0x80` in each byte of `w` below `0x20` (a control character), `0` in every other byte.
+#[inline(always)]
+fn below_space(w: u64) -> u64 {
+    !((w & !HIGH).wrapping_add(ONES * 0x60) | w) & HIGH
+}
 
 /// The segment between two slashes: `..` is refused, and so is an empty one between slashes.
 fn segment_refusal(segment: &[u8], between_slashes: bool) -> Option<&'static str> {
@@ -166,7 +190,7 @@ mod tests {
                 for path_like in [false, true] {
                     let end = if path_like { super::scheme_end(&bytes) } else { 0 };
                     // `refusal` first asks with no scheme at all, then after the scheme.
-                    if super::plain(&bytes, path_like, 0) || super::plain(&bytes, path_like, end) {
+                    if super::plain(&bytes, path_like) || end > 0 && super::plain(&bytes[end..], path_like) {
                         assert_eq!(super::walk(&bytes, path_like, end), None, "{:?}", String::from_utf8_lossy(&bytes));
                         checked += 1;
                     }
@@ -174,6 +198,25 @@ mod tests {
             }
         }
         assert!(checked > 1000, "the fast path was taken {checked} times");
+    }
+
+    /// A trick is found wherever it sits, across the eight-byte words the fast test reads too,
+    /// and a URL's own `//` is not one.
+    #[test]
+    fn tricks_at_every_offset_are_found() {
+        for offset in 0..26 {
+            let head = "a".repeat(offset);
+            for trick in ["/../", "//", "\\", "%2e", "\u{7}", "\u{7f}"] {
+                let value = format!("{head}{trick}tail");
+                assert!(refusal(&value, true).is_some(), "{value:?} should be refused");
+            }
+            assert!(refusal(&format!("{head}\u{1}x"), false).is_some(), "control characters in any kind");
+            assert_eq!(refusal(&format!("{head}\tx\r\n"), true), None, "tabs and line breaks are text");
+            assert_eq!(refusal(&format!("{head}a.b/c"), true), None);
+            assert_eq!(refusal(&format!("{head}..b/c.."), true), None, "dots inside a segment are fine");
+            assert_eq!(refusal(&format!("https://{head}.x/y"), true), None);
+            assert!(refusal(&format!("https://{head}//y"), true).is_some(), "{head}");
+        }
     }
 
     /// A trick in the last bytes of a value is found, whatever its length.
