@@ -559,7 +559,7 @@ impl Gate {
         let (Some(journal), Some(key)) = (&self.inner.journal, call.key.filter(|_| effect != Effect::Read)) else {
             return run().await.map_err(ToolError::Failed);
         };
-        let digest = hex::encode(Sha256::digest(redact(&call.arguments, &tool.redact).to_string()));
+        let digest = crate::audit::hex_digest(Sha256::digest(redact(&call.arguments, &tool.redact).to_string()).into());
         let journal_fault = |e: crate::store::StoreError| ToolError::Denied(format!("the call journal: {e}"));
         if let Some(prev) = journal.call_record(key).await.map_err(journal_fault)? {
             let same = prev.tool == call.tool && prev.arguments == digest;
