@@ -65,9 +65,18 @@ ORCH=$(bench orchestration)
 for shape in chain fan; do
     for mode in memory durable; do
         echo "== engine $shape $mode: 1,000 steps" >&2
-        two=$(count "$ORCH" --runs "$shape" 1000 "$mode" 2) || exit 1
-        one=$(count "$ORCH" --runs "$shape" 1000 "$mode" 1) || exit 1
-        FIGURE["engine/$shape/$mode per step"]=$(per "$two" "$one" 1000) || exit 1
+        # A durable run's count depends on how the store's writer happens to batch (thread
+        # timing, which valgrind stretches): the lower of two trials is the steadier figure.
+        trials=1
+        [ "$mode" = durable ] && trials=2
+        best=""
+        for _ in $(seq "$trials"); do
+            two=$(count "$ORCH" --runs "$shape" 1000 "$mode" 2) || exit 1
+            one=$(count "$ORCH" --runs "$shape" 1000 "$mode" 1) || exit 1
+            figure=$(per "$two" "$one" 1000) || exit 1
+            if [ -z "$best" ] || [ "$figure" -lt "$best" ]; then best=$figure; fi
+        done
+        FIGURE["engine/$shape/$mode per step"]=$best
     done
 done
 for shape in chain fan; do

@@ -5,7 +5,7 @@
 use crate::{EXIT_DONE, Global};
 use anyhow::Context;
 use monstrum_core::audit::Trail;
-use monstrum_core::marketplace::index::Published;
+use monstrum_core::marketplace::index::{IndexEntry, Published};
 use monstrum_core::marketplace::install::{Request, fetch_verified, write_skill};
 use monstrum_core::marketplace::{Index, Kind, Package, Signature, SigningKey, SkillPackage};
 use monstrum_core::store::Store;
@@ -67,19 +67,10 @@ pub async fn publish(global: &Global, kind: Kind, source: &Path, to: PublishTo) 
     let signer = key.map(|k| SigningKey::load(&keys_dir(&ws), k)).transpose()?;
     let signed = package.signed()?;
     let signature = signer.as_ref().map(|k| Signature::sign(&signed, k));
-    let bytes = match &mut package {
-        Package::Skill(p) => {
-            p.signature = signature;
-            p.to_bytes()?
-        }
-        Package::Plugin(p) => {
-            p.signature = signature;
-            p.to_bytes()?
-        }
-    };
+    let bytes = package.with_signature(signature)?;
     let index = Index::parse(index, token);
     let version = signed.version.to_string();
-    let published = index.publish(kind, &signed.name, &version, &bytes).await?;
+    let published = index.publish(&IndexEntry::of(&package, &bytes)?, &bytes).await?;
     let publisher = signer.as_ref().map(|k| k.name.clone());
     if global.json {
         println!(

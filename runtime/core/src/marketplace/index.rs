@@ -67,7 +67,11 @@ impl Index {
     /// Every package of `kind` (all kinds if `None`).
     pub async fn list(&self, kind: Option<Kind>) -> anyhow::Result<Vec<IndexEntry>> {
         let mut entries = match self {
-            Index::Folder(dir) => folder_list(dir)?,
+            Index::Folder(dir) => {
+                // Reading every package file (and hashing it) is blocking work.
+                let dir = dir.clone();
+                tokio::task::spawn_blocking(move || folder_list(&dir)).await.context("listing the index")??
+            }
             Index::Remote { url, token } => {
                 let response = request(reqwest::Method::GET, &format!("{url}/api/marketplace"), token).send().await;
                 let body = answer(response, &format!("{url}/api/marketplace")).await?;
@@ -84,7 +88,7 @@ impl Index {
         match self {
             Index::Folder(dir) => {
                 let file = package_file(dir, kind, name, version)?;
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))
+                tokio::fs::read(&file).await.with_context(|| format!("cannot read {}", file.display()))
             }
             Index::Remote { url, token } => {
                 let address = format!("{url}/api/marketplace/{}/{name}/{version}", kind.as_str());
@@ -94,10 +98,18 @@ impl Index {
         }
     }
 
-    /// Puts a package into the index. Refused when the index holds this version with other bytes.
-    pub async fn publish(&self, kind: Kind, name: &str, version: &str, bytes: &[u8]) -> anyhow::Result<Published> {
+    /// Puts a package into the index under `entry` (its kind, name and version; a folder keeps
+    /// the whole entry beside the file for listings). Refused when the index holds this version
+    /// with other bytes.
+    pub async fn publish(&self, entry: &IndexEntry, bytes: &[u8]) -> anyhow::Result<Published> {
+        let (kind, name, version) = (entry.kind, &entry.name, &entry.version);
         match self {
-            Index::Folder(dir) => folder_publish(dir, kind, name, version, bytes),
+            Index::Folder(dir) => {
+                let (dir, entry, bytes) = (dir.clone(), entry.clone(), bytes.to_vec());
+                tokio::task::spawn_blocking(move || folder_publish(&dir, &entry, &bytes))
+                    .await
+                    .context("publishing to the index")?
+            }
             Index::Remote { url, token } => {
                 let address = format!("{url}/api/marketplace/{}/{name}/{version}", kind.as_str());
                 let response = request(reqwest::Method::PUT, &address, token)
@@ -178,13 +190,7 @@ fn folder_list(dir: &Path) -> anyhow::Result<Vec<IndexEntry>> {
             }
         }
     }
-    entries.sort_by(|a, b| {
-        (a.kind, &a.name, semver::Version::parse(&a.version).ok()).cmp(&(
-            b.kind,
-            &b.name,
-            semver::Version::parse(&b.version).ok(),
-        ))
-    });
+    entries.sort_by_cached_key(|e| (e.kind, e.name.clone(), semver::Version::parse(&e.version).ok()));
     Ok(entries)
 }
 
@@ -196,7 +202,10 @@ fn listed_entry(file: &Path, kind: Kind, name: &str, version: &str, bytes: &[u8]
         .ok()
         .and_then(|b| serde_json::from_slice::<IndexEntry>(&b).ok())
         .filter(|e| e.sha256 == sha && e.kind == kind && e.name == name && e.version == version);
-    kept.unwrap_or_else(|| entry_of(kind, name, version, bytes))
+    kept.unwrap_or_else(|| {
+        let package = Package::from_bytes(kind, bytes).ok();
+        IndexEntry::with_hash(kind, name, version, package.as_ref(), sha, bytes.len())
+    })
 }
 
 /// Where the entry of a package file is kept: `1.0.0.tgz` → `1.0.0.tgz.json`.
@@ -206,30 +215,46 @@ fn sidecar(file: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The index entry of a package file; publisher and description when the package reads.
-pub fn entry_of(kind: Kind, name: &str, version: &str, bytes: &[u8]) -> IndexEntry {
-    let package = Package::from_bytes(kind, bytes).ok();
-    let signed = package.as_ref().and_then(|p| p.signed().ok());
-    let publisher = signed
-        .and_then(|s| s.signature)
-        .and_then(|text| serde_yaml::from_str::<Signature>(&text).ok())
-        .map(|s| s.publisher);
-    let description = package.map(|p| match p {
-        Package::Skill(s) => s.description,
-        Package::Plugin(p) => p.manifest.description.unwrap_or_default(),
-    });
-    IndexEntry {
-        kind,
-        name: name.to_string(),
-        version: version.to_string(),
-        sha256: hex::encode(Sha256::digest(bytes)),
-        size: bytes.len() as u64,
-        publisher,
-        description,
+impl IndexEntry {
+    /// The entry of `package`, whose file is `bytes`.
+    pub fn of(package: &Package, bytes: &[u8]) -> anyhow::Result<IndexEntry> {
+        let signed = package.signed()?;
+        let sha = hex::encode(Sha256::digest(bytes));
+        Ok(IndexEntry::with_hash(signed.kind, &signed.name, &signed.version.to_string(), Some(package), sha, bytes.len()))
+    }
+
+    /// The entry of a package file; publisher and description when the package reads.
+    fn with_hash(
+        kind: Kind,
+        name: &str,
+        version: &str,
+        package: Option<&Package>,
+        sha256: String,
+        size: usize,
+    ) -> IndexEntry {
+        let publisher = package
+            .and_then(|p| p.signed().ok())
+            .and_then(|s| s.signature)
+            .and_then(|text| serde_yaml::from_str::<Signature>(&text).ok())
+            .map(|s| s.publisher);
+        let description = package.map(|p| match p {
+            Package::Skill(s) => s.description.clone(),
+            Package::Plugin(p) => p.manifest.description.clone().unwrap_or_default(),
+        });
+        IndexEntry {
+            kind,
+            name: name.to_string(),
+            version: version.to_string(),
+            sha256,
+            size: size as u64,
+            publisher,
+            description,
+        }
     }
 }
 
-fn folder_publish(dir: &Path, kind: Kind, name: &str, version: &str, bytes: &[u8]) -> anyhow::Result<Published> {
+fn folder_publish(dir: &Path, entry: &IndexEntry, bytes: &[u8]) -> anyhow::Result<Published> {
+    let (kind, name, version) = (entry.kind, &entry.name, &entry.version);
     let file = package_file(dir, kind, name, version)?;
     let parent = file.parent().expect("a package file has a folder");
     std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
@@ -242,8 +267,7 @@ fn folder_publish(dir: &Path, kind: Kind, name: &str, version: &str, bytes: &[u8
         Ok(()) => {
             // The listing reads this rather than every package (a plugin's component is
             // validated when read); it is checked against the file's hash when read.
-            let entry = entry_of(kind, name, version, bytes);
-            let _ = std::fs::write(sidecar(&file), serde_json::to_vec(&entry).unwrap_or_default());
+            let _ = std::fs::write(sidecar(&file), serde_json::to_vec(entry).unwrap_or_default());
             Ok(Published::Created)
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -326,12 +350,19 @@ mod tests {
     #[test]
     fn a_published_version_never_changes() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(folder_publish(dir.path(), Kind::Skill, "tidy", "1.0.0", b"a").unwrap(), Published::Created);
-        assert_eq!(folder_publish(dir.path(), Kind::Skill, "tidy", "1.0.0", b"a").unwrap(), Published::Unchanged);
-        let err = folder_publish(dir.path(), Kind::Skill, "tidy", "1.0.0", b"b").unwrap_err().to_string();
+        let publish = |name: &str, version: &str, bytes: &[u8]| {
+            let entry = IndexEntry::with_hash(Kind::Skill, name, version, None, hex::encode(Sha256::digest(bytes)), bytes.len());
+            folder_publish(dir.path(), &entry, bytes)
+        };
+        assert_eq!(publish("tidy", "1.0.0", b"a").unwrap(), Published::Created);
+        assert_eq!(publish("tidy", "1.0.0", b"a").unwrap(), Published::Unchanged);
+        let err = publish("tidy", "1.0.0", b"b").unwrap_err().to_string();
         assert!(err.contains("never changes"), "{err}");
         assert_eq!(std::fs::read(dir.path().join("skill/tidy/1.0.0.tgz")).unwrap(), b"a");
-        assert!(folder_publish(dir.path(), Kind::Skill, "../x", "1.0.0", b"a").is_err());
-        assert!(folder_publish(dir.path(), Kind::Skill, "tidy", "../../x", b"a").is_err());
+        assert!(publish("../x", "1.0.0", b"a").is_err());
+        assert!(publish("tidy", "../../x", b"a").is_err());
+        // The listing takes the entry kept beside the file, since it is this file's.
+        let listed = folder_list(dir.path()).unwrap();
+        assert_eq!((listed.len(), listed[0].sha256.as_str()), (1, hex::encode(Sha256::digest(b"a")).as_str()));
     }
 }

@@ -102,6 +102,20 @@ impl Package {
         })
     }
 
+    /// Sets (or clears) the `SIGNATURE` entry and packs the package again.
+    pub fn with_signature(&mut self, signature: Option<String>) -> anyhow::Result<Vec<u8>> {
+        match self {
+            Package::Skill(p) => {
+                p.signature = signature;
+                p.to_bytes()
+            }
+            Package::Plugin(p) => {
+                p.signature = signature;
+                Ok(p.to_bytes()?)
+            }
+        }
+    }
+
     /// What the signature covers.
     pub fn signed(&self) -> anyhow::Result<Signed> {
         Ok(match self {

@@ -49,8 +49,9 @@ impl From<IndexEntry> for MarketplaceEntry {
     }
 }
 
-fn index(app: &App) -> Index {
-    Index::Folder(app.workspace().data_dir().join("marketplace"))
+/// The folder the server keeps its index in.
+fn index_dir(app: &App) -> std::path::PathBuf {
+    app.workspace().data_dir().join("marketplace")
 }
 
 fn kind(text: &str) -> Result<Kind, ApiError> {
@@ -61,11 +62,9 @@ fn kind(text: &str) -> Result<Kind, ApiError> {
 #[utoipa::path(get, path = "/api/marketplace", tag = "marketplace",
     responses((status = 200, body = Vec<MarketplaceEntry>)))]
 pub async fn list(State(app): State<App>) -> Result<Json<Vec<MarketplaceEntry>>, ApiError> {
-    let index = index(&app);
-    if let Index::Folder(dir) = &index {
-        std::fs::create_dir_all(dir).map_err(ApiError::internal)?;
-    }
-    let entries = index.list(None).await.map_err(ApiError::internal)?;
+    let dir = index_dir(&app);
+    tokio::fs::create_dir_all(&dir).await.map_err(ApiError::internal)?;
+    let entries = Index::Folder(dir).list(None).await.map_err(ApiError::internal)?;
     Ok(Json(entries.into_iter().map(MarketplaceEntry::from).collect()))
 }
 
@@ -81,8 +80,8 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let kind = kind(&kind_text)?;
     let missing = || ApiError::not_found(format!("the index has no {kind_text} {name}@{version}"));
-    let Index::Folder(dir) = index(&app) else { unreachable!("the server's index is a folder") };
-    let file = monstrum_core::marketplace::index::package_file(&dir, kind, &name, &version).map_err(|_| missing())?;
+    let file =
+        monstrum_core::marketplace::index::package_file(&index_dir(&app), kind, &name, &version).map_err(|_| missing())?;
     let bytes = tokio::fs::read(&file).await.map_err(|_| missing())?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
@@ -103,11 +102,11 @@ pub async fn publish(
     body: Bytes,
 ) -> Result<(StatusCode, Json<MarketplaceEntry>), ApiError> {
     let kind = kind(&kind_text)?;
-    let bytes = body.to_vec();
-    let checked = bytes.clone();
-    // Reading a plugin validates its WebAssembly component: not on the async threads.
-    let signed = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let signed = Package::from_bytes(kind, &checked)?.signed()?;
+    // Reading a plugin validates its WebAssembly component: once, and not on the async threads.
+    let read = body.clone();
+    let (signed, publisher, entry) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let package = Package::from_bytes(kind, &read)?;
+        let signed = package.signed()?;
         let text = signed.signature.clone().ok_or_else(|| {
             anyhow::anyhow!(
                 "the package is not signed: publish it with --key NAME (a served index takes signed packages only)"
@@ -115,26 +114,25 @@ pub async fn publish(
         })?;
         let signature =
             Signature::check(&signed, &text).map_err(|e| anyhow::anyhow!("the signature does not verify: {e}"))?;
-        Ok((signed, signature.publisher))
+        let entry = IndexEntry::of(&package, &read)?;
+        Ok((signed, signature.publisher, entry))
     })
     .await
     .map_err(ApiError::internal)?
     .map_err(|e| ApiError::invalid(format!("{e:#}")))?;
-    let (signed, publisher) = signed;
     if signed.name != name || signed.version.to_string() != version {
         return Err(ApiError::invalid(format!(
             "the package is {} {}@{}, not {kind_text} {name}@{version}",
             kind_text, signed.name, signed.version
         )));
     }
-    let outcome = index(&app).publish(kind, &name, &version, &bytes).await.map_err(|e| e.to_string());
+    let outcome = Index::Folder(index_dir(&app)).publish(&entry, &body).await.map_err(|e| e.to_string());
     let trail = monstrum_core::audit::Trail::in_store(app.store.clone());
     monstrum_core::marketplace::install::audit_publish(&trail, &signed, &publisher, &caller.name, outcome.clone())
         .await
         .map_err(ApiError::internal)?;
     let published =
         outcome.map_err(|e| if e.contains("never changes") { ApiError::conflict(e) } else { ApiError::internal(e) })?;
-    let entry = monstrum_core::marketplace::index::entry_of(kind, &name, &version, &bytes);
     let status = if published == Published::Created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(entry.into())))
 }
