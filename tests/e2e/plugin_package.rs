@@ -132,7 +132,7 @@ fn pack_install_list_inspect_and_run_an_installed_plugin() {
     let list = events(&o);
     let entry = |name: &str| list.iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{name} in {list:?}"));
     assert_eq!(entry("sandbox-test")["source"], "installed");
-    assert_eq!(entry("sandbox-test")["tools"], 11);
+    assert_eq!(entry("sandbox-test")["tools"], 13);
     assert_eq!(entry("github")["source"], "builtin");
     let o = ws.run(&["plugin", "list"]);
     assert!(

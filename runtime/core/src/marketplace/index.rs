@@ -220,7 +220,14 @@ impl IndexEntry {
     pub fn of(package: &Package, bytes: &[u8]) -> anyhow::Result<IndexEntry> {
         let signed = package.signed()?;
         let sha = hex::encode(Sha256::digest(bytes));
-        Ok(IndexEntry::with_hash(signed.kind, &signed.name, &signed.version.to_string(), Some(package), sha, bytes.len()))
+        Ok(IndexEntry::with_hash(
+            signed.kind,
+            &signed.name,
+            &signed.version.to_string(),
+            Some(package),
+            sha,
+            bytes.len(),
+        ))
     }
 
     /// The entry of a package file; publisher and description when the package reads.
@@ -351,7 +358,14 @@ mod tests {
     fn a_published_version_never_changes() {
         let dir = tempfile::tempdir().unwrap();
         let publish = |name: &str, version: &str, bytes: &[u8]| {
-            let entry = IndexEntry::with_hash(Kind::Skill, name, version, None, hex::encode(Sha256::digest(bytes)), bytes.len());
+            let entry = IndexEntry::with_hash(
+                Kind::Skill,
+                name,
+                version,
+                None,
+                hex::encode(Sha256::digest(bytes)),
+                bytes.len(),
+            );
             folder_publish(dir.path(), &entry, bytes)
         };
         assert_eq!(publish("tidy", "1.0.0", b"a").unwrap(), Published::Created);

@@ -80,8 +80,8 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let kind = kind(&kind_text)?;
     let missing = || ApiError::not_found(format!("the index has no {kind_text} {name}@{version}"));
-    let file =
-        monstrum_core::marketplace::index::package_file(&index_dir(&app), kind, &name, &version).map_err(|_| missing())?;
+    let file = monstrum_core::marketplace::index::package_file(&index_dir(&app), kind, &name, &version)
+        .map_err(|_| missing())?;
     let bytes = tokio::fs::read(&file).await.map_err(|_| missing())?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
