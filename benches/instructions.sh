@@ -95,9 +95,16 @@ one=$(count "$SCOPE" --repeat 1000) || exit 1
 FIGURE["scope/decision"]=$(per "$two" "$one" 2000) || exit 1
 echo "== no-op plugin call" >&2
 PLUGIN=$(bench plugin_call)
-two=$(count "$PLUGIN" --repeat 200) || exit 1
-one=$(count "$PLUGIN" --repeat 100) || exit 1
-FIGURE["plugin/noop call"]=$(per "$two" "$one" 100) || exit 1
+# The count of the same binary varies by run (83.8k-94.9k seen: the runtime's parking and the
+# reset of the pages a call wrote follow timing), so the lowest of three trials is the figure.
+best=""
+for _ in 1 2 3; do
+    two=$(count "$PLUGIN" --repeat 200) || exit 1
+    one=$(count "$PLUGIN" --repeat 100) || exit 1
+    figure=$(per "$two" "$one" 100) || exit 1
+    if [ -z "$best" ] || [ "$figure" -lt "$best" ]; then best=$figure; fi
+done
+FIGURE["plugin/noop call"]=$best
 
 # ---- Report, and compare with the baseline.
 {
