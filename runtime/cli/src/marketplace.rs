@@ -70,7 +70,7 @@ pub async fn publish(global: &Global, kind: Kind, source: &Path, to: PublishTo) 
     let bytes = package.with_signature(signature)?;
     let index = Index::parse(index, token);
     let version = signed.version.to_string();
-    let published = index.publish(&IndexEntry::of(&package, &bytes)?, &bytes).await?;
+    let published = index.publish(&IndexEntry::of(&package, &signed, &bytes), &bytes).await?;
     let publisher = signer.as_ref().map(|k| k.name.clone());
     if global.json {
         println!(

@@ -216,18 +216,11 @@ fn sidecar(file: &Path) -> PathBuf {
 }
 
 impl IndexEntry {
-    /// The entry of `package`, whose file is `bytes`.
-    pub fn of(package: &Package, bytes: &[u8]) -> anyhow::Result<IndexEntry> {
-        let signed = package.signed()?;
+    /// The entry of `package` (whose identity `signed` the caller has read already), whose file
+    /// is `bytes`.
+    pub fn of(package: &Package, signed: &super::Signed, bytes: &[u8]) -> IndexEntry {
         let sha = hex::encode(Sha256::digest(bytes));
-        Ok(IndexEntry::with_hash(
-            signed.kind,
-            &signed.name,
-            &signed.version.to_string(),
-            Some(package),
-            sha,
-            bytes.len(),
-        ))
+        IndexEntry::with_hash(signed.kind, &signed.name, &signed.version.to_string(), Some(package), sha, bytes.len())
     }
 
     /// The entry of a package file; publisher and description when the package reads.
@@ -239,10 +232,13 @@ impl IndexEntry {
         sha256: String,
         size: usize,
     ) -> IndexEntry {
+        // The signature's text alone: `signed()` would hash every entry again.
         let publisher = package
-            .and_then(|p| p.signed().ok())
-            .and_then(|s| s.signature)
-            .and_then(|text| serde_yaml::from_str::<Signature>(&text).ok())
+            .and_then(|p| match p {
+                Package::Skill(s) => s.signature.as_deref(),
+                Package::Plugin(p) => p.signature.as_deref(),
+            })
+            .and_then(|text| serde_yaml::from_str::<Signature>(text).ok())
             .map(|s| s.publisher);
         let description = package.map(|p| match p {
             Package::Skill(s) => s.description.clone(),

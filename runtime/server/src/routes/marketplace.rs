@@ -114,7 +114,7 @@ pub async fn publish(
         })?;
         let signature =
             Signature::check(&signed, &text).map_err(|e| anyhow::anyhow!("the signature does not verify: {e}"))?;
-        let entry = IndexEntry::of(&package, &read)?;
+        let entry = IndexEntry::of(&package, &signed, &read);
         Ok((signed, signature.publisher, entry))
     })
     .await
