@@ -13,6 +13,7 @@ mod evm;
 mod governance;
 mod llm_workflow;
 mod marketplace;
+mod mcp;
 mod memory;
 mod openapi_conformance;
 mod plugin_author;

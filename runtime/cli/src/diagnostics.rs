@@ -95,8 +95,19 @@ pub fn print_problems(global: &Global, file: &Path, text: &str, problems: Vec<Di
     }
 }
 
+/// Reads the registered MCP servers' approved tools into `workspace`, so that `mcp:` bindings
+/// are checked against them; a workspace that has no store yet has none, and checking it does
+/// not create one.
+pub async fn load_mcp(global: &Global, workspace: &mut Workspace) -> anyhow::Result<()> {
+    if global.db.is_none() && workspace.config.store.is_none() && !workspace.data_dir().join("monstrum.db").exists() {
+        return Ok(());
+    }
+    let url = workspace.store_url(global.db.as_deref())?;
+    workspace.load_mcp(&monstrum_core::store::Store::open(&url).await?).await
+}
+
 /// `monstrum validate FILE...`: exit 0 when every file is clean, 2 otherwise.
-pub fn validate(global: &Global, files: &[std::path::PathBuf]) -> u8 {
+pub async fn validate(global: &Global, files: &[std::path::PathBuf]) -> u8 {
     let mut code = EXIT_DONE;
     for file in files {
         let is_bot = file.parent().and_then(|p| p.file_name()).is_some_and(|n| n == "bots");
@@ -106,15 +117,20 @@ pub fn validate(global: &Global, files: &[std::path::PathBuf]) -> u8 {
             }
             continue;
         }
-        let workspace = match Workspace::discover(global.workspace.as_deref(), file.parent().unwrap_or(Path::new(".")))
-        {
-            Ok(w) => w,
-            Err(e) => {
-                crate::report_error(global, &e);
-                code = EXIT_INVALID;
-                continue;
-            }
-        };
+        let mut workspace =
+            match Workspace::discover(global.workspace.as_deref(), file.parent().unwrap_or(Path::new("."))) {
+                Ok(w) => w,
+                Err(e) => {
+                    crate::report_error(global, &e);
+                    code = EXIT_INVALID;
+                    continue;
+                }
+            };
+        if let Err(e) = load_mcp(global, &mut workspace).await {
+            crate::report_error(global, &e);
+            code = EXIT_INVALID;
+            continue;
+        }
         if is_bot {
             let text = match std::fs::read_to_string(file) {
                 Ok(t) => t,

@@ -5,6 +5,7 @@ mod audit;
 mod diagnostics;
 mod local_time;
 mod marketplace;
+mod mcp;
 mod plugin;
 mod plugin_build;
 mod plugin_test;
@@ -108,6 +109,11 @@ enum Command {
     Plugin {
         #[command(subcommand)]
         action: plugin::PluginAction,
+    },
+    /// MCP servers whose tools bots bind (`- mcp: NAME`): register, list, refresh, approve.
+    Mcp {
+        #[command(subcommand)]
+        action: mcp::McpAction,
     },
     /// Skills: start one, list the workspace's as they load.
     Skill {
@@ -301,7 +307,7 @@ fn main() -> ExitCode {
             Command::Run { file, inputs, conversation } => {
                 run::run(&global, &file, &inputs, conversation.as_deref()).await
             }
-            Command::Validate { files } => Ok(diagnostics::validate(&global, &files)),
+            Command::Validate { files } => Ok(diagnostics::validate(&global, &files).await),
             Command::Runs { action } => match action.unwrap_or(RunsAction::List { limit: 20 }) {
                 RunsAction::List { limit } => runs::list(&global, limit).await,
                 RunsAction::Show { run } => runs::show(&global, &run).await,
@@ -325,6 +331,7 @@ fn main() -> ExitCode {
                 VaultAction::Rm { name } => vault::remove(&global, &name).await,
             },
             Command::Plugin { action } => plugin::run(&global, action).await,
+            Command::Mcp { action } => mcp::run(&global, action).await,
             Command::Skill { action: SkillAction::New { name } } => scaffold::skill_new(&global, &name),
             Command::Skill { action: SkillAction::List } => skill::list(&global),
             Command::Skill { action: SkillAction::Enable { bot, name } } => skill::toggle(&global, &bot, &name, true),

@@ -29,6 +29,7 @@ async fn engine(global: &Global, workspace: Workspace) -> anyhow::Result<(Arc<En
         (EventSink::new(move |event| p.handle(&event)), Some(progress))
     };
     let engine = monstrum_core::open(workspace, global.db.as_deref(), events).await?;
+    monstrum_mcp::McpClient::attach(&engine);
     Ok((Arc::new(engine), progress))
 }
 
@@ -39,7 +40,8 @@ pub async fn run(global: &Global, file: &Path, inputs: &[String], conversation: 
         return Ok(EXIT_INVALID);
     }
     let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
-    let workspace = Workspace::discover(global.workspace.as_deref(), file.parent().unwrap_or(Path::new(".")))?;
+    let mut workspace = Workspace::discover(global.workspace.as_deref(), file.parent().unwrap_or(Path::new(".")))?;
+    crate::diagnostics::load_mcp(global, &mut workspace).await?;
     let (workflow, source) = match load_checked(global, &file, &workspace) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),

@@ -55,6 +55,7 @@ fn gate() -> (Gate, Principal) {
                 tools: (0..TOOLS_PER_PLUGIN).map(|t| format!("tool_{t}")).collect(),
                 scope: BTreeMap::from([("repos".to_string(), json!(["acme/public-*"]))]),
                 config: Default::default(),
+                ..Default::default()
             })
             .collect(),
         delegates: Vec::new(),

@@ -211,7 +211,7 @@ async fn run_once(w: &Loaded, mode: Mode, scratch: &Path) -> Timed {
     };
     let engine = Arc::new(Engine {
         store,
-        workspace: Arc::new(Workspace { root: dir.path().to_path_buf(), config: Config::default() }),
+        workspace: Arc::new(Workspace { root: dir.path().to_path_buf(), config: Config::default(), mcp: Vec::new() }),
         events: EventSink::none(),
         gate: Gate::builtin(),
         cancels: Default::default(),

@@ -18,13 +18,16 @@ use std::sync::Arc;
 /// and the engine over it, reporting to `events`.
 pub async fn open(workspace: Workspace, db: Option<&str>, events: EventSink) -> anyhow::Result<Engine> {
     let store = Store::open(&workspace.store_url(db)?).await?;
+    let mut workspace = workspace;
+    workspace.load_mcp(&store).await?;
     let workspace = Arc::new(workspace);
     let gate = gate(&workspace, Some(&store))?;
     Ok(Engine { store: Some(store), workspace, events, gate, cancels: Default::default() })
 }
 
-/// The gate of a workspace: its plugins (run by the plugin host), its bots and skills, auditing
-/// to `store` (in memory without one).
+/// The gate of a workspace: its plugins (run by the plugin host), the approved tools of its
+/// registered MCP servers (run by the MCP client a door attaches with [`Gate::attach_mcp`]), its
+/// bots and skills, auditing to `store` (in memory without one).
 pub fn gate(workspace: &Arc<Workspace>, store: Option<&Store>) -> anyhow::Result<Gate> {
     let (catalog, components) = workspace.plugins()?;
     let ws = workspace.clone();

@@ -91,6 +91,7 @@ pub async fn trial(workspace: Workspace, db: Option<&str>, trial: Trial) -> anyh
             tools: vec![trial.tool.clone()],
             scope: trial.scope,
             config: trial.config,
+            ..Default::default()
         }],
         delegates: Vec::new(),
     };

@@ -131,6 +131,9 @@ pub struct Workspace {
     pub root: PathBuf,
     /// Its `monstrum.yaml` (defaults when absent).
     pub config: Config,
+    /// The registered MCP servers, each a manifest of its approved tools, as the store held them
+    /// when [`Workspace::load_mcp`] read it (none before).
+    pub mcp: Vec<monstrum_model::Manifest>,
 }
 
 impl Workspace {
@@ -160,7 +163,7 @@ impl Workspace {
         } else {
             Config::default()
         };
-        Ok(Workspace { root, config })
+        Ok(Workspace { root, config, mcp: Vec::new() })
     }
 
     /// `.monstrum/`: the database, the vault key, caches.
@@ -211,7 +214,14 @@ impl Workspace {
     /// (`plugins/<name>.mst`) and those being developed in `plugins/<name>/` (manifest and
     /// component); of several with one name, the last of [`Workspace::available_plugins`] wins.
     pub fn plugins(&self) -> anyhow::Result<(crate::governance::Catalog, HashMap<String, Component>)> {
-        Ok(catalog_of(self.available_plugins()?))
+        let (catalog, components) = catalog_of(self.available_plugins()?);
+        Ok((catalog.with_mcp(self.mcp.iter().cloned()), components))
+    }
+
+    /// Reads the registered MCP servers' approved tools from `store` (see [`Workspace::mcp`]).
+    pub async fn load_mcp(&mut self, store: &crate::store::Store) -> anyhow::Result<()> {
+        self.mcp = store.mcp_manifests().await?;
+        Ok(())
     }
 
     /// Every plugin of the workspace, in precedence order: built-in, then installed packages
@@ -376,7 +386,7 @@ mod tests {
     #[test]
     fn a_skill_file_is_read_only_inside_the_skills_folder() {
         let dir = tempfile::tempdir().unwrap();
-        let ws = Workspace { root: dir.path().to_path_buf(), config: Config::default() };
+        let ws = Workspace { root: dir.path().to_path_buf(), config: Config::default(), mcp: Vec::new() };
         let skill = dir.path().join("skills/care");
         std::fs::create_dir_all(skill.join("references")).unwrap();
         std::fs::write(skill.join("references/guide.md"), "guide").unwrap();
@@ -395,7 +405,7 @@ mod tests {
 
     #[test]
     fn names_and_paths_stay_inside_the_workspace() {
-        let ws = Workspace { root: PathBuf::from("/srv/ws"), config: Config::default() };
+        let ws = Workspace { root: PathBuf::from("/srv/ws"), config: Config::default(), mcp: Vec::new() };
         assert_eq!(ws.inside(Path::new("scripts/a.yaml")).unwrap(), PathBuf::from("/srv/ws/scripts/a.yaml"));
         assert_eq!(
             ws.inside(Path::new("workflows/../scripts/./a.yaml")).unwrap(),

@@ -103,13 +103,17 @@ impl Budget {
     }
 }
 
-/// A resource binding: one plugin instance the bot may use, which of its tools, and the allowed
-/// values of its dimensions.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+/// A resource binding: one plugin instance (or one registered MCP server) the bot may use, which
+/// of its tools, and the allowed values of its dimensions.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Binding {
-    /// The plugin (its manifest's name).
+    /// The plugin (its manifest's name); empty when the binding names an MCP server instead.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub plugin: String,
+    /// The MCP server (its registered name, `monstrum mcp add`) whose tools are bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp: Option<String>,
     /// The instance name tools are called by (`<instance>.<tool>`); the plugin's name by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
@@ -127,12 +131,31 @@ pub struct Binding {
     /// The manifest's config fields.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub config: serde_json::Map<String, Value>,
+    /// How tool parameters are checked against `scope`, for tools that have no manifest to say
+    /// so (an MCP server's): each rule is a manifest scope rule plus the tool it is for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<BindingRule>,
+}
+
+/// A scope rule a binding declares for one of its tools (DESIGN.md, "MCP").
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BindingRule {
+    /// The tool, by its name at the source.
+    pub tool: String,
+    /// The dimension whose values allow.
+    pub dimension: String,
+    /// JSON pointer into the arguments (`/category`).
+    pub param: String,
+    /// How a value is compared with the allowed ones.
+    #[serde(rename = "match")]
+    pub kind: crate::MatchKind,
 }
 
 impl Binding {
-    /// The instance name.
+    /// The instance name: `instance`, else the MCP server's name, else the plugin's.
     pub fn instance_name(&self) -> &str {
-        self.instance.as_deref().unwrap_or(&self.plugin)
+        self.instance.as_deref().or(self.mcp.as_deref()).unwrap_or(&self.plugin)
     }
 }
 

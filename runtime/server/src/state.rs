@@ -28,6 +28,7 @@ impl App {
         let sink = hub.clone();
         let engine = monstrum_core::open(workspace, db, EventSink::new(move |event| sink.publish(&event))).await?;
         let store = engine.store.clone().ok_or_else(|| anyhow::anyhow!("the server needs a store"))?;
+        monstrum_mcp::McpClient::attach(&engine);
         hub.persist_to(store.clone());
         let engine = Arc::new(engine);
         Ok(App {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod ganache;
+pub mod mcp_servers;
 pub mod model_server;
 pub mod sshd;
 

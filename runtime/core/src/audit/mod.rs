@@ -35,6 +35,9 @@ pub enum AuditKind {
     Install,
     /// A package published to the index `monstrum serve` hosts, or refused (a changed version).
     Publish,
+    /// A registered MCP server's tools changed (added, changed: quarantined; removed), or an
+    /// admin registered the server or approved a tool.
+    McpTools,
 }
 
 impl AuditKind {
@@ -49,6 +52,7 @@ impl AuditKind {
             AuditKind::Cancellation => "cancellation",
             AuditKind::Install => "install",
             AuditKind::Publish => "publish",
+            AuditKind::McpTools => "mcp_tools",
         }
     }
 }

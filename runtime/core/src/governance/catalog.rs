@@ -1,20 +1,36 @@
-//! The plugins the gate knows: their manifests by name.
+//! The tool sources the gate knows: plugins' manifests by name, and the registered MCP servers'
+//! approved tools, each server's as a manifest of its own (no component, no dimensions: a
+//! binding declares its rules).
 
 use monstrum_model::Manifest;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Manifests by plugin name. Cheap to clone.
+/// Manifests by plugin name, and by MCP server name. Cheap to clone.
 #[derive(Clone, Default, Debug)]
 pub struct Catalog {
     plugins: Arc<BTreeMap<String, Arc<Manifest>>>,
+    mcp: Arc<BTreeMap<String, Arc<Manifest>>>,
 }
 
 impl Catalog {
     /// A catalog of these manifests (a later one replaces an earlier one of the same name).
     pub fn new(manifests: impl IntoIterator<Item = Manifest>) -> Catalog {
-        Catalog { plugins: Arc::new(manifests.into_iter().map(|m| (m.name.clone(), Arc::new(m))).collect()) }
+        Catalog {
+            plugins: Arc::new(manifests.into_iter().map(|m| (m.name.clone(), Arc::new(m))).collect()),
+            mcp: Arc::default(),
+        }
+    }
+
+    /// The same catalog with these MCP servers, each a manifest of its approved tools.
+    pub fn with_mcp(self, servers: impl IntoIterator<Item = Manifest>) -> Catalog {
+        Catalog { mcp: Arc::new(servers.into_iter().map(|m| (m.name.clone(), Arc::new(m))).collect()), ..self }
+    }
+
+    /// The approved tools of MCP server `name`, as a manifest.
+    pub fn mcp_server(&self, name: &str) -> Option<&Arc<Manifest>> {
+        self.mcp.get(name)
     }
 
     /// Reads every `<dir>/*/manifest.yaml` (plugins being developed in a workspace), with the

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::Instant;
 
 /// Why a tool call did not give an output.
@@ -54,7 +54,8 @@ impl ToolError {
     }
 }
 
-/// Runs an allowed plugin tool: the plugin host. Credentials are injected behind this line.
+/// Runs an allowed bound tool: the plugin host, or the MCP client for `mcp:` bindings.
+/// Credentials are injected behind this line.
 #[async_trait::async_trait]
 pub trait Executor: Send + Sync {
     /// Runs `tool` with `arguments` for `principal`, whose skills and delegations narrow what
@@ -214,6 +215,8 @@ struct Inner {
     ledger: Ledger,
     memory: Memory,
     executor: Arc<dyn Executor>,
+    /// Runs the tools of `mcp:` bindings: the MCP client, attached by the door that has one.
+    mcp: OnceLock<Arc<dyn Executor>>,
     journal: Option<Store>,
 }
 
@@ -243,6 +246,7 @@ impl Gate {
                 ledger,
                 memory: Memory::in_memory(),
                 executor: Arc::new(NoHost),
+                mcp: OnceLock::new(),
                 journal: None,
             }),
         }
@@ -286,6 +290,12 @@ impl Gate {
     pub fn with_journal(self, store: Store) -> Gate {
         let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("with_journal is called while building"));
         Gate { inner: Arc::new(Inner { journal: Some(store), ..inner }) }
+    }
+
+    /// Runs the tools of `mcp:` bindings with `client` from now on; false if a client was
+    /// attached before (it stays). Without one, such calls fail after the gate allowed them.
+    pub fn attach_mcp(&self, client: Arc<dyn Executor>) -> bool {
+        self.inner.mcp.set(client).is_ok()
     }
 
     /// Bot memory.
@@ -552,7 +562,14 @@ impl Gate {
     /// person decided so (`resend`). `idempotent` calls in doubt are sent again under the same
     /// key; `read` calls are not journaled at all.
     async fn execute_journaled(&self, tool: &BoundTool, call: &GateCall<'_>) -> Result<Value, ToolError> {
-        let run = || self.inner.executor.execute(tool, call.arguments.clone(), call.principal, call.key);
+        let executor: &dyn Executor = match &tool.binding.mcp {
+            None => self.inner.executor.as_ref(),
+            Some(server) => match self.inner.mcp.get() {
+                Some(client) => client.as_ref(),
+                None => return Err(ToolError::Failed(format!("no MCP client is available to reach `{server}`"))),
+            },
+        };
+        let run = || executor.execute(tool, call.arguments.clone(), call.principal, call.key);
         let effect = tool.manifest.tool(&tool.tool).map_or(Effect::Write, |d| d.effect);
         // A read changes nothing: sending it again after a crash is harmless, so it costs no
         // journal writes.

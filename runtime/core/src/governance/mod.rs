@@ -6,6 +6,7 @@ mod catalog;
 mod gate;
 pub mod policy;
 pub mod principal;
+pub mod quarantine;
 pub mod scope;
 mod skill_prompt;
 

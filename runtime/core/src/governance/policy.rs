@@ -6,7 +6,7 @@ use super::catalog::Catalog;
 use super::scope::{Source, ToolScope, dimension_values};
 use crate::llm::ToolSpec;
 use jsonschema::Validator;
-use monstrum_model::{Binding, Bot, Manifest, PathSeg, Skill, valid_name};
+use monstrum_model::{Binding, Bot, Manifest, PathSeg, ScopeRule, Skill, valid_name};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -77,9 +77,45 @@ pub fn compile_bot(bot: &Bot, catalog: &Catalog, skills: &[Skill]) -> Result<Bot
         };
         let key = |k: &str| PathSeg::Key(k.to_string());
         let mut problem = |path: Vec<PathSeg>, message: String| problems.push(BindingProblem { path, message });
-        let Some(manifest) = catalog.manifest(&binding.plugin) else {
-            problem(at(&[key("plugin")]), format!("unknown plugin `{}`", binding.plugin));
-            continue;
+        let manifest = match (&binding.mcp, binding.plugin.is_empty()) {
+            (Some(server), true) => match catalog.mcp_server(server) {
+                None => {
+                    let hint = "register it with `monstrum mcp add`";
+                    problem(at(&[key("mcp")]), format!("unknown MCP server `{server}` ({hint})"));
+                    continue;
+                }
+                Some(m) => match with_rules(m, binding) {
+                    Ok(m) => Arc::new(m),
+                    Err((j, message)) => {
+                        problem(at(&[key("rules"), PathSeg::Index(j)]), message);
+                        continue;
+                    }
+                },
+            },
+            (None, false) => {
+                if !binding.rules.is_empty() {
+                    let why = "`rules:` are for MCP bindings; a plugin's manifest declares its own";
+                    problem(at(&[key("rules")]), why.into());
+                }
+                let Some(manifest) = catalog.manifest(&binding.plugin) else {
+                    problem(at(&[key("plugin")]), format!("unknown plugin `{}`", binding.plugin));
+                    continue;
+                };
+                manifest.clone()
+            }
+            (Some(_), false) => {
+                problem(at(&[key("mcp")]), "a binding names `plugin:` or `mcp:`, not both".into());
+                continue;
+            }
+            (None, true) => {
+                problem(at(&[]), "a binding names a `plugin:` or an `mcp:` server".into());
+                continue;
+            }
+        };
+        let manifest = &manifest;
+        let source = match &binding.mcp {
+            Some(server) => format!("MCP server `{server}`"),
+            None => format!("plugin `{}`", manifest.name),
         };
         let instance = binding.instance_name();
         if !valid_name(instance) || RESERVED_INSTANCES.contains(&instance) {
@@ -90,10 +126,9 @@ pub fn compile_bot(bot: &Bot, catalog: &Catalog, skills: &[Skill]) -> Result<Bot
         }
         for (dimension, values) in &binding.scope {
             match manifest.dimensions.get(dimension) {
-                None => problem(
-                    at(&[key("scope"), key(dimension)]),
-                    format!("plugin `{}` has no dimension `{dimension}`", manifest.name),
-                ),
+                None => {
+                    problem(at(&[key("scope"), key(dimension)]), format!("{source} has no dimension `{dimension}`"))
+                }
                 Some(spec) => {
                     for (j, bad) in misspelled(spec, values) {
                         problem(at(&[key("scope"), key(dimension), PathSeg::Index(j)]), bad);
@@ -119,7 +154,8 @@ pub fn compile_bot(bot: &Bot, catalog: &Catalog, skills: &[Skill]) -> Result<Bot
         for (j, tool_name) in binding.tools.iter().enumerate() {
             let tool_at = at(&[key("tools"), PathSeg::Index(j)]);
             let Some(def) = manifest.tool(tool_name) else {
-                problem(tool_at, format!("plugin `{}` has no tool `{tool_name}`", manifest.name));
+                let approved = if binding.mcp.is_some() { "approved " } else { "" };
+                problem(tool_at, format!("{source} has no {approved}tool `{tool_name}`"));
                 continue;
             };
             let values_ok = def.scope.iter().all(|rule| {
@@ -189,6 +225,27 @@ pub fn compile_bot(bot: &Bot, catalog: &Catalog, skills: &[Skill]) -> Result<Bot
     } else {
         Err(problems)
     }
+}
+
+/// An MCP server's approved tools with the rules `binding` declares for them: each rule's
+/// dimension becomes one of the manifest's, and the rule one of its tool's. A rule for a tool the
+/// server does not have (approved) or the binding does not list is a mistake, at its index.
+fn with_rules(server: &Manifest, binding: &Binding) -> Result<Manifest, (usize, String)> {
+    let mut manifest = server.clone();
+    for (j, rule) in binding.rules.iter().enumerate() {
+        if !binding.tools.contains(&rule.tool) {
+            return Err((j, format!("a rule for `{}`, which `tools:` does not list", rule.tool)));
+        }
+        let Some(tool) = manifest.tools.iter_mut().find(|t| t.name == rule.tool) else {
+            return Err((j, format!("MCP server `{}` has no approved tool `{}`", server.name, rule.tool)));
+        };
+        if !rule.param.starts_with('/') {
+            return Err((j, format!("`param` is a JSON pointer such as `/{}`", rule.param)));
+        }
+        tool.scope.push(ScopeRule { dimension: rule.dimension.clone(), param: rule.param.clone(), kind: rule.kind });
+        manifest.dimensions.entry(rule.dimension.clone()).or_default();
+    }
+    Ok(manifest)
 }
 
 /// The values of a dimension that do not match its manifest `pattern`, with why (a checksummed

@@ -8,6 +8,7 @@
 mod audit;
 mod batch_sql;
 mod calls;
+mod mcp;
 mod memory;
 mod plugin_kv;
 mod records;
@@ -19,6 +20,7 @@ mod writer;
 
 pub use audit::AuditFilter;
 pub use calls::CallRecord;
+pub use mcp::{McpServerRecord, McpTool, McpToolChange, McpToolRecord};
 pub use memory::MemoryHit;
 pub(crate) use memory::search_words;
 pub use records::{ApprovalRecord, LlmRecord, RunRecord, StepRecord};

@@ -109,6 +109,7 @@ fn bot(i: usize, hop: &Hop, next: bool) -> Bot {
             tools: hop.bound.iter().map(|t| t.to_string()).collect(),
             scope: hop.binding.clone(),
             config: Default::default(),
+            ..Default::default()
         }],
         delegates: if next { vec![format!("h{}", i + 1)] } else { Vec::new() },
     }

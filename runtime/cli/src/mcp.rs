@@ -1,0 +1,163 @@
+//! `monstrum mcp add | list | tools | refresh | approve | remove`: MCP servers whose tools bots
+//! bind with `- mcp: NAME` (DESIGN.md, "MCP").
+
+use crate::{EXIT_DONE, EXIT_FAILED, Global};
+use anyhow::bail;
+use clap::Subcommand;
+use monstrum_core::governance::quarantine::{self, Refresh};
+use monstrum_core::store::Store;
+use monstrum_core::vault::Vault;
+use monstrum_core::workspace::Workspace;
+use monstrum_mcp::registry;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand)]
+pub enum McpAction {
+    /// Register the Streamable HTTP MCP server at URL as NAME; its tools as listed now are approved.
+    Add {
+        name: String,
+        url: String,
+        /// A header sent with every request to this server, its value the secret of a vault
+        /// entry: NAME=VAULT_ENTRY (repeatable; `Authorization=ENTRY` for a bearer token).
+        #[arg(long = "header", value_name = "NAME=VAULT_ENTRY")]
+        headers: Vec<String>,
+    },
+    /// The registered servers.
+    List,
+    /// A server's tools: approved, or quarantined (new, changed).
+    Tools { name: String },
+    /// List a server's tools again: new and changed tools are quarantined, removed ones forgotten.
+    Refresh { name: String },
+    /// Approve a quarantined tool as the server describes it now.
+    Approve { name: String, tool: String },
+    /// Forget a server and its tools.
+    Remove { name: String },
+}
+
+async fn open(global: &Global) -> anyhow::Result<(Store, PathBuf)> {
+    let workspace = Workspace::discover(global.workspace.as_deref(), Path::new("."))?;
+    let store = Store::open(&workspace.store_url(global.db.as_deref())?).await?;
+    Ok((store, workspace.data_dir()))
+}
+
+pub async fn run(global: &Global, action: McpAction) -> anyhow::Result<u8> {
+    let (store, data_dir) = open(global).await?;
+    let vault = || Vault::open(&data_dir, store.clone());
+    match action {
+        McpAction::Add { name, url, headers } => {
+            monstrum_core::workspace::plain_name("MCP server", &name)?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("`{url}` is not an http:// or https:// URL");
+            }
+            let mut by_header = BTreeMap::new();
+            for h in &headers {
+                let Some((header, entry)) = h.split_once('=') else {
+                    bail!("--header {h}: expected NAME=VAULT_ENTRY");
+                };
+                by_header.insert(header.trim().to_string(), entry.trim().to_string());
+            }
+            let refresh = registry::add(&store, &vault()?, &name, &url, by_header).await?;
+            report(global, "mcp_added", &name, &refresh);
+            Ok(EXIT_DONE)
+        }
+        McpAction::List => {
+            let servers = store.mcp_servers().await?;
+            if global.json {
+                for s in &servers {
+                    let tools = store.mcp_tools(&s.name).await?;
+                    let quarantined = tools.iter().filter(|t| t.state() != "approved").count();
+                    println!(
+                        "{}",
+                        json!({ "type": "mcp_server", "name": s.name, "url": s.url, "headers": s.headers.keys().collect::<Vec<_>>(),
+                                "tools": tools.len(), "quarantined": quarantined, "refreshed_at": s.refreshed_at })
+                    );
+                }
+            } else if servers.is_empty() {
+                println!("no MCP servers (register one with `monstrum mcp add NAME URL`)");
+            } else {
+                for s in &servers {
+                    let tools = store.mcp_tools(&s.name).await?;
+                    let quarantined = tools.iter().filter(|t| t.state() != "approved").count();
+                    println!("{:<20} {}  {} tools, {} quarantined", s.name, s.url, tools.len(), quarantined);
+                }
+            }
+            Ok(EXIT_DONE)
+        }
+        McpAction::Tools { name } => {
+            registry::registered(&store, &name).await?;
+            for t in store.mcp_tools(&name).await? {
+                let shown = t.approved.as_ref().unwrap_or(&t.seen);
+                if global.json {
+                    println!(
+                        "{}",
+                        json!({ "type": "mcp_tool", "server": name, "name": t.seen.name, "state": t.state(),
+                                "description": shown.description, "fingerprint": t.seen_fingerprint,
+                                "effect": t.seen.effect().as_str() })
+                    );
+                } else {
+                    println!("{:<32} {:<9} {}", t.seen.name, t.state(), first_line(&shown.description));
+                    if t.state() == "changed" {
+                        println!("{:<32} {:<9} now: {}", "", "", first_line(&t.seen.description));
+                    }
+                }
+            }
+            Ok(EXIT_DONE)
+        }
+        McpAction::Refresh { name } => {
+            let refresh = registry::refresh(&store, &vault()?, &name).await?;
+            report(global, "mcp_refreshed", &name, &refresh);
+            Ok(EXIT_DONE)
+        }
+        McpAction::Approve { name, tool } => {
+            registry::registered(&store, &name).await?;
+            if !quarantine::approve(&store, &name, &tool, &global.who()).await? {
+                bail!("MCP server `{name}` has no tool `{tool}` (see `monstrum mcp tools {name}`)");
+            }
+            if global.json {
+                println!("{}", json!({ "type": "mcp_approved", "server": name, "tool": tool }));
+            } else {
+                println!("approved {tool} of {name}");
+            }
+            Ok(EXIT_DONE)
+        }
+        McpAction::Remove { name } => {
+            if !quarantine::unregister(&store, &name, &global.who()).await? {
+                eprintln!("no MCP server is registered as `{name}`");
+                return Ok(EXIT_FAILED);
+            }
+            println!("removed {name}");
+            Ok(EXIT_DONE)
+        }
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+fn report(global: &Global, kind: &str, name: &str, refresh: &Refresh) {
+    if global.json {
+        println!("{}", json!({ "type": kind, "server": name, "refresh": refresh }));
+        return;
+    }
+    if kind == "mcp_added" {
+        println!("registered {name}: {} tools approved", refresh.approved.len());
+    } else if refresh.is_empty() {
+        println!("{name}: no change ({} tools approved)", refresh.approved.len());
+    }
+    for (sign, what, tools) in [
+        ("+", "new, quarantined", &refresh.added),
+        ("~", "changed, quarantined", &refresh.changed),
+        ("-", "removed", &refresh.removed),
+        ("!", "refused: not an MCP tool name", &refresh.refused),
+    ] {
+        for tool in tools {
+            println!("{sign} {tool}  ({what})");
+        }
+    }
+    if !refresh.added.is_empty() || !refresh.changed.is_empty() {
+        println!("approve with `monstrum mcp approve {name} TOOL` after reading `monstrum mcp tools {name}`");
+    }
+}

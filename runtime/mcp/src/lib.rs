@@ -1,0 +1,12 @@
+//! MCP in Monstrum (DESIGN.md, "MCP"). This crate holds the client side: a registered Streamable
+//! HTTP server's tools become a tool source behind the core's gate. Registering and refreshing a
+//! server pins each tool's fingerprint, and a tool that is new or changed is quarantined until an
+//! admin approves it ([`registry`]); an allowed call reaches the server through [`McpClient`],
+//! the gate's executor for `mcp:` bindings, which alone puts the server's credentials on the
+//! wire.
+
+pub mod client;
+pub mod registry;
+
+pub use client::{Connection, McpClient, McpError};
+pub use monstrum_core::governance::quarantine::Refresh;
