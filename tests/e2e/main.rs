@@ -14,6 +14,7 @@ mod governance;
 mod llm_workflow;
 mod marketplace;
 mod mcp;
+mod mcp_conformance;
 mod memory;
 mod openapi_conformance;
 mod plugin_author;

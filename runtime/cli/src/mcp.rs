@@ -5,7 +5,7 @@ use crate::{EXIT_DONE, EXIT_FAILED, Global};
 use anyhow::bail;
 use clap::Subcommand;
 use monstrum_core::governance::quarantine::{self, Refresh};
-use monstrum_core::store::Store;
+use monstrum_core::store::{McpAuth, Store};
 use monstrum_core::vault::Vault;
 use monstrum_core::workspace::Workspace;
 use monstrum_mcp::registry;
@@ -23,6 +23,22 @@ pub enum McpAction {
         /// entry: NAME=VAULT_ENTRY (repeatable; `Authorization=ENTRY` for a bearer token).
         #[arg(long = "header", value_name = "NAME=VAULT_ENTRY")]
         headers: Vec<String>,
+        /// Get tokens with OAuth 2.1 client credentials: `client-credentials` (a client secret)
+        /// or `private-key-jwt` (an ES256 key in PEM).
+        #[arg(long, value_name = "KIND", value_parser = ["client-credentials", "private-key-jwt"])]
+        auth: Option<String>,
+        /// The OAuth client id.
+        #[arg(long, requires = "auth")]
+        client_id: Option<String>,
+        /// The vault entry of the client secret (or of the PEM private key).
+        #[arg(long, value_name = "VAULT_ENTRY", requires = "auth")]
+        secret: Option<String>,
+        /// The token endpoint (default: found through the server's OAuth metadata).
+        #[arg(long, value_name = "URL", requires = "auth")]
+        token_url: Option<String>,
+        /// A scope to ask for (repeatable).
+        #[arg(long = "scope", value_name = "SCOPE", requires = "auth")]
+        scopes: Vec<String>,
     },
     /// The registered servers.
     List,
@@ -46,7 +62,7 @@ pub async fn run(global: &Global, action: McpAction) -> anyhow::Result<u8> {
     let (store, data_dir) = open(global).await?;
     let vault = || Vault::open(&data_dir, store.clone());
     match action {
-        McpAction::Add { name, url, headers } => {
+        McpAction::Add { name, url, headers, auth, client_id, secret, token_url, scopes } => {
             monstrum_core::workspace::plain_name("MCP server", &name)?;
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 bail!("`{url}` is not an http:// or https:// URL");
@@ -58,7 +74,19 @@ pub async fn run(global: &Global, action: McpAction) -> anyhow::Result<u8> {
                 };
                 by_header.insert(header.trim().to_string(), entry.trim().to_string());
             }
-            let refresh = registry::add(&store, &vault()?, &name, &url, by_header).await?;
+            let auth = match auth {
+                None => None,
+                Some(kind) => {
+                    let (Some(client_id), Some(secret)) = (client_id, secret) else {
+                        bail!("--auth {kind} needs --client-id and --secret VAULT_ENTRY");
+                    };
+                    let method = if kind == "private-key-jwt" { "private_key_jwt" } else { "client_secret" };
+                    let metadata =
+                        monstrum_mcp::auth::metadata(&url, token_url.as_deref()).await.map_err(anyhow::Error::msg)?;
+                    Some(McpAuth { method: method.into(), client_id, secret, scopes, metadata })
+                }
+            };
+            let refresh = registry::add(&store, &vault()?, &name, &url, by_header, auth).await?;
             report(global, "mcp_added", &name, &refresh);
             Ok(EXIT_DONE)
         }

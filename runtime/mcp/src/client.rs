@@ -3,6 +3,7 @@
 //! allowed them; it adds the server's credentials (from the vault), bounds the time and the size
 //! of every answer, and refuses a tool whose description changed since it was approved.
 
+use crate::auth;
 use monstrum_core::governance::quarantine;
 use monstrum_core::governance::{BoundTool, Executor, Principal};
 use monstrum_core::store::{McpServerRecord, McpTool, Store};
@@ -11,7 +12,7 @@ use monstrum_core::workflow::Engine;
 use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientInfo, Implementation};
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::streamable_http_client::{StreamableHttpClient, StreamableHttpClientTransportConfig};
 use rmcp::{ClientCacheConfig, RoleClient, ServiceExt};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -35,8 +36,8 @@ pub enum McpError {
     Unreachable { server: String, url: String, reason: String },
     #[error("MCP server `{server}`: {reason}")]
     Protocol { server: String, reason: String },
-    #[error("MCP server `{server}`: the credential `{entry}` for header {header}: {reason}")]
-    Credential { server: String, header: String, entry: String, reason: String },
+    #[error("MCP server `{server}`: the vault entry `{entry}` for {what}: {reason}")]
+    Credential { server: String, what: String, entry: String, reason: String },
 }
 
 /// The client's side of the session: what it says it is, and what it does when the server says
@@ -96,22 +97,25 @@ pub struct Connection {
     service: RunningService<RoleClient, Handler>,
 }
 
+/// The secrets a connection to one server needs, read from the vault: header values by header
+/// name, and the OAuth client secret (or private key) when the server has `auth`.
+pub struct Secrets {
+    pub headers: BTreeMap<String, String>,
+    pub oauth: Option<String>,
+}
+
 impl Connection {
-    /// Connects to `server`, sending `headers` (header name to value) with every request.
-    pub async fn open(server: &McpServerRecord, headers: BTreeMap<String, String>) -> Result<Connection, McpError> {
-        Connection::open_with(server, headers, Handler::default()).await
+    /// Connects to `server` with `secrets`.
+    pub async fn open(server: &McpServerRecord, secrets: Secrets) -> Result<Connection, McpError> {
+        Connection::open_with(server, secrets, Handler::default()).await
     }
 
-    async fn open_with(
-        server: &McpServerRecord,
-        headers: BTreeMap<String, String>,
-        handler: Handler,
-    ) -> Result<Connection, McpError> {
+    async fn open_with(server: &McpServerRecord, secrets: Secrets, handler: Handler) -> Result<Connection, McpError> {
         let unreachable =
             |reason: String| McpError::Unreachable { server: server.name.clone(), url: server.url.clone(), reason };
         let mut config = StreamableHttpClientTransportConfig::with_uri(server.url.clone());
         let mut custom = HashMap::new();
-        for (name, value) in headers {
+        for (name, value) in secrets.headers {
             if name.eq_ignore_ascii_case("authorization") {
                 // rmcp sends `Authorization: Bearer <token>` itself and refuses it as a custom header.
                 let token = value.strip_prefix("Bearer ").unwrap_or(&value).to_string();
@@ -134,11 +138,14 @@ impl Connection {
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
             .map_err(|e| unreachable(e.to_string()))?;
-        let transport = StreamableHttpClientTransport::with_client(http, config);
-        let service = tokio::time::timeout(CONNECT_TIMEOUT, handler.serve(transport))
-            .await
-            .map_err(|_| unreachable(format!("no answer to `initialize` within {CONNECT_TIMEOUT:?}")))?
-            .map_err(|e| unreachable(e.to_string()))?;
+        let service = match (&server.auth, secrets.oauth) {
+            (Some(auth), Some(secret)) => {
+                let client = auth::authorized(&server.url, auth, secret, http).await.map_err(unreachable)?;
+                initialize(handler, StreamableHttpClientTransport::with_client(client, config)).await
+            }
+            _ => initialize(handler, StreamableHttpClientTransport::with_client(http, config)).await,
+        }
+        .map_err(unreachable)?;
         // A list that cannot be fetched is an error, never an earlier list served as new.
         service.set_response_cache_config(ClientCacheConfig::disabled()).await;
         Ok(Connection { server: server.name.clone(), service })
@@ -150,7 +157,7 @@ impl Connection {
         let listed = tokio::time::timeout(CALL_TIMEOUT, self.service.list_all_tools())
             .await
             .map_err(|_| protocol(format!("no tool list within {CALL_TIMEOUT:?}")))?
-            .map_err(|e| protocol(format!("cannot list tools: {e}")))?;
+            .map_err(|e| protocol(format!("cannot list tools: {}", plain(e))))?;
         Ok(listed.into_iter().map(to_mcp_tool).collect())
     }
 
@@ -166,7 +173,7 @@ impl Connection {
         let result = tokio::time::timeout(CALL_TIMEOUT, self.service.call_tool(params))
             .await
             .map_err(|_| format!("MCP server `{}` did not answer {tool} within {CALL_TIMEOUT:?}", self.server))?
-            .map_err(|e| format!("MCP server `{}`: {tool}: {e}", self.server))?;
+            .map_err(|e| format!("MCP server `{}`: {tool}: {}", self.server, plain(e)))?;
         let size = serde_json::to_vec(&result).map_or(usize::MAX, |b| b.len());
         if size > MAX_RESULT_BYTES {
             return Err(format!(
@@ -185,6 +192,29 @@ impl Connection {
         }
         let content = serde_json::to_value(&result.content).map_err(|e| e.to_string())?;
         Ok(serde_json::json!({ "text": text(), "content": content }))
+    }
+}
+
+/// The `initialize` exchange over `transport`, bounded in time.
+async fn initialize<C: StreamableHttpClient>(
+    handler: Handler,
+    transport: StreamableHttpClientTransport<C>,
+) -> Result<RunningService<RoleClient, Handler>, String> {
+    tokio::time::timeout(CONNECT_TIMEOUT, handler.serve(transport))
+        .await
+        .map_err(|_| format!("no answer to `initialize` within {CONNECT_TIMEOUT:?}"))?
+        .map_err(plain)
+}
+
+/// What went wrong, for a person: rmcp's transport errors name the transport's Rust type.
+fn plain(error: impl std::fmt::Display) -> String {
+    let text = error.to_string();
+    if text.contains("Auth required") {
+        return "the server requires authorization (HTTP 401): register it with --auth or --header".into();
+    }
+    match (text.find(" Transport ["), text.find("] error: ")) {
+        (Some(a), Some(b)) if a < b => format!("{}: {}", &text[..a], &text[b + "] error: ".len()..]),
+        _ => text,
     }
 }
 
@@ -222,23 +252,29 @@ impl McpClient {
 
     /// Connects to a registered server with its credentials from the vault.
     pub async fn connect(vault: &Vault, server: &McpServerRecord) -> Result<Connection, McpError> {
-        Connection::open(server, Self::headers(vault, server).await?).await
+        Connection::open(server, Self::secrets(vault, server).await?).await
     }
 
-    async fn headers(vault: &Vault, server: &McpServerRecord) -> Result<BTreeMap<String, String>, McpError> {
-        let mut headers = BTreeMap::new();
-        for (header, entry) in &server.headers {
+    async fn secrets(vault: &Vault, server: &McpServerRecord) -> Result<Secrets, McpError> {
+        let read = |what: String, entry: String| async move {
             let problem = |reason: String| McpError::Credential {
                 server: server.name.clone(),
-                header: header.clone(),
+                what: what.clone(),
                 entry: entry.clone(),
                 reason,
             };
-            let secret = vault.get(entry).await.map_err(|e| problem(e.to_string()))?;
-            let value = String::from_utf8(secret.expose().to_vec()).map_err(|_| problem("not UTF-8 text".into()))?;
-            headers.insert(header.clone(), value);
+            let secret = vault.get(&entry).await.map_err(|e| problem(e.to_string()))?;
+            String::from_utf8(secret.expose().to_vec()).map_err(|_| problem("not UTF-8 text".into()))
+        };
+        let mut headers = BTreeMap::new();
+        for (header, entry) in &server.headers {
+            headers.insert(header.clone(), read(format!("header {header}"), entry.clone()).await?);
         }
-        Ok(headers)
+        let oauth = match &server.auth {
+            Some(auth) => Some(read("the OAuth client".into(), auth.secret.clone()).await?),
+            None => None,
+        };
+        Ok(Secrets { headers, oauth })
     }
 
     /// The connection to `server` and the tools that may be called through it, connecting (and
@@ -256,11 +292,11 @@ impl McpClient {
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("MCP server `{server}` is not registered"))?;
         let vault = Vault::open(&self.data_dir, self.store.clone()).map_err(|e| format!("{e:#}"))?;
-        let headers = Self::headers(&vault, &record).await.map_err(|e| e.to_string())?;
+        let secrets = Self::secrets(&vault, &record).await.map_err(|e| e.to_string())?;
         let approved = Arc::new(std::sync::Mutex::new(Vec::new()));
         let watch = Watch { store: self.store.clone(), server: record.clone(), approved: approved.clone() };
         let connection =
-            Connection::open_with(&record, headers, Handler { watch: Some(watch) }).await.map_err(|e| e.to_string())?;
+            Connection::open_with(&record, secrets, Handler { watch: Some(watch) }).await.map_err(|e| e.to_string())?;
         let connection = Arc::new(connection);
         let listed = connection.tools().await.map_err(|e| e.to_string())?;
         let refresh = quarantine::record(&self.store, &record, listed).await.map_err(|e| format!("{e:#}"))?;

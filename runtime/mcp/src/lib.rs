@@ -5,6 +5,7 @@
 //! the gate's executor for `mcp:` bindings, which alone puts the server's credentials on the
 //! wire.
 
+pub mod auth;
 pub mod client;
 pub mod registry;
 

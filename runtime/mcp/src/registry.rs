@@ -3,23 +3,26 @@
 
 use crate::client::McpClient;
 use monstrum_core::governance::quarantine::{self, Refresh};
-use monstrum_core::store::{McpServerRecord, Store};
+use monstrum_core::store::{McpAuth, McpServerRecord, Store};
 use monstrum_core::vault::Vault;
 use std::collections::BTreeMap;
 
 /// Registers the server at `url` as `name`, sending each header in `headers` with the secret of
-/// the vault entry it names; its tools as listed now are approved.
+/// the vault entry it names, and with tokens from `auth` (see [`crate::auth`]); its tools as
+/// listed now are approved.
 pub async fn add(
     store: &Store,
     vault: &Vault,
     name: &str,
     url: &str,
     headers: BTreeMap<String, String>,
+    auth: Option<McpAuth>,
 ) -> anyhow::Result<Refresh> {
     if store.mcp_server(name).await?.is_some() {
         anyhow::bail!("an MCP server named `{name}` is registered already");
     }
-    let server = McpServerRecord { name: name.into(), url: url.into(), headers, created_at: 0, refreshed_at: None };
+    let server =
+        McpServerRecord { name: name.into(), url: url.into(), headers, auth, created_at: 0, refreshed_at: None };
     let connection = McpClient::connect(vault, &server).await?;
     let listed = connection.tools().await?;
     quarantine::register(store, &server, listed).await

@@ -17,8 +17,26 @@ pub struct McpServerRecord {
     pub name: String,
     pub url: String,
     pub headers: BTreeMap<String, String>,
+    pub auth: Option<McpAuth>,
     pub created_at: i64,
     pub refreshed_at: Option<i64>,
+}
+
+/// How a server's access tokens are obtained: OAuth 2.1 client credentials.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct McpAuth {
+    /// `client_secret` (sent as `client_secret_post` or `client_secret_basic`, as the
+    /// authorization server supports) or `private_key_jwt` (an ES256 assertion).
+    pub method: String,
+    pub client_id: String,
+    /// The vault entry of the client secret, or of the PEM private key for `private_key_jwt`.
+    pub secret: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The authorization server's metadata, discovered at registration (or made from the token
+    /// URL given): later connections use it as pinned, so a server cannot send the secret
+    /// elsewhere by changing its metadata.
+    pub metadata: Value,
 }
 
 /// A tool as an MCP server describes it: everything its fingerprint covers.
@@ -121,10 +139,12 @@ pub enum McpToolChange {
 
 fn server_row(row: &AnyRow) -> Result<McpServerRecord, sqlx::Error> {
     let headers: String = row.try_get("headers")?;
+    let auth: Option<String> = row.try_get("auth")?;
     Ok(McpServerRecord {
         name: row.try_get("name")?,
         url: row.try_get("url")?,
         headers: serde_json::from_str(&headers).map_err(|e| sqlx::Error::Decode(e.into()))?,
+        auth: auth.map(|a| serde_json::from_str(&a)).transpose().map_err(|e| sqlx::Error::Decode(e.into()))?,
         created_at: row.try_get("created_at")?,
         refreshed_at: row.try_get("refreshed_at")?,
     })
@@ -155,12 +175,13 @@ impl Store {
         let what = || format!("cannot register MCP server {}", server.name);
         let mut tx = self.pool.begin().await.context(what())?;
         let done = sqlx::query(
-            "INSERT INTO mcp_servers (name, url, headers, created_at, refreshed_at) VALUES ($1, $2, $3, $4, $4)
+            "INSERT INTO mcp_servers (name, url, headers, auth, created_at, refreshed_at) VALUES ($1, $2, $3, $4, $5, $5)
              ON CONFLICT (name) DO NOTHING",
         )
         .bind(&server.name)
         .bind(&server.url)
         .bind(serde_json::to_string(&server.headers).expect("headers serialize"))
+        .bind(server.auth.as_ref().map(|a| serde_json::to_string(a).expect("auth serializes")))
         .bind(now_ms())
         .execute(&mut *tx)
         .await

@@ -20,7 +20,7 @@ mod writer;
 
 pub use audit::AuditFilter;
 pub use calls::CallRecord;
-pub use mcp::{McpServerRecord, McpTool, McpToolChange, McpToolRecord};
+pub use mcp::{McpAuth, McpServerRecord, McpTool, McpToolChange, McpToolRecord};
 pub use memory::MemoryHit;
 pub(crate) use memory::search_words;
 pub use records::{ApprovalRecord, LlmRecord, RunRecord, StepRecord};
