@@ -36,6 +36,15 @@ impl McpServer {
     /// The drifting server offering the tools in `tools` (a JSON array of MCP tools; see
     /// [`McpServer::set_tools`]), or `None` (after `skip`) when the SDK is not installed.
     pub fn drifting(tools: &Value) -> Option<McpServer> {
+        McpServer::drifting_with(tools, false)
+    }
+
+    /// The drifting server keeping sessions, so that it can tell a client its list changed.
+    pub fn drifting_with_sessions(tools: &Value) -> Option<McpServer> {
+        McpServer::drifting_with(tools, true)
+    }
+
+    fn drifting_with(tools: &Value, sessions: bool) -> Option<McpServer> {
         if !node_modules().join("@modelcontextprotocol/sdk/package.json").is_file() {
             crate::common::skip("@modelcontextprotocol/sdk is not installed in target/npm (see .ci/run)");
             return None;
@@ -49,7 +58,8 @@ impl McpServer {
         let tools_file = dir.path().join("tools.json");
         std::fs::write(&tools_file, tools.to_string()).expect("tools file");
         let headers = dir.path().join("headers.log");
-        let env = [("TOOLS_FILE", tools_file), ("HEADERS_LOG", headers)];
+        let stateful = PathBuf::from(if sessions { "1" } else { "0" });
+        let env = [("TOOLS_FILE", tools_file), ("HEADERS_LOG", headers), ("STATEFUL", stateful)];
         let mut server = McpServer::start(script.clone(), &[], &env, Some(dir));
         server.script = Some(script);
         Some(server)
