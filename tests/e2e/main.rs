@@ -15,6 +15,7 @@ mod llm_workflow;
 mod marketplace;
 mod mcp;
 mod mcp_conformance;
+mod mcp_serve;
 mod memory;
 mod openapi_conformance;
 mod plugin_author;

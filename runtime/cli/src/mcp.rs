@@ -4,6 +4,7 @@
 use crate::{EXIT_DONE, EXIT_FAILED, Global};
 use anyhow::bail;
 use clap::Subcommand;
+use monstrum_core::events::EventSink;
 use monstrum_core::governance::quarantine::{self, Refresh};
 use monstrum_core::store::{McpAuth, Store};
 use monstrum_core::vault::Vault;
@@ -50,6 +51,12 @@ pub enum McpAction {
     Approve { name: String, tool: String },
     /// Forget a server and its tools.
     Remove { name: String },
+    /// Be an MCP server on stdin and stdout: offer exactly the tools BOT sees, each call through
+    /// the gate under BOT and audited.
+    Serve {
+        #[arg(long)]
+        bot: String,
+    },
 }
 
 async fn open(global: &Global) -> anyhow::Result<(Store, PathBuf)> {
@@ -150,6 +157,7 @@ pub async fn run(global: &Global, action: McpAction) -> anyhow::Result<u8> {
             }
             Ok(EXIT_DONE)
         }
+        McpAction::Serve { bot } => serve(global, &bot).await,
         McpAction::Remove { name } => {
             if !quarantine::unregister(&store, &name, &global.who()).await? {
                 eprintln!("no MCP server is registered as `{name}`");
@@ -159,6 +167,16 @@ pub async fn run(global: &Global, action: McpAction) -> anyhow::Result<u8> {
             Ok(EXIT_DONE)
         }
     }
+}
+
+/// `mcp serve --bot NAME`: stdout is the protocol's, so nothing else is printed there.
+async fn serve(global: &Global, bot: &str) -> anyhow::Result<u8> {
+    let mut workspace = Workspace::discover(global.workspace.as_deref(), Path::new("."))?;
+    crate::diagnostics::load_mcp(global, &mut workspace).await?;
+    let engine = monstrum_core::open(workspace, global.db.as_deref(), EventSink::none()).await?;
+    monstrum_mcp::McpClient::attach(&engine);
+    monstrum_mcp::BotServer::new(std::sync::Arc::new(engine), bot)?.serve_stdio().await?;
+    Ok(EXIT_DONE)
 }
 
 fn first_line(text: &str) -> &str {

@@ -22,6 +22,16 @@ fn node_modules() -> PathBuf {
     crate::common::repo().join("target/npm/node_modules")
 }
 
+/// A copy of `tests/fixtures/mcp/<name>.mjs` beside `target/npm/node_modules`, where an ES module
+/// finds the packages it imports (they resolve from the script's own folder upward); the caller
+/// removes it.
+pub fn npm_script(name: &str) -> PathBuf {
+    let source = crate::common::repo().join(format!("tests/fixtures/mcp/{name}.mjs"));
+    let script = crate::common::repo().join(format!("target/npm/{name}-{}.mjs", uuid::Uuid::new_v4().simple()));
+    std::fs::copy(&source, &script).unwrap_or_else(|e| panic!("copy {}: {e}", source.display()));
+    script
+}
+
 impl McpServer {
     /// server-everything, or `None` (after `skip`) when it or node is not installed.
     pub fn everything() -> Option<McpServer> {
@@ -49,11 +59,7 @@ impl McpServer {
             crate::common::skip("@modelcontextprotocol/sdk is not installed in target/npm (see .ci/run)");
             return None;
         }
-        // ES modules resolve packages from the script's own folder upward: the script runs from
-        // beside target/npm/node_modules.
-        let source = crate::common::repo().join("tests/fixtures/mcp/drifting-server.mjs");
-        let script = crate::common::repo().join(format!("target/npm/drifting-{}.mjs", uuid::Uuid::new_v4().simple()));
-        std::fs::copy(&source, &script).expect("copy the drifting server");
+        let script = npm_script("drifting-server");
         let dir = tempfile::tempdir().expect("temp dir");
         let tools_file = dir.path().join("tools.json");
         std::fs::write(&tools_file, tools.to_string()).expect("tools file");
