@@ -108,7 +108,8 @@ steps:
     assert!(verify.status.success(), "{}", text(&verify));
 }
 
-fn menu_tools(lookup_description: &str) -> Value {
+/// A menu server's tools: `lookup` (a read) described as given, and `place_order`.
+pub(crate) fn menu_tools(lookup_description: &str) -> Value {
     json!([
         {
             "name": "lookup",
@@ -124,18 +125,18 @@ fn menu_tools(lookup_description: &str) -> Value {
     ])
 }
 
-fn menu_workspace() -> Ws {
-    let ws = Ws::new();
-    ws.write(
-        "bots/waiter.yaml",
-        r#"name: waiter
+/// A bot bound to the menu server's `lookup`, for pizzas only.
+pub(crate) const WAITER: &str = r#"name: waiter
 resources:
   - mcp: menu
     tools: [lookup]
     scope: { items: ["pizza-*"] }
     rules: [{ tool: lookup, dimension: items, param: /item, match: glob }]
-"#,
-    );
+"#;
+
+fn menu_workspace() -> Ws {
+    let ws = Ws::new();
+    ws.write("bots/waiter.yaml", WAITER);
     ws.write(
         "workflows/look.yaml",
         r#"name: look

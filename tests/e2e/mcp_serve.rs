@@ -7,16 +7,9 @@
 use crate::common::mcp_servers::{McpServer, npm_script};
 use crate::common::{Ws, text};
 use crate::governance::audit;
+use crate::mcp::{WAITER, menu_tools};
 use serde_json::{Value, json};
 use std::process::Command;
-
-fn menu() -> Value {
-    json!([
-        { "name": "lookup", "description": "Looks up a menu item",
-          "inputSchema": { "type": "object", "properties": { "item": { "type": "string" } }, "required": ["item"] } },
-        { "name": "place_order", "description": "Orders an item", "inputSchema": { "type": "object" } }
-    ])
-}
 
 /// Runs the SDK's stdio client against `monstrum mcp serve --bot BOT` in `ws`, making `calls`.
 fn client(ws: &Ws, bot: &str, calls: Value) -> Value {
@@ -42,19 +35,10 @@ fn result_text(result: &Value) -> &str {
 
 #[test]
 fn an_mcp_client_sees_exactly_the_bots_tools_and_every_call_passes_the_gate() {
-    let Some(server) = McpServer::drifting(&menu()) else { return };
+    let Some(server) = McpServer::drifting(&menu_tools("Looks up a menu item")) else { return };
     let ws = Ws::new();
     assert!(ws.run(&["mcp", "add", "menu", &server.url]).status.success());
-    ws.write(
-        "bots/waiter.yaml",
-        r#"name: waiter
-resources:
-  - mcp: menu
-    tools: [lookup]
-    scope: { items: ["pizza-*"] }
-    rules: [{ tool: lookup, dimension: items, param: /item, match: glob }]
-"#,
-    );
+    ws.write("bots/waiter.yaml", WAITER);
     let seen = client(
         &ws,
         "waiter",
