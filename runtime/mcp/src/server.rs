@@ -98,7 +98,14 @@ impl ServerHandler for BotServer {
             resend: false,
             conversation: None,
         };
-        let result = match self.engine.gate.call(call, &EventSink::none()).await {
+        let outcome = self.engine.gate.call(call, &EventSink::none()).await;
+        // The records of a refusal or a built-in call are committed with the next step's; here no
+        // step follows, so they are committed before the client hears anything.
+        if let Err(e) = self.engine.gate.trail().flush().await {
+            let text = format!("the audit trail cannot be written: {e}");
+            return Ok(CallToolResult::error(vec![ContentBlock::text(text)]).into());
+        }
+        let result = match outcome {
             Ok(output) => {
                 let text = match &output {
                     Value::String(s) => s.clone(),

@@ -51,6 +51,16 @@ impl Trail {
         }
     }
 
+    /// Returns once every record appended so far is committed: what a door that answers outside a
+    /// run does before it answers, so that no refusal or built-in call's record waits on a
+    /// step's commit that never comes (the process may stop right after).
+    pub async fn flush(&self) -> Result<(), String> {
+        match &*self.backend {
+            Backend::Memory(_) => Ok(()),
+            Backend::Store(store) => store.flush().await.map_err(|e| e.to_string()),
+        }
+    }
+
     /// Seals and keeps `entry`; returns a copy of the record if `copy`.
     fn push(records: &Mutex<Vec<AuditRecord>>, entry: AuditEntry, copy: bool) -> Result<Option<AuditRecord>, String> {
         let mut records = records.lock().map_err(|_| "the audit trail is poisoned".to_string())?;
