@@ -99,22 +99,19 @@ pub async fn run(global: &Global, action: McpAction) -> anyhow::Result<u8> {
         }
         McpAction::List => {
             let servers = store.mcp_servers().await?;
-            if global.json {
-                for s in &servers {
-                    let tools = store.mcp_tools(&s.name).await?;
-                    let quarantined = tools.iter().filter(|t| t.state() != "approved").count();
+            if servers.is_empty() && !global.json {
+                println!("no MCP servers (register one with `monstrum mcp add NAME URL`)");
+            }
+            for s in &servers {
+                let tools = store.mcp_tools(&s.name).await?;
+                let quarantined = tools.iter().filter(|t| t.state() != "approved").count();
+                if global.json {
                     println!(
                         "{}",
                         json!({ "type": "mcp_server", "name": s.name, "url": s.url, "headers": s.headers.keys().collect::<Vec<_>>(),
                                 "tools": tools.len(), "quarantined": quarantined, "refreshed_at": s.refreshed_at })
                     );
-                }
-            } else if servers.is_empty() {
-                println!("no MCP servers (register one with `monstrum mcp add NAME URL`)");
-            } else {
-                for s in &servers {
-                    let tools = store.mcp_tools(&s.name).await?;
-                    let quarantined = tools.iter().filter(|t| t.state() != "approved").count();
+                } else {
                     println!("{:<20} {}  {} tools, {} quarantined", s.name, s.url, tools.len(), quarantined);
                 }
             }
