@@ -3,6 +3,7 @@
 
 use crate::{EXIT_DONE, EXIT_INVALID, Global};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use monstrum_core::store::Store;
 use monstrum_core::workspace::Workspace;
 use monstrum_model::{Diagnostic, Workflow};
 use std::fmt;
@@ -96,14 +97,15 @@ pub fn print_problems(global: &Global, file: &Path, text: &str, problems: Vec<Di
 }
 
 /// Reads the registered MCP servers' approved tools into `workspace`, so that `mcp:` bindings
-/// are checked against them; a workspace that has no store yet has none, and checking it does
-/// not create one.
-pub async fn load_mcp(global: &Global, workspace: &mut Workspace) -> anyhow::Result<()> {
+/// are checked against them, and gives back the store they were read from; a workspace that has
+/// no store yet has none, and checking it does not create one.
+pub async fn load_mcp(global: &Global, workspace: &mut Workspace) -> anyhow::Result<Option<Store>> {
     if global.db.is_none() && workspace.config.store.is_none() && !workspace.data_dir().join("monstrum.db").exists() {
-        return Ok(());
+        return Ok(None);
     }
-    let url = workspace.store_url(global.db.as_deref())?;
-    workspace.load_mcp(&monstrum_core::store::Store::open(&url).await?).await
+    let store = Store::open(&workspace.store_url(global.db.as_deref())?).await?;
+    workspace.load_mcp(&store).await?;
+    Ok(Some(store))
 }
 
 /// `monstrum validate FILE...`: exit 0 when every file is clean, 2 otherwise.

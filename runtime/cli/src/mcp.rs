@@ -169,9 +169,8 @@ pub async fn run(global: &Global, action: McpAction) -> anyhow::Result<u8> {
 /// `mcp serve --bot NAME`: stdout is the protocol's, so nothing else is printed there.
 async fn serve(global: &Global, bot: &str) -> anyhow::Result<u8> {
     let mut workspace = Workspace::discover(global.workspace.as_deref(), Path::new("."))?;
-    crate::diagnostics::load_mcp(global, &mut workspace).await?;
-    let engine = monstrum_core::open(workspace, global.db.as_deref(), EventSink::none()).await?;
-    monstrum_mcp::McpClient::attach(&engine);
+    let opened = crate::diagnostics::load_mcp(global, &mut workspace).await?;
+    let engine = crate::run::open_engine(global, workspace, opened, EventSink::none()).await?;
     monstrum_mcp::BotServer::new(std::sync::Arc::new(engine), bot)?.serve_stdio().await?;
     Ok(EXIT_DONE)
 }

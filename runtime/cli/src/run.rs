@@ -4,6 +4,7 @@ use crate::diagnostics::load_checked;
 use crate::progress::Progress;
 use crate::{EXIT_DONE, EXIT_FAILED, EXIT_INVALID, EXIT_WAITING, Global};
 use monstrum_core::events::EventSink;
+use monstrum_core::store::Store;
 use monstrum_core::workflow::{
     DecideError, Engine, EngineError, Plan, RunOutcome, RunStatus, StartRun, resolve_inputs,
 };
@@ -12,8 +13,13 @@ use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Opens the workspace's engine, reporting the way the user asked.
-async fn engine(global: &Global, workspace: Workspace) -> anyhow::Result<(Arc<Engine>, Option<Arc<Progress>>)> {
+/// Opens the workspace's engine, reporting the way the user asked; over `opened` when the store
+/// was opened already (and the workspace's MCP servers read from it).
+async fn engine(
+    global: &Global,
+    workspace: Workspace,
+    opened: Option<Store>,
+) -> anyhow::Result<(Arc<Engine>, Option<Arc<Progress>>)> {
     let (events, progress) = if global.json {
         (
             EventSink::new(|event| {
@@ -28,9 +34,23 @@ async fn engine(global: &Global, workspace: Workspace) -> anyhow::Result<(Arc<En
         let p = progress.clone();
         (EventSink::new(move |event| p.handle(&event)), Some(progress))
     };
-    let engine = monstrum_core::open(workspace, global.db.as_deref(), events).await?;
+    Ok((Arc::new(open_engine(global, workspace, opened, events).await?), progress))
+}
+
+/// The workspace's engine, over `opened` if the store is open already, with the MCP client
+/// attached.
+pub(crate) async fn open_engine(
+    global: &Global,
+    workspace: Workspace,
+    opened: Option<Store>,
+    events: EventSink,
+) -> anyhow::Result<Engine> {
+    let engine = match opened {
+        Some(store) => monstrum_core::open_in(workspace, store, events)?,
+        None => monstrum_core::open(workspace, global.db.as_deref(), events).await?,
+    };
     monstrum_mcp::McpClient::attach(&engine);
-    Ok((Arc::new(engine), progress))
+    Ok(engine)
 }
 
 /// `monstrum run FILE [--input k=v]...`
@@ -41,7 +61,7 @@ pub async fn run(global: &Global, file: &Path, inputs: &[String], conversation: 
     }
     let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let mut workspace = Workspace::discover(global.workspace.as_deref(), file.parent().unwrap_or(Path::new(".")))?;
-    crate::diagnostics::load_mcp(global, &mut workspace).await?;
+    let opened = crate::diagnostics::load_mcp(global, &mut workspace).await?;
     let (workflow, source) = match load_checked(global, &file, &workspace) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
@@ -61,7 +81,7 @@ pub async fn run(global: &Global, file: &Path, inputs: &[String], conversation: 
             return Ok(EXIT_INVALID);
         }
     };
-    let (engine, progress) = engine(global, workspace).await?;
+    let (engine, progress) = engine(global, workspace, opened).await?;
     let outcome = engine
         .start(StartRun {
             plan: Plan::new(workflow),
@@ -95,7 +115,7 @@ pub async fn approve(
         }
     };
     let workspace = Workspace::discover(global.workspace.as_deref(), Path::new("."))?;
-    let (engine, progress) = engine(global, workspace).await?;
+    let (engine, progress) = engine(global, workspace, None).await?;
     let run_id = match engine.decide(run, step, approved, &global.who(), comment, output.as_ref()).await {
         Ok(id) => id,
         Err(DecideError::Expired) => {
@@ -125,7 +145,7 @@ pub async fn approve(
 pub async fn cancel(global: &Global, run: &str) -> anyhow::Result<u8> {
     use monstrum_core::workflow::{CancelError, Cancelled};
     let workspace = Workspace::discover(global.workspace.as_deref(), Path::new("."))?;
-    let (engine, progress) = engine(global, workspace).await?;
+    let (engine, progress) = engine(global, workspace, None).await?;
     if let Some(p) = progress {
         p.clear();
     }
@@ -149,7 +169,7 @@ pub async fn cancel(global: &Global, run: &str) -> anyhow::Result<u8> {
 /// `monstrum resume RUN [--from STEP]`
 pub async fn resume(global: &Global, run: &str, from: Option<&str>) -> anyhow::Result<u8> {
     let workspace = Workspace::discover(global.workspace.as_deref(), Path::new("."))?;
-    let (engine, progress) = engine(global, workspace).await?;
+    let (engine, progress) = engine(global, workspace, None).await?;
     let outcome = engine.resume(run, from).await?;
     let outcome = engine.continue_parents(outcome).await?;
     Ok(finish(global, progress.as_deref(), &outcome))

@@ -26,4 +26,4 @@ pub mod versions;
 pub mod workflow;
 pub mod workspace;
 
-pub use open::{gate, open};
+pub use open::{gate, open, open_in};

@@ -20,6 +20,12 @@ pub async fn open(workspace: Workspace, db: Option<&str>, events: EventSink) -> 
     let store = Store::open(&workspace.store_url(db)?).await?;
     let mut workspace = workspace;
     workspace.load_mcp(&store).await?;
+    open_in(workspace, store, events)
+}
+
+/// The engine over `store`, already open, for a `workspace` whose MCP servers were read from it
+/// ([`Workspace::load_mcp`]): for a door that needed the store before the engine.
+pub fn open_in(workspace: Workspace, store: Store, events: EventSink) -> anyhow::Result<Engine> {
     let workspace = Arc::new(workspace);
     let gate = gate(&workspace, Some(&store))?;
     Ok(Engine { store: Some(store), workspace, events, gate, cancels: Default::default() })
