@@ -21,9 +21,18 @@ outputs:
   done: "{{ steps.s7.output.done }}"
 "#;
 
-/// A token made with `monstrum token create`: its last line.
+/// A token made with `monstrum token create --role`: its last line.
 pub fn token(ws: &Ws, role: &str, name: &str) -> String {
-    let out = ws.run(&["token", "create", "--role", role, "--name", name]);
+    created(ws, &["--role", role, "--name", name])
+}
+
+/// A token bound to `bot` (it opens `/mcp`), made with `monstrum token create --bot`.
+pub fn bot_token(ws: &Ws, bot: &str, name: &str) -> String {
+    created(ws, &["--bot", bot, "--name", name])
+}
+
+fn created(ws: &Ws, args: &[&str]) -> String {
+    let out = ws.run(&[&["token", "create"], args].concat());
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let last = stdout.lines().last().unwrap().trim().to_string();

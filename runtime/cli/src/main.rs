@@ -190,11 +190,14 @@ enum KeyAction {
 
 #[derive(Subcommand)]
 enum TokenAction {
-    /// A new token with a role; it is printed once, on the last line.
+    /// A new token with a role, or bound to a bot; it is printed once, on the last line.
     Create {
-        /// admin, editor, approver or viewer
+        /// admin, editor, approver or viewer: what the token may do in the API
+        #[arg(long, required_unless_present = "bot", conflicts_with = "bot")]
+        role: Option<String>,
+        /// A token for `/mcp` alone, serving this bot's tools to an MCP client (no API route).
         #[arg(long)]
-        role: String,
+        bot: Option<String>,
         /// Who it is (recorded as who started a run or decided a gate).
         #[arg(long)]
         name: Option<String>,
@@ -354,7 +357,7 @@ fn main() -> ExitCode {
             Command::Serve { addr, allow_remote } => serve::serve(&global, addr, allow_remote).await,
             Command::Workflow { action } => workflow::run(&global, action).await,
             Command::Token { action } => match action {
-                TokenAction::Create { role, name } => serve::create(&global, &role, name).await,
+                TokenAction::Create { role, bot, name } => serve::create(&global, role.as_deref(), bot, name).await,
                 TokenAction::List => serve::list(&global).await,
                 TokenAction::Revoke { name } => serve::revoke(&global, &name).await,
             },

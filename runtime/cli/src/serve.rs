@@ -32,11 +32,19 @@ async fn store(global: &Global) -> anyhow::Result<Store> {
     Ok(Store::open(&workspace(global)?.store_url(global.db.as_deref())?).await?)
 }
 
-/// `monstrum token create --role ROLE [--name NAME]`: the token is printed once, on the last line.
-pub async fn create(global: &Global, role: &str, name: Option<String>) -> anyhow::Result<u8> {
-    let role: Role = match role.parse() {
-        Ok(r) => r,
-        Err(e) => {
+/// `monstrum token create (--role ROLE | --bot BOT) [--name NAME]`: the token is printed once, on
+/// the last line. A bot's token opens `/mcp` (that bot's tools) and no API route.
+pub async fn create(
+    global: &Global,
+    role: Option<&str>,
+    bot: Option<String>,
+    name: Option<String>,
+) -> anyhow::Result<u8> {
+    // clap lets exactly one of --role and --bot through.
+    let role = match role.map(str::parse::<Role>) {
+        None => "bot",
+        Some(Ok(role)) => role.as_str(),
+        Some(Err(e)) => {
             crate::report_error(global, &anyhow::anyhow!("{e}"));
             return Ok(EXIT_INVALID);
         }
@@ -52,15 +60,22 @@ pub async fn create(global: &Global, role: &str, name: Option<String>) -> anyhow
         );
         return Ok(EXIT_INVALID);
     }
+    if let Some(bot) = &bot
+        && let Err(e) = workspace(global)?.bot(bot)
+    {
+        crate::report_error(global, &e.context(format!("cannot bind a token to bot `{bot}`")));
+        return Ok(EXIT_INVALID);
+    }
     let (token, hash) = new_token()?;
-    if !store(global).await?.create_token(&name, role.as_str(), &hash).await? {
+    if !store(global).await?.create_token(&name, role, bot.as_deref(), &hash).await? {
         crate::report_error(global, &anyhow::anyhow!("a token named {name} exists (names are never reused)"));
         return Ok(EXIT_FAILED);
     }
+    let what = bot.as_ref().map_or_else(|| role.to_string(), |b| format!("bot {b}, for /mcp"));
     if global.json {
-        println!("{}", json!({ "type": "token", "name": name, "role": role.as_str(), "token": token }));
+        println!("{}", json!({ "type": "token", "name": name, "role": role, "bot": bot, "token": token }));
     } else {
-        println!("token {name} ({role}) created; it is shown this once and cannot be read again:");
+        println!("token {name} ({what}) created; it is shown this once and cannot be read again:");
         println!("{token}");
     }
     Ok(EXIT_DONE)
@@ -73,7 +88,7 @@ pub async fn list(global: &Global) -> anyhow::Result<u8> {
         for t in &tokens {
             println!(
                 "{}",
-                json!({ "type": "token", "name": t.name, "role": t.role, "created_at": t.created_at, "last_used_at": t.last_used_at, "revoked_at": t.revoked_at })
+                json!({ "type": "token", "name": t.name, "role": t.role, "bot": t.bot, "created_at": t.created_at, "last_used_at": t.last_used_at, "revoked_at": t.revoked_at })
             );
         }
         return Ok(EXIT_DONE);
@@ -83,12 +98,12 @@ pub async fn list(global: &Global) -> anyhow::Result<u8> {
         return Ok(EXIT_DONE);
     }
     let time = |ms: Option<i64>| ms.map_or_else(|| "-".into(), crate::local_time::local_time);
-    println!("{:<24}  {:<8}  {:<19}  {:<19}  REVOKED", "NAME", "ROLE", "CREATED", "LAST USED");
+    println!("{:<24}  {:<12}  {:<19}  {:<19}  REVOKED", "NAME", "ROLE", "CREATED", "LAST USED");
     for t in tokens {
         println!(
-            "{:<24}  {:<8}  {:<19}  {:<19}  {}",
+            "{:<24}  {:<12}  {:<19}  {:<19}  {}",
             t.name,
-            t.role,
+            t.bot.as_ref().map_or_else(|| t.role.clone(), |b| format!("bot:{b}")),
             time(Some(t.created_at)),
             time(t.last_used_at),
             time(t.revoked_at)

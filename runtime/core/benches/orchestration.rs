@@ -211,7 +211,11 @@ async fn run_once(w: &Loaded, mode: Mode, scratch: &Path) -> Timed {
     };
     let engine = Arc::new(Engine {
         store,
-        workspace: Arc::new(Workspace { root: dir.path().to_path_buf(), config: Config::default(), mcp: Vec::new() }),
+        workspace: Arc::new(Workspace {
+            root: dir.path().to_path_buf(),
+            config: Config::default(),
+            mcp: Default::default(),
+        }),
         events: EventSink::none(),
         gate: Gate::builtin(),
         cancels: Default::default(),

@@ -18,7 +18,6 @@ use std::sync::Arc;
 /// and the engine over it, reporting to `events`.
 pub async fn open(workspace: Workspace, db: Option<&str>, events: EventSink) -> anyhow::Result<Engine> {
     let store = Store::open(&workspace.store_url(db)?).await?;
-    let mut workspace = workspace;
     workspace.load_mcp(&store).await?;
     open_in(workspace, store, events)
 }

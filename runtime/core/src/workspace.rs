@@ -132,8 +132,9 @@ pub struct Workspace {
     /// Its `monstrum.yaml` (defaults when absent).
     pub config: Config,
     /// The registered MCP servers, each a manifest of its approved tools, as the store held them
-    /// when [`Workspace::load_mcp`] read it (none before).
-    pub mcp: Vec<monstrum_model::Manifest>,
+    /// when [`Workspace::load_mcp`] read it (none before). Shared with the clones of this
+    /// workspace and the catalogs made from it (a running server replaces them).
+    pub mcp: crate::governance::McpServers,
 }
 
 impl Workspace {
@@ -163,7 +164,7 @@ impl Workspace {
         } else {
             Config::default()
         };
-        Ok(Workspace { root, config, mcp: Vec::new() })
+        Ok(Workspace { root, config, mcp: Default::default() })
     }
 
     /// `.monstrum/`: the database, the vault key, caches.
@@ -215,12 +216,12 @@ impl Workspace {
     /// component); of several with one name, the last of [`Workspace::available_plugins`] wins.
     pub fn plugins(&self) -> anyhow::Result<(crate::governance::Catalog, HashMap<String, Component>)> {
         let (catalog, components) = catalog_of(self.available_plugins()?);
-        Ok((catalog.with_mcp(self.mcp.iter().cloned()), components))
+        Ok((catalog.with_mcp(self.mcp.clone()), components))
     }
 
     /// Reads the registered MCP servers' approved tools from `store` (see [`Workspace::mcp`]).
-    pub async fn load_mcp(&mut self, store: &crate::store::Store) -> anyhow::Result<()> {
-        self.mcp = store.mcp_manifests().await?;
+    pub async fn load_mcp(&self, store: &crate::store::Store) -> anyhow::Result<()> {
+        self.mcp.set(store.mcp_manifests().await?);
         Ok(())
     }
 
@@ -386,7 +387,7 @@ mod tests {
     #[test]
     fn a_skill_file_is_read_only_inside_the_skills_folder() {
         let dir = tempfile::tempdir().unwrap();
-        let ws = Workspace { root: dir.path().to_path_buf(), config: Config::default(), mcp: Vec::new() };
+        let ws = Workspace { root: dir.path().to_path_buf(), config: Config::default(), mcp: Default::default() };
         let skill = dir.path().join("skills/care");
         std::fs::create_dir_all(skill.join("references")).unwrap();
         std::fs::write(skill.join("references/guide.md"), "guide").unwrap();
@@ -405,7 +406,7 @@ mod tests {
 
     #[test]
     fn names_and_paths_stay_inside_the_workspace() {
-        let ws = Workspace { root: PathBuf::from("/srv/ws"), config: Config::default(), mcp: Vec::new() };
+        let ws = Workspace { root: PathBuf::from("/srv/ws"), config: Config::default(), mcp: Default::default() };
         assert_eq!(ws.inside(Path::new("scripts/a.yaml")).unwrap(), PathBuf::from("/srv/ws/scripts/a.yaml"));
         assert_eq!(
             ws.inside(Path::new("workflows/../scripts/./a.yaml")).unwrap(),

@@ -13,4 +13,4 @@ pub mod server;
 
 pub use client::{Connection, McpClient, McpError};
 pub use monstrum_core::governance::quarantine::Refresh;
-pub use server::BotServer;
+pub use server::{BotCaller, BotServer};

@@ -8,6 +8,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use monstrum_core::store::TokenRecord;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -23,7 +24,7 @@ pub enum Role {
     Approver,
     /// Approver, and saves workflows, starts and resumes runs.
     Editor,
-    /// Editor, and bots, the vault (write-only) and tokens.
+    /// Editor, and bots, the vault (write-only), tokens, and MCP servers' tools (refresh, approve).
     Admin,
 }
 
@@ -73,6 +74,7 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
         ("PUT", "/api/workflows/{name}/layout") => Editor,
         ("PUT", "/api/vault/{name}") => Admin,
         ("PUT", "/api/marketplace/{kind}/{name}/{version}") => Admin,
+        ("POST", "/api/mcp/{name}/refresh") | ("POST", "/api/mcp/{name}/tools/{tool}/approve") => Admin,
         _ => return None,
     })
 }
@@ -105,29 +107,47 @@ pub fn hash_token(token: &str) -> String {
 pub async fn authorize(State(app): State<App>, request: Request, next: Next) -> Response {
     match check(&app, request).await {
         Ok(request) => next.run(request).await,
-        Err(refusal) => {
-            let mut response = refusal.into_response();
-            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-            response
-        }
+        Err(refusal) => refused(refusal),
     }
 }
 
-async fn check(app: &App, mut request: Request) -> Result<Request, ApiError> {
-    let token = request
+fn refused(refusal: ApiError) -> Response {
+    let mut response = refusal.into_response();
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// The live token record of the token whose hash is `hash` (see [`bearer_hash`]; taken before
+/// any await, since a request is not `Sync`).
+async fn token_record(app: &App, hash: String) -> Result<TokenRecord, ApiError> {
+    app.store
+        .use_token(&hash)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))
+}
+
+/// The hash of the request's bearer token.
+fn bearer_hash(request: &Request) -> Result<String, ApiError> {
+    request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer TOKEN (monstrum token create)"))?;
-    let record = app
-        .store
-        .use_token(&hash_token(token))
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))?;
+        .map(hash_token)
+        .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer TOKEN (monstrum token create)"))
+}
+
+async fn check(app: &App, mut request: Request) -> Result<Request, ApiError> {
+    let record = token_record(app, bearer_hash(&request)?).await?;
+    if let Some(bot) = &record.bot {
+        return Err(ApiError::forbidden(format!(
+            "token `{}` is bound to bot `{bot}`: it opens /mcp only, no /api route",
+            record.name
+        )));
+    }
     let role: Role = record.role.parse().map_err(|e: String| ApiError::unauthorized(&e))?;
     let path = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
     let needed = required_role(request.method(), &path)
@@ -141,4 +161,29 @@ async fn check(app: &App, mut request: Request) -> Result<Request, ApiError> {
     }
     request.extensions_mut().insert(Caller { name: record.name, role });
     Ok(request)
+}
+
+/// Checks the bearer token of a request to `/mcp`: it must be bound to a bot, whose name goes
+/// into the request as a [`monstrum_mcp::BotCaller`] (the MCP server serves that bot's tools to
+/// this request and no other's). Refused like the API's routes, with `Connection: close`.
+pub async fn authorize_mcp(State(app): State<App>, mut request: Request, next: Next) -> Response {
+    let record = match bearer_hash(&request) {
+        Ok(hash) => token_record(&app, hash).await,
+        Err(refusal) => Err(refusal),
+    };
+    let bound = match record {
+        Ok(TokenRecord { name, bot: Some(bot), .. }) => Ok(monstrum_mcp::BotCaller { bot, token: name }),
+        Ok(record) => Err(ApiError::forbidden(format!(
+            "token `{}` is not bound to a bot: /mcp serves one bot's tools (monstrum token create --bot BOT)",
+            record.name
+        ))),
+        Err(refusal) => Err(refusal),
+    };
+    match bound {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(refusal) => refused(refusal),
+    }
 }

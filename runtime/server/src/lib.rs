@@ -1,6 +1,7 @@
 //! `monstrum serve`: a workspace as an HTTP server. The JSON API under `/api` (every route
 //! behind a token and its role), live events as server-sent events, `/health`, the OpenAPI
-//! document at `/api/openapi.json`, and the visual editor at `/` (`ui/`, embedded). Runs started here are driven here, durably: a restarted
+//! document at `/api/openapi.json`, the visual editor at `/` (`ui/`, embedded), and `/mcp`, a
+//! bot's tools over MCP for a token bound to that bot. Runs started here are driven here, durably: a restarted
 //! server resumes the runs a killed one left. Tool calls reach the gate only through the core's
 //! engine; this crate holds no gate, store writer or plugin host of its own.
 
@@ -58,6 +59,7 @@ pub fn router(app: App) -> Router {
         .route("/health", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
         .route("/api/openapi.json", get(|| async { axum::Json(openapi::document()) }))
         .merge(routes::api(app.clone()))
+        .merge(mcp(&app))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .merge(packages)
@@ -69,6 +71,14 @@ pub fn router(app: App) -> Router {
             .layer(SetResponseHeaderLayer::if_not_present(HeaderName::from(name), HeaderValue::from_static(value)));
     }
     router
+}
+
+/// `/mcp`: the tools of the bot a request's token is bound to, over MCP's Streamable HTTP
+/// (`monstrum_mcp::BotServer`, whose every call is a `Gate::call` under that bot).
+fn mcp(app: &App) -> Router<App> {
+    Router::new()
+        .route_service("/mcp", monstrum_mcp::BotServer::http(app.engine.clone()))
+        .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth::authorize_mcp))
 }
 
 /// Serves `app` until SIGINT or SIGTERM: resumes the runs a killed server left, sweeps expired

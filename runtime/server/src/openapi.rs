@@ -22,10 +22,11 @@ use utoipa::{Modify, OpenApi};
         crate::routes::records::audit, crate::routes::records::audit_verify,
         crate::routes::records::vault, crate::routes::records::vault_set,
         crate::routes::marketplace::list, crate::routes::marketplace::get, crate::routes::marketplace::publish,
+        crate::routes::mcp::list, crate::routes::mcp::get, crate::routes::mcp::refresh, crate::routes::mcp::approve,
     ),
     modifiers(&Bearer, &Refusals),
     security(("bearer" = [])),
-    tags((name = "workflows"), (name = "runs"), (name = "approvals"), (name = "bots"), (name = "plugins"), (name = "skills"), (name = "audit"), (name = "vault"), (name = "marketplace"), (name = "tokens")),
+    tags((name = "workflows"), (name = "runs"), (name = "approvals"), (name = "bots"), (name = "plugins"), (name = "skills"), (name = "audit"), (name = "vault"), (name = "marketplace"), (name = "mcp"), (name = "tokens")),
 )]
 pub struct ApiDoc;
 

@@ -5,6 +5,10 @@
 //! skill's own problems are in `GET /api/skills`; the next good edit replaces it. A bot whose
 //! file is removed is forgotten: it fails closed as an unknown bot.
 //!
+//! The registered MCP servers' approved tools are read from the store at the same pace (and at
+//! once after an approval through the API): an approval by `monstrum mcp approve`, or drift
+//! quarantined by any process, takes effect here without a restart ([`mcp`]).
+//!
 //! Plugins are not reloaded: installing one is a restart (their components are compiled once).
 
 use crate::state::App;
@@ -54,8 +58,28 @@ pub fn watch(app: App, every: Duration) -> tokio::task::JoinHandle<()> {
                 apply(&app, &root, &seen, &now);
                 seen = now;
             }
+            mcp(&app).await;
         }
     })
+}
+
+/// Reads the MCP servers' approved tools from the store and, when they changed, compiles every
+/// bot again: a bot that binds a tool no longer approved fails closed until it is approved
+/// again (`Gate::set_mcp`), and says why on stderr.
+pub(crate) async fn mcp(app: &App) {
+    let servers = match app.store.mcp_manifests().await {
+        Ok(servers) => servers,
+        Err(e) => {
+            tracing::warn!("cannot read the MCP servers' tools: {e}");
+            return;
+        }
+    };
+    for (name, outcome) in app.engine.gate.set_mcp(servers) {
+        match outcome {
+            Ok(()) => tracing::info!(bot = %name, "compiled again for the MCP servers' tools"),
+            Err(problem) => eprintln!("monstrum serve: bot `{name}` is refused until fixed: {problem}"),
+        }
+    }
 }
 
 /// Compiles again the bots that the change from `before` to `after` concerns.

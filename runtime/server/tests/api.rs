@@ -108,7 +108,7 @@ impl Server {
     /// A new token of `role` named `name`.
     async fn token(&self, name: &str, role: &str) -> String {
         let (token, hash) = new_token().unwrap();
-        assert!(self.app.store.create_token(name, role, &hash).await.unwrap());
+        assert!(self.app.store.create_token(name, role, None, &hash).await.unwrap());
         token
     }
 
@@ -163,6 +163,8 @@ fn expected_role(method: &str, path: &str) -> &'static str {
         ("get", "/api/vault") | ("put", "/api/vault/{name}") => "admin",
         // Publishing to the marketplace index (issue 11: "publishing needs the admin role").
         ("put", "/api/marketplace/{kind}/{name}/{version}") => "admin",
+        // What bots may call of an MCP server is an admin's decision (issue 12).
+        ("post", "/api/mcp/{name}/refresh") | ("post", "/api/mcp/{name}/tools/{tool}/approve") => "admin",
         ("post", "/api/runs") | ("post", "/api/runs/{id}/resume") | ("post", "/api/runs/{id}/cancel") => "editor",
         ("post", "/api/workflows") | ("put", "/api/workflows/{name}") | ("post", "/api/workflows/{name}/rollback") => {
             "editor"
@@ -185,6 +187,8 @@ async fn every_route_of_the_document_answers_each_role_as_the_table_says() {
     }
     let revoked = s.token("gone", "admin").await;
     assert!(s.app.store.revoke_token("gone").await.unwrap());
+    let (bot_token, hash) = new_token().unwrap();
+    assert!(s.app.store.create_token("ide", "bot", Some("helper"), &hash).await.unwrap());
 
     let (status, doc) = s.call(Method::GET, "/api/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK);
@@ -196,7 +200,11 @@ async fn every_route_of_the_document_answers_each_role_as_the_table_says() {
     for (path, item) in paths {
         for method in item.as_object().unwrap().keys() {
             let need = expected_role(method, path);
-            let concrete = path.replace("{id}", "no-such-run").replace("{name}", "no-such").replace("{step}", "x");
+            let concrete = path
+                .replace("{id}", "no-such-run")
+                .replace("{name}", "no-such")
+                .replace("{step}", "x")
+                .replace("{tool}", "x");
             let m: Method = method.to_uppercase().parse().unwrap();
             let body = matches!(method.as_str(), "post" | "put").then_some("{}");
             let (status, _) = s.call(m.clone(), &concrete, None, body).await;
@@ -205,6 +213,8 @@ async fn every_route_of_the_document_answers_each_role_as_the_table_says() {
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} with a revoked token");
             let (status, _) = s.call(m.clone(), &concrete, Some("mst_forged"), body).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} with a forged token");
+            let (status, _) = s.call(m.clone(), &concrete, Some(&bot_token), body).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} with a bot's token (it opens /mcp only)");
             let need_rank = roles.iter().position(|r| *r == need).unwrap();
             for (rank, token) in tokens.iter().enumerate() {
                 let (status, body_out) = s.call(m.clone(), &concrete, Some(token), body).await;

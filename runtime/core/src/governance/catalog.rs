@@ -5,13 +5,36 @@
 use monstrum_model::Manifest;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-/// Manifests by plugin name, and by MCP server name. Cheap to clone.
+/// The registered MCP servers, each a manifest of its approved tools, by name. Clones share
+/// them: the workspace and the gate's catalog hold one set, which a server replaces while it runs
+/// ([`McpServers::set`]) when an admin approves a tool or drift is quarantined.
+#[derive(Clone, Default, Debug)]
+pub struct McpServers(Arc<RwLock<BTreeMap<String, Arc<Manifest>>>>);
+
+impl McpServers {
+    /// Replaces the servers; false when they are the same as before (nothing to compile again).
+    pub fn set(&self, servers: Vec<Manifest>) -> bool {
+        let Ok(mut now) = self.0.write() else { return false };
+        let same = now.len() == servers.len() && servers.iter().all(|m| now.get(&m.name).is_some_and(|n| **n == *m));
+        if !same {
+            *now = servers.into_iter().map(|m| (m.name.clone(), Arc::new(m))).collect();
+        }
+        !same
+    }
+
+    /// The approved tools of server `name`, as a manifest.
+    pub fn get(&self, name: &str) -> Option<Arc<Manifest>> {
+        self.0.read().ok()?.get(name).cloned()
+    }
+}
+
+/// Manifests by plugin name, and the registered MCP servers. Cheap to clone.
 #[derive(Clone, Default, Debug)]
 pub struct Catalog {
     plugins: Arc<BTreeMap<String, Arc<Manifest>>>,
-    mcp: Arc<BTreeMap<String, Arc<Manifest>>>,
+    mcp: McpServers,
 }
 
 impl Catalog {
@@ -19,17 +42,22 @@ impl Catalog {
     pub fn new(manifests: impl IntoIterator<Item = Manifest>) -> Catalog {
         Catalog {
             plugins: Arc::new(manifests.into_iter().map(|m| (m.name.clone(), Arc::new(m))).collect()),
-            mcp: Arc::default(),
+            mcp: McpServers::default(),
         }
     }
 
-    /// The same catalog with these MCP servers, each a manifest of its approved tools.
-    pub fn with_mcp(self, servers: impl IntoIterator<Item = Manifest>) -> Catalog {
-        Catalog { mcp: Arc::new(servers.into_iter().map(|m| (m.name.clone(), Arc::new(m))).collect()), ..self }
+    /// The same catalog with these MCP servers (shared with their other holders).
+    pub fn with_mcp(self, mcp: McpServers) -> Catalog {
+        Catalog { mcp, ..self }
+    }
+
+    /// The registered MCP servers.
+    pub fn mcp(&self) -> &McpServers {
+        &self.mcp
     }
 
     /// The approved tools of MCP server `name`, as a manifest.
-    pub fn mcp_server(&self, name: &str) -> Option<&Arc<Manifest>> {
+    pub fn mcp_server(&self, name: &str) -> Option<Arc<Manifest>> {
         self.mcp.get(name)
     }
 

@@ -364,6 +364,31 @@ impl Gate {
         }
     }
 
+    /// Replaces the registered MCP servers' approved tools (a server process, when an admin
+    /// approved a tool or drift was quarantined) and compiles again every bot the gate has
+    /// compiled. Unlike [`Gate::reload`], a bot that no longer compiles does not keep its last
+    /// good version, which offered tools that are no longer approved: it fails closed, and its
+    /// reason is returned. Nothing happens when the servers are the same as before.
+    pub fn set_mcp(&self, servers: Vec<monstrum_model::Manifest>) -> Vec<(String, Result<(), String>)> {
+        if !self.inner.catalog.mcp().set(servers) {
+            return Vec::new();
+        }
+        self.compiled_bots()
+            .into_iter()
+            .map(|name| {
+                let fresh = self.compile(&name);
+                let outcome = match &fresh {
+                    Identity::Faulty { reason, .. } => Err(reason.clone()),
+                    _ => Ok(()),
+                };
+                if let Ok(mut cache) = self.inner.policies.lock() {
+                    cache.insert(name.clone(), fresh);
+                }
+                (name, outcome)
+            })
+            .collect()
+    }
+
     /// The names of the bots the gate has compiled.
     pub fn compiled_bots(&self) -> Vec<String> {
         self.inner.policies.lock().map(|c| c.keys().cloned().collect()).unwrap_or_default()

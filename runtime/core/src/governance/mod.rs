@@ -10,7 +10,7 @@ pub mod quarantine;
 pub mod scope;
 mod skill_prompt;
 
-pub use catalog::Catalog;
+pub use catalog::{Catalog, McpServers};
 pub use gate::{
     BotLoader, DELEGATE_TOOL, DelegationRequest, Executor, Gate, GateCall, ModelCall, Reservation, SkillLoader,
     ToolError,

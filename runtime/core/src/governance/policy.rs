@@ -84,7 +84,7 @@ pub fn compile_bot(bot: &Bot, catalog: &Catalog, skills: &[Skill]) -> Result<Bot
                     problem(at(&[key("mcp")]), format!("unknown MCP server `{server}` ({hint})"));
                     continue;
                 }
-                Some(m) => match with_rules(m, binding) {
+                Some(m) => match with_rules(&m, binding) {
                     Ok(m) => Arc::new(m),
                     Err((j, message)) => {
                         problem(at(&[key("rules"), PathSeg::Index(j)]), message);

@@ -10,8 +10,10 @@ use sqlx::any::AnyRow;
 #[derive(Clone, Debug, Serialize)]
 pub struct TokenRecord {
     pub name: String,
-    /// admin | editor | approver | viewer
+    /// admin | editor | approver | viewer, or `bot` for a token bound to a bot
     pub role: String,
+    /// The bot whose tools the token opens over MCP (`/mcp`); such a token opens no `/api` route.
+    pub bot: Option<String>,
     #[serde(skip)]
     pub hash: String,
     pub created_at: i64,
@@ -23,6 +25,7 @@ fn token_row(row: &AnyRow) -> Result<TokenRecord, sqlx::Error> {
     Ok(TokenRecord {
         name: row.try_get("name")?,
         role: row.try_get("role")?,
+        bot: row.try_get("bot")?,
         hash: row.try_get("hash")?,
         created_at: row.try_get("created_at")?,
         last_used_at: row.try_get("last_used_at")?,
@@ -31,14 +34,16 @@ fn token_row(row: &AnyRow) -> Result<TokenRecord, sqlx::Error> {
 }
 
 impl Store {
-    /// Records a new token; false if a token of that name exists (revoked ones too: names are
-    /// what the audit trail records, so one is never reused).
-    pub async fn create_token(&self, name: &str, role: &str, hash: &str) -> StoreResult<bool> {
+    /// Records a new token (bound to `bot`, or an API token when `None`); false if a token of
+    /// that name exists (revoked ones too: names are what the audit trail records, so one is
+    /// never reused).
+    pub async fn create_token(&self, name: &str, role: &str, bot: Option<&str>, hash: &str) -> StoreResult<bool> {
         let done = sqlx::query(
-            "INSERT INTO api_tokens (name, role, hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO api_tokens (name, role, bot, hash, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
         .bind(role)
+        .bind(bot)
         .bind(hash)
         .bind(now_ms())
         .execute(&self.pool)

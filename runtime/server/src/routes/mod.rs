@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod events;
 pub mod layout;
 pub mod marketplace;
+pub mod mcp;
 pub mod me;
 pub mod records;
 pub mod runs;
@@ -62,6 +63,10 @@ pub fn api(app: App) -> Router<App> {
         .route("/api/vault", get(records::vault))
         .route("/api/vault/{name}", put(records::vault_set))
         .route("/api/marketplace", get(marketplace::list))
+        .route("/api/mcp", get(mcp::list))
+        .route("/api/mcp/{name}", get(mcp::get))
+        .route("/api/mcp/{name}/refresh", post(mcp::refresh))
+        .route("/api/mcp/{name}/tools/{tool}/approve", post(mcp::approve))
         .route_layer(axum::middleware::from_fn_with_state(app, crate::auth::authorize))
 }
 
