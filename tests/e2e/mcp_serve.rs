@@ -163,6 +163,26 @@ fn an_mcp_client_over_http_gets_its_tokens_bot_and_approvals_in_the_api_take_eff
     let changes = audit(&ws, &["--kind", "mcp_tools"]);
     let last = changes.last().unwrap();
     assert_eq!((&last["decision"], &last["detail"]["by"]), (&json!("approved"), &json!("root")), "{changes:?}");
+    // And each change is raised on the workspace's event stream (within the server's next look
+    // at the audit trail, every second).
+    let brief = reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(1)).build().unwrap();
+    let raised = |events: &[(u64, Value)]| -> Vec<(String, Value)> {
+        events
+            .iter()
+            .filter(|(_, e)| e["type"] == "mcp_tools" && e["server"] == "menu")
+            .map(|(_, e)| (e["change"].as_str().unwrap().to_string(), e["detail"].clone()))
+            .collect()
+    };
+    let mut events = Vec::new();
+    for _ in 0..10 {
+        events = crate::serve::sse(&brief, &format!("{base}/api/events"), &admin, Some(0));
+        if raised(&events).len() >= 2 {
+            break;
+        }
+    }
+    let raised = raised(&events);
+    assert_eq!(raised.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>(), ["changed", "approved"], "{events:?}");
+    assert_eq!(raised[0].1["changed"], json!(["lookup"]));
 
     // A revoked token opens nothing, at once.
     assert!(ws.run(&["token", "revoke", "ide"]).status.success());

@@ -70,7 +70,13 @@ fn stream(
     token: &str,
     after: Option<u64>,
 ) -> Vec<(u64, Value)> {
-    let mut request = client.get(format!("{base}/api/runs/{run}/events")).bearer_auth(token);
+    sse(client, &format!("{base}/api/runs/{run}/events"), token, after)
+}
+
+/// An event stream at `url` as it stands (read for a moment; a finished run's stream ends
+/// sooner): (id, event) pairs after `after` (`Last-Event-ID`), or from now.
+pub fn sse(client: &reqwest::blocking::Client, url: &str, token: &str, after: Option<u64>) -> Vec<(u64, Value)> {
+    let mut request = client.get(url).bearer_auth(token);
     if let Some(after) = after {
         request = request.header("last-event-id", after.to_string());
     }

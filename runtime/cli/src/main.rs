@@ -321,8 +321,15 @@ fn main() -> ExitCode {
             }
             Command::Audit { action } => match action {
                 AuditAction::List { bot, run, tool, decision, kind, limit } => {
-                    let filter =
-                        monstrum_core::store::AuditFilter { bot, run, tool, decision, kind, limit, before: None };
+                    let filter = monstrum_core::store::AuditFilter {
+                        bot,
+                        run,
+                        tool,
+                        decision,
+                        kind,
+                        limit,
+                        ..Default::default()
+                    };
                     audit::list(&global, filter).await
                 }
                 AuditAction::Verify => audit::verify(&global).await,

@@ -257,6 +257,12 @@ impl Hub {
         self.runs.lock().unwrap_or_else(|p| p.into_inner()).get(run).cloned()
     }
 
+    /// Appends an event of the workspace, not of a run (such as a change to an MCP server's
+    /// tools), to the workspace's log alone.
+    pub fn announce(&self, event: &serde_json::Value) {
+        self.all.push("", event.to_string().into(), false);
+    }
+
     /// The workspace-wide log.
     pub fn all(&self) -> Arc<Log> {
         self.all.clone()

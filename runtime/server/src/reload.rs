@@ -7,11 +7,15 @@
 //!
 //! The registered MCP servers' approved tools are read from the store at the same pace (and at
 //! once after an approval through the API): an approval by `monstrum mcp approve`, or drift
-//! quarantined by any process, takes effect here without a restart ([`mcp`]).
+//! quarantined by any process, takes effect here without a restart ([`mcp`]). Each change to
+//! them that the audit trail records (by whichever process) is announced on the workspace's event
+//! stream as an `mcp_tools` event.
 //!
 //! Plugins are not reloaded: installing one is a restart (their components are compiled once).
 
 use crate::state::App;
+use monstrum_core::store::AuditFilter;
+use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -45,6 +49,7 @@ pub fn watch(app: App, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let root = app.workspace().root.clone();
         let mut seen = snapshot(&root);
+        let mut audited = app.store.last_audit().await.ok().flatten().map_or(0, |(seq, _)| seq);
         loop {
             tokio::time::sleep(every).await;
             let now = {
@@ -59,8 +64,29 @@ pub fn watch(app: App, every: Duration) -> tokio::task::JoinHandle<()> {
                 seen = now;
             }
             mcp(&app).await;
+            audited = announce_mcp_changes(&app, audited).await;
         }
     })
+}
+
+/// Announces the `mcp_tools` audit records after `seq` as workspace events
+/// (`{"type": "mcp_tools", "server", "change", "detail", "seq"}`); the newest seq announced.
+async fn announce_mcp_changes(app: &App, seq: i64) -> i64 {
+    let filter = AuditFilter { kind: Some("mcp_tools".into()), after: Some(seq), ..AuditFilter::default() };
+    let Ok(records) = app.store.audit_records(&filter).await else { return seq };
+    let mut last = seq;
+    for record in records {
+        let server = record.tool.as_deref().unwrap_or_default().trim_start_matches("mcp:");
+        app.hub.announce(&json!({
+            "type": "mcp_tools",
+            "server": server,
+            "change": record.decision,
+            "detail": serde_json::from_str::<serde_json::Value>(&record.detail).unwrap_or(json!(record.detail)),
+            "seq": record.seq,
+        }));
+        last = record.seq;
+    }
+    last
 }
 
 /// Reads the MCP servers' approved tools from the store and, when they changed, compiles every

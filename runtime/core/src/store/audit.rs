@@ -18,6 +18,8 @@ pub struct AuditFilter {
     pub limit: Option<i64>,
     /// Only records older than this one (its `seq`): the next page back.
     pub before: Option<i64>,
+    /// Only records newer than this one (its `seq`): what was added since it was read.
+    pub after: Option<i64>,
 }
 
 fn audit_row(row: &AnyRow) -> Result<AuditRecord, sqlx::Error> {
@@ -76,6 +78,9 @@ impl Store {
         }
         if let Some(before) = filter.before {
             sql.push_str(&format!(" AND seq < {before}"));
+        }
+        if let Some(after) = filter.after {
+            sql.push_str(&format!(" AND seq > {after}"));
         }
         if let Some(limit) = filter.limit {
             sql = format!("SELECT * FROM ({sql} ORDER BY seq DESC LIMIT {limit}) AS newest");

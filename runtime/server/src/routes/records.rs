@@ -81,6 +81,7 @@ pub async fn audit(State(app): State<App>, ApiQuery(p): ApiQuery<AuditParams>) -
         kind: p.kind,
         limit: Some(limit),
         before: p.cursor,
+        after: None,
     };
     let records = app.store.audit_records(&filter).await.map_err(ApiError::internal)?;
     Ok(Json(serde_json::to_value(records).map_err(ApiError::internal)?))
