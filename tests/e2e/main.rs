@@ -4,6 +4,7 @@
 
 mod common;
 
+mod agent;
 mod attacks;
 mod cli;
 mod crash;

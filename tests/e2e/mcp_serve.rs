@@ -15,7 +15,7 @@ use std::process::Command;
 
 /// Runs the SDK's client (`tests/fixtures/mcp/client.mjs`) against `target` (a command to start,
 /// or a URL with `token`), making `calls`; its one line of output.
-fn client(target: &[&str], token: Option<&str>, calls: &Value) -> Value {
+pub(crate) fn client(target: &[&str], token: Option<&str>, calls: &Value) -> Value {
     let script = npm_script("client");
     let mut cmd = Command::new("node");
     cmd.arg(&script).args(target).env("CALLS", calls.to_string()).env("USER", "tester").env_remove("MONSTRUM_DB");
@@ -29,7 +29,7 @@ fn client(target: &[&str], token: Option<&str>, calls: &Value) -> Value {
     serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
 }
 
-fn result_text(result: &Value) -> &str {
+pub(crate) fn result_text(result: &Value) -> &str {
     result["content"][0]["text"].as_str().unwrap_or_default()
 }
 

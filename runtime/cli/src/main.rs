@@ -1,6 +1,7 @@
 //! The `monstrum` binary: the command line (clap), the progress view and diagnostics, wiring
 //! the core (`monstrum-core`) together. No engine, gate or store code lives here.
 
+mod agent;
 mod audit;
 mod diagnostics;
 mod local_time;
@@ -143,6 +144,26 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Run beside an existing agent: link out to `monstrum serve` and offer the tools of
+    /// --config (command templates, local MCP servers) to the bots bound to this agent.
+    Agent {
+        /// The server's URL (http://127.0.0.1:7410); the link goes to its /agent.
+        #[arg(long)]
+        server: String,
+        /// The agent key (`monstrum agent-key create`); else MONSTRUM_AGENT_KEY.
+        #[arg(long)]
+        key: Option<String>,
+        /// agent.yaml: the tools to offer.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Agent keys: create (printed once), revoke.
+    AgentKey {
+        #[command(subcommand)]
+        action: agent::AgentKeyAction,
+    },
+    /// The agents: linked or not, last seen, their tools.
+    Agents,
 }
 
 #[derive(Subcommand)]
@@ -363,6 +384,9 @@ fn main() -> ExitCode {
             Command::Key { action: KeyAction::Create { name } } => marketplace::key_create(&global, &name),
             Command::Serve { addr, allow_remote } => serve::serve(&global, addr, allow_remote).await,
             Command::Workflow { action } => workflow::run(&global, action).await,
+            Command::Agent { server, key, config } => agent::daemon(server, key, config).await,
+            Command::AgentKey { action } => agent::key(&global, action).await,
+            Command::Agents => agent::list(&global).await,
             Command::Token { action } => match action {
                 TokenAction::Create { role, bot, name } => serve::create(&global, role.as_deref(), bot, name).await,
                 TokenAction::List => serve::list(&global).await,

@@ -98,7 +98,13 @@ pub async fn run(global: &Global, action: McpAction) -> anyhow::Result<u8> {
             Ok(EXIT_DONE)
         }
         McpAction::List => {
-            let servers = store.mcp_servers().await?;
+            // An agent's tools are kept as server `agent:NAME`: `monstrum agents` lists those.
+            let servers: Vec<_> = store
+                .mcp_servers()
+                .await?
+                .into_iter()
+                .filter(|s| !s.name.starts_with(monstrum_model::AGENT_PREFIX))
+                .collect();
             if servers.is_empty() && !global.json {
                 println!("no MCP servers (register one with `monstrum mcp add NAME URL`)");
             }

@@ -4,11 +4,12 @@
 //! of every answer, and refuses a tool whose description changed since it was approved.
 
 use crate::auth;
-use monstrum_core::governance::quarantine;
+use monstrum_core::governance::quarantine::{self, Refresh};
 use monstrum_core::governance::{BoundTool, Executor, Principal};
 use monstrum_core::store::{McpServerRecord, McpTool, Store};
 use monstrum_core::vault::Vault;
 use monstrum_core::workflow::Engine;
+use monstrum_model::AGENT_PREFIX;
 use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientInfo, Implementation};
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -151,6 +152,53 @@ impl Connection {
         Ok(Connection { server: server.name.clone(), service })
     }
 
+    /// Speaks MCP as the client over `transport` (an agent's socket: the agent link), watching
+    /// for list changes as a connection to a registered server does; the connection and the
+    /// tools that may be called through it (kept up to date on a list change). The tools are
+    /// listed and stored against what was approved: all approved on the server's first
+    /// registration (`first`), drift quarantined after.
+    pub async fn over<T, E, A>(
+        store: &Store,
+        server: &McpServerRecord,
+        first: bool,
+        transport: T,
+    ) -> Result<(Adopted, Refresh), McpError>
+    where
+        T: rmcp::transport::IntoTransport<RoleClient, E, A>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let protocol = |reason: String| McpError::Protocol { server: server.name.clone(), reason };
+        let approved = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let watch = Watch { store: store.clone(), server: server.clone(), approved: approved.clone() };
+        let service = tokio::time::timeout(CONNECT_TIMEOUT, Handler { watch: Some(watch) }.serve(transport))
+            .await
+            .map_err(|_| protocol(format!("no answer to `initialize` within {CONNECT_TIMEOUT:?}")))?
+            .map_err(|e| protocol(plain(e)))?;
+        service.set_response_cache_config(ClientCacheConfig::disabled()).await;
+        let connection = Arc::new(Connection { server: server.name.clone(), service });
+        let listed = connection.tools().await?;
+        let stored = if first {
+            quarantine::register(store, server, listed).await
+        } else {
+            quarantine::record(store, server, listed).await
+        };
+        let refresh = stored.map_err(|e| protocol(format!("{e:#}")))?;
+        if let Ok(mut now) = approved.lock() {
+            now.clone_from(&refresh.approved);
+        }
+        Ok((Adopted(Live { connection, approved }), refresh))
+    }
+
+    /// Whether the other side has gone (or the connection was closed).
+    pub fn is_closed(&self) -> bool {
+        self.service.is_closed() || self.service.peer().is_transport_closed()
+    }
+
+    /// Closes the connection.
+    pub fn close(&self) {
+        self.service.cancellation_token().cancel();
+    }
+
     /// Every tool the server lists now (all pages).
     pub async fn tools(&self) -> Result<Vec<McpTool>, McpError> {
         let protocol = |reason: String| McpError::Protocol { server: self.server.clone(), reason };
@@ -218,8 +266,21 @@ fn plain(error: impl std::fmt::Display) -> String {
     }
 }
 
+/// A connection made over a transport of its own ([`Connection::over`]), for
+/// [`McpClient::adopt`].
+#[derive(Clone)]
+pub struct Adopted(Live);
+
+impl Adopted {
+    /// Whether the other side has gone.
+    pub fn is_closed(&self) -> bool {
+        self.0.connection.is_closed()
+    }
+}
+
 /// A server's connection and which of its tools may be called through it: those whose current
 /// description is the approved one.
+#[derive(Clone)]
 struct Live {
     connection: Arc<Connection>,
     approved: Arc<std::sync::Mutex<Vec<String>>>,
@@ -244,10 +305,48 @@ impl McpClient {
 
     /// Makes `engine`'s gate run the tools of `mcp:` bindings through a new client (an engine
     /// without a store has no registered servers, and gets none).
-    pub fn attach(engine: &Engine) {
-        if let Some(store) = &engine.store {
-            engine.gate.attach_mcp(Arc::new(McpClient::new(store.clone(), engine.workspace.data_dir())));
+    pub fn attach(engine: &Engine) -> Option<Arc<McpClient>> {
+        let store = engine.store.as_ref()?;
+        let client = Arc::new(McpClient::new(store.clone(), engine.workspace.data_dir()));
+        engine.gate.attach_mcp(client.clone()).then_some(client)
+    }
+
+    /// Makes `adopted` the connection to `server` (an agent's, `agent:NAME`), closing the one
+    /// before it.
+    pub async fn adopt(&self, server: &str, adopted: Adopted) {
+        if let Some(old) = self.live.lock().await.insert(server.to_string(), adopted.0) {
+            old.connection.close();
         }
+    }
+
+    /// Closes the connection to `server` (a revoked agent's), if this client has one.
+    pub async fn disconnect(&self, server: &str) -> bool {
+        match self.live.lock().await.remove(server) {
+            Some(l) => {
+                l.connection.close();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets which tools of each live connection may be called to what the store holds approved
+    /// now: after an approval by any process (a connection keeps the list it found when it
+    /// listed, so that drift it finds is refused at once).
+    pub async fn sync_approved(&self) {
+        let live: Vec<(String, Live)> = self.live.lock().await.iter().map(|(n, l)| (n.clone(), l.clone())).collect();
+        for (server, l) in live {
+            let Ok(tools) = self.store.mcp_tools(&server).await else { continue };
+            let approved = tools.iter().filter(|t| t.state() == "approved").map(|t| t.seen.name.clone()).collect();
+            if let Ok(mut now) = l.approved.lock() {
+                *now = approved;
+            }
+        }
+    }
+
+    /// The servers this client has a live connection to.
+    pub async fn connected(&self) -> Vec<String> {
+        self.live.lock().await.iter().filter(|(_, l)| !l.connection.is_closed()).map(|(n, _)| n.clone()).collect()
     }
 
     /// Connects to a registered server with its credentials from the vault.
@@ -281,9 +380,15 @@ impl McpClient {
     /// storing its tool list, quarantining drift) when this process has no live one.
     async fn live(&self, server: &str) -> Result<(Arc<Connection>, Vec<String>), String> {
         let mut live = self.live.lock().await;
-        if let Some(l) = live.get(server).filter(|l| !l.connection.service.is_closed()) {
+        if let Some(l) = live.get(server).filter(|l| !l.connection.is_closed()) {
             let approved = l.approved.lock().map_err(|_| "a poisoned lock".to_string())?.clone();
             return Ok((l.connection.clone(), approved));
+        }
+        if let Some(agent) = server.strip_prefix(AGENT_PREFIX) {
+            // An agent's tools are reached over the socket its daemon opened, never by a URL.
+            return Err(format!(
+                "agent `{agent}` is not connected: its tools are unavailable until its daemon connects"
+            ));
         }
         let record = self
             .store
@@ -317,9 +422,10 @@ impl Executor for McpClient {
         _: &Principal,
         _: Option<&str>,
     ) -> Result<Value, String> {
-        let Some(server) = tool.binding.mcp.as_deref() else {
+        let Some(server) = tool.binding.tool_server() else {
             return Err(format!("{} is not an MCP tool", tool.name));
         };
+        let server = server.as_str();
         let (connection, approved) = self.live(server).await?;
         if !approved.contains(&tool.tool) {
             return Err(format!(

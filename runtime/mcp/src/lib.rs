@@ -11,6 +11,6 @@ pub mod client;
 pub mod registry;
 pub mod server;
 
-pub use client::{Connection, McpClient, McpError};
+pub use client::{Adopted, Connection, McpClient, McpError};
 pub use monstrum_core::governance::quarantine::Refresh;
 pub use server::{BotCaller, BotServer};

@@ -114,6 +114,10 @@ pub struct Binding {
     /// The MCP server (its registered name, `monstrum mcp add`) whose tools are bound.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcp: Option<String>,
+    /// The agent (its key's name, `monstrum agent-key create`) whose tools are bound: the tools
+    /// its daemon registered over the agent link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
     /// The instance name tools are called by (`<instance>.<tool>`); the plugin's name by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
@@ -153,11 +157,26 @@ pub struct BindingRule {
 }
 
 impl Binding {
-    /// The instance name: `instance`, else the MCP server's name, else the plugin's.
+    /// The instance name: `instance`, else the MCP server's or the agent's name, else the
+    /// plugin's.
     pub fn instance_name(&self) -> &str {
-        self.instance.as_deref().or(self.mcp.as_deref()).unwrap_or(&self.plugin)
+        self.instance.as_deref().or(self.mcp.as_deref()).or(self.agent.as_deref()).unwrap_or(&self.plugin)
+    }
+
+    /// The tool server a binding of an MCP server or an agent names, as the store registers it:
+    /// the MCP server's name, or `agent:NAME` (an agent's tools are kept as a server's, under a
+    /// name no `mcp add` can take). `None` for a plugin's binding.
+    pub fn tool_server(&self) -> Option<String> {
+        match (&self.mcp, &self.agent) {
+            (Some(server), _) => Some(server.clone()),
+            (None, Some(agent)) => Some(format!("{AGENT_PREFIX}{agent}")),
+            (None, None) => None,
+        }
     }
 }
+
+/// What an agent's name is prefixed with where it is kept as a tool server.
+pub const AGENT_PREFIX: &str = "agent:";
 
 /// A bot.
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -18,7 +18,7 @@ mod template;
 mod validate;
 mod workflow;
 
-pub use bot::{Binding, BindingRule, Bot, Budget, Limits, ModelRef, Period, Price};
+pub use bot::{AGENT_PREFIX, Binding, BindingRule, Bot, Budget, Limits, ModelRef, Period, Price};
 pub use bot_skills::{disable_skill, enable_skill};
 pub use diagnostic::{Diagnostic, Location, PathSeg};
 pub use duration::Duration;

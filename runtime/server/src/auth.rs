@@ -10,7 +10,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use monstrum_core::store::TokenRecord;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::fmt;
 use std::str::FromStr;
 
@@ -89,16 +88,12 @@ pub struct Caller {
 
 /// A new token and the hash the store keeps.
 pub fn new_token() -> anyhow::Result<(String, String)> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
-    let token = format!("mst_{}", hex::encode(bytes));
-    let hash = hash_token(&token);
-    Ok((token, hash))
+    monstrum_core::store::new_secret("mst_")
 }
 
 /// What the store keeps of a token.
 pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    monstrum_core::store::secret_hash(token)
 }
 
 /// Checks the bearer token and the route's role; puts the [`Caller`] in the request. A refusal

@@ -1,7 +1,8 @@
 //! `monstrum serve`: a workspace as an HTTP server. The JSON API under `/api` (every route
 //! behind a token and its role), live events as server-sent events, `/health`, the OpenAPI
 //! document at `/api/openapi.json`, the visual editor at `/` (`ui/`, embedded), and `/mcp`, a
-//! bot's tools over MCP for a token bound to that bot. Runs started here are driven here, durably: a restarted
+//! bot's tools over MCP for a token bound to that bot, and `/agent`, where agents' daemons link
+//! in with their keys (monstrum-agent). Runs started here are driven here, durably: a restarted
 //! server resumes the runs a killed one left. Tool calls reach the gate only through the core's
 //! engine; this crate holds no gate, store writer or plugin host of its own.
 
@@ -60,6 +61,7 @@ pub fn router(app: App) -> Router {
         .route("/api/openapi.json", get(|| async { axum::Json(openapi::document()) }))
         .merge(routes::api(app.clone()))
         .merge(mcp(&app))
+        .route_service("/agent", app.agents.router())
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .merge(packages)
@@ -96,6 +98,7 @@ pub async fn serve(app: App, options: Options) -> anyhow::Result<()> {
     let resumed = app.driver.resume_interrupted().await?;
     let sweeper = app.driver.sweep_expired(options.sweep_every);
     let reloader = reload::watch(app.clone(), options.reload_every);
+    let revoker = app.agents.sweep_revoked(options.reload_every);
     eprintln!(
         "monstrum serve: listening on http://{} (workspace {}); resumed {resumed} interrupted run(s)",
         listener.local_addr()?,
@@ -117,6 +120,7 @@ pub async fn serve(app: App, options: Options) -> anyhow::Result<()> {
     }
     sweeper.abort();
     reloader.abort();
+    revoker.abort();
     Ok(())
 }
 

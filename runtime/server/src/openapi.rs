@@ -23,10 +23,11 @@ use utoipa::{Modify, OpenApi};
         crate::routes::records::vault, crate::routes::records::vault_set,
         crate::routes::marketplace::list, crate::routes::marketplace::get, crate::routes::marketplace::publish,
         crate::routes::mcp::list, crate::routes::mcp::get, crate::routes::mcp::refresh, crate::routes::mcp::approve,
+        crate::routes::agents::list,
     ),
     modifiers(&Bearer, &Refusals),
     security(("bearer" = [])),
-    tags((name = "workflows"), (name = "runs"), (name = "approvals"), (name = "bots"), (name = "plugins"), (name = "skills"), (name = "audit"), (name = "vault"), (name = "marketplace"), (name = "mcp"), (name = "tokens")),
+    tags((name = "workflows"), (name = "runs"), (name = "approvals"), (name = "bots"), (name = "plugins"), (name = "skills"), (name = "audit"), (name = "vault"), (name = "marketplace"), (name = "mcp"), (name = "agents"), (name = "tokens")),
 )]
 pub struct ApiDoc;
 

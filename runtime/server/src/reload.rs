@@ -100,6 +100,7 @@ pub(crate) async fn mcp(app: &App) {
             return;
         }
     };
+    app.mcp.sync_approved().await;
     for (name, outcome) in app.engine.gate.set_mcp(servers) {
         match outcome {
             Ok(()) => tracing::info!(bot = %name, "compiled again for the MCP servers' tools"),

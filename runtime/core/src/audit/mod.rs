@@ -38,6 +38,8 @@ pub enum AuditKind {
     /// A registered MCP server's tools changed (added, changed: quarantined; removed), or an
     /// admin registered the server or approved a tool.
     McpTools,
+    /// An agent's link: connected, disconnected, refused (a forged or revoked key), revoked.
+    Agent,
 }
 
 impl AuditKind {
@@ -53,6 +55,7 @@ impl AuditKind {
             AuditKind::Install => "install",
             AuditKind::Publish => "publish",
             AuditKind::McpTools => "mcp_tools",
+            AuditKind::Agent => "agent",
         }
     }
 }

@@ -587,7 +587,7 @@ impl Gate {
     /// person decided so (`resend`). `idempotent` calls in doubt are sent again under the same
     /// key; `read` calls are not journaled at all.
     async fn execute_journaled(&self, tool: &BoundTool, call: &GateCall<'_>) -> Result<Value, ToolError> {
-        let executor: &dyn Executor = match &tool.binding.mcp {
+        let executor: &dyn Executor = match tool.binding.tool_server() {
             None => self.inner.executor.as_ref(),
             Some(server) => match self.inner.mcp.get() {
                 Some(client) => client.as_ref(),

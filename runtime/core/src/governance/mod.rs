@@ -1,6 +1,7 @@
 //! Governance: the one gate every tool call passes, whatever proposed it, and what it enforces:
 //! visibility, the scope engine, delegation, budgets, and the audit trail it writes.
 
+pub mod agent_link;
 pub mod budget;
 mod catalog;
 mod gate;

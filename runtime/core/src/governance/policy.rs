@@ -77,11 +77,23 @@ pub fn compile_bot(bot: &Bot, catalog: &Catalog, skills: &[Skill]) -> Result<Bot
         };
         let key = |k: &str| PathSeg::Key(k.to_string());
         let mut problem = |path: Vec<PathSeg>, message: String| problems.push(BindingProblem { path, message });
-        let manifest = match (&binding.mcp, binding.plugin.is_empty()) {
+        let server = binding.tool_server();
+        let manifest = match (&server, binding.plugin.is_empty()) {
+            (Some(_), true) if binding.mcp.is_some() && binding.agent.is_some() => {
+                problem(at(&[key("agent")]), "a binding names `mcp:` or `agent:`, not both".into());
+                continue;
+            }
             (Some(server), true) => match catalog.mcp_server(server) {
                 None => {
-                    let hint = "register it with `monstrum mcp add`";
-                    problem(at(&[key("mcp")]), format!("unknown MCP server `{server}` ({hint})"));
+                    let (what, hint) = match &binding.agent {
+                        Some(agent) => (
+                            format!("agent `{agent}`"),
+                            "create its key with `monstrum agent-key create` and connect it",
+                        ),
+                        None => (format!("MCP server `{server}`"), "register it with `monstrum mcp add`"),
+                    };
+                    let field = if binding.agent.is_some() { "agent" } else { "mcp" };
+                    problem(at(&[key(field)]), format!("unknown {what} ({hint})"));
                     continue;
                 }
                 Some(m) => match with_rules(&m, binding) {
@@ -94,7 +106,7 @@ pub fn compile_bot(bot: &Bot, catalog: &Catalog, skills: &[Skill]) -> Result<Bot
             },
             (None, false) => {
                 if !binding.rules.is_empty() {
-                    let why = "`rules:` are for MCP bindings; a plugin's manifest declares its own";
+                    let why = "`rules:` are for MCP and agent bindings; a plugin's manifest declares its own";
                     problem(at(&[key("rules")]), why.into());
                 }
                 let Some(manifest) = catalog.manifest(&binding.plugin) else {
@@ -104,18 +116,19 @@ pub fn compile_bot(bot: &Bot, catalog: &Catalog, skills: &[Skill]) -> Result<Bot
                 manifest.clone()
             }
             (Some(_), false) => {
-                problem(at(&[key("mcp")]), "a binding names `plugin:` or `mcp:`, not both".into());
+                problem(at(&[key("plugin")]), "a binding names `plugin:`, `mcp:` or `agent:`, one of them".into());
                 continue;
             }
             (None, true) => {
-                problem(at(&[]), "a binding names a `plugin:` or an `mcp:` server".into());
+                problem(at(&[]), "a binding names a `plugin:`, an `mcp:` server or an `agent:`".into());
                 continue;
             }
         };
         let manifest = &manifest;
-        let source = match &binding.mcp {
-            Some(server) => format!("MCP server `{server}`"),
-            None => format!("plugin `{}`", manifest.name),
+        let source = match (&binding.mcp, &binding.agent) {
+            (Some(server), _) => format!("MCP server `{server}`"),
+            (None, Some(agent)) => format!("agent `{agent}`"),
+            (None, None) => format!("plugin `{}`", manifest.name),
         };
         let instance = binding.instance_name();
         if !valid_name(instance) || RESERVED_INSTANCES.contains(&instance) {
@@ -154,7 +167,7 @@ pub fn compile_bot(bot: &Bot, catalog: &Catalog, skills: &[Skill]) -> Result<Bot
         for (j, tool_name) in binding.tools.iter().enumerate() {
             let tool_at = at(&[key("tools"), PathSeg::Index(j)]);
             let Some(def) = manifest.tool(tool_name) else {
-                let approved = if binding.mcp.is_some() { "approved " } else { "" };
+                let approved = if server.is_some() { "approved " } else { "" };
                 problem(tool_at, format!("{source} has no {approved}tool `{tool_name}`"));
                 continue;
             };

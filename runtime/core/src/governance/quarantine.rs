@@ -127,8 +127,10 @@ pub async fn unregister(store: &Store, server: &str, by: &str) -> anyhow::Result
 }
 
 async fn audit(store: &Store, server: &str, what: &str, detail: serde_json::Value) -> anyhow::Result<()> {
-    let entry =
-        AuditEntry::new(AuditKind::McpTools).on(format!("mcp:{server}")).decided(what, None).with_detail(detail);
+    // An agent's tools are kept as server `agent:NAME`, which names itself.
+    let on =
+        if server.starts_with(monstrum_model::AGENT_PREFIX) { server.to_string() } else { format!("mcp:{server}") };
+    let entry = AuditEntry::new(AuditKind::McpTools).on(on).decided(what, None).with_detail(detail);
     Trail::in_store(store.clone()).append(entry).await.map_err(|e| anyhow::anyhow!("the audit trail: {e}"))?;
     Ok(())
 }

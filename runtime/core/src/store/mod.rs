@@ -5,6 +5,7 @@
 //! whatever is queued in a single transaction (group commit), so a wide DAG does not pay one
 //! commit per step, while each completion is still on disk before its dependants start.
 
+mod agents;
 mod audit;
 mod batch_sql;
 mod calls;
@@ -18,13 +19,14 @@ mod vault;
 mod versions;
 mod writer;
 
+pub use agents::AgentRecord;
 pub use audit::AuditFilter;
 pub use calls::CallRecord;
 pub use mcp::{McpAuth, McpServerRecord, McpTool, McpToolChange, McpToolRecord};
 pub use memory::MemoryHit;
 pub(crate) use memory::search_words;
 pub use records::{ApprovalRecord, LlmRecord, RunRecord, StepRecord};
-pub use tokens::TokenRecord;
+pub use tokens::{TokenRecord, new_secret, secret_hash};
 pub use vault::VaultRow;
 pub use versions::VersionRecord;
 

@@ -3,8 +3,24 @@
 
 use super::{Context, Store, StoreResult, now_ms};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
+
+/// A new secret (an API token, an agent key): `prefix` and 256 random bits in hex, and the
+/// hash the store keeps of it.
+pub fn new_secret(prefix: &str) -> anyhow::Result<(String, String)> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a secret: {e}"))?;
+    let secret = format!("{prefix}{}", hex::encode(bytes));
+    let hash = secret_hash(&secret);
+    Ok((secret, hash))
+}
+
+/// What the store keeps of a secret made by [`new_secret`]: its SHA-256, in hex.
+pub fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
 
 /// One API token as stored (no secret in it: `hash` is a SHA-256 of a 256-bit random token).
 #[derive(Clone, Debug, Serialize)]

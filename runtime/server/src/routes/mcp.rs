@@ -113,7 +113,9 @@ async fn registered(app: &App, name: &str) -> Result<McpServerRecord, ApiError> 
 #[utoipa::path(get, path = "/api/mcp", tag = "mcp", responses((status = 200, body = Vec<McpServerView>)))]
 pub async fn list(State(app): State<App>) -> Result<Json<Vec<McpServerView>>, ApiError> {
     let mut out = Vec::new();
-    for server in app.store.mcp_servers().await.map_err(ApiError::internal)? {
+    let servers = app.store.mcp_servers().await.map_err(ApiError::internal)?;
+    // An agent's tools are kept as server `agent:NAME`: `GET /api/agents` lists those.
+    for server in servers.into_iter().filter(|s| !s.name.starts_with(monstrum_model::AGENT_PREFIX)) {
         let tools = app.store.mcp_tools(&server.name).await.map_err(ApiError::internal)?;
         out.push(server_view(server, &tools));
     }

@@ -1,6 +1,7 @@
 //! The routes of `/api`, one module per resource; [`api`] puts them together behind the token
 //! and role check (`auth::authorize`, whose table says which role each route needs).
 
+pub mod agents;
 pub mod approvals;
 pub mod catalog;
 pub mod events;
@@ -63,6 +64,7 @@ pub fn api(app: App) -> Router<App> {
         .route("/api/vault", get(records::vault))
         .route("/api/vault/{name}", put(records::vault_set))
         .route("/api/marketplace", get(marketplace::list))
+        .route("/api/agents", get(agents::list))
         .route("/api/mcp", get(mcp::list))
         .route("/api/mcp/{name}", get(mcp::get))
         .route("/api/mcp/{name}/refresh", post(mcp::refresh))
