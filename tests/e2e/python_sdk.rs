@@ -1,19 +1,22 @@
 //! The Python SDK (`sdk/python`, package `monstrum-sdk`) against the real `monstrum serve`: its
 //! pytest suite makes a workspace and tokens with this binary, starts the server on a free
-//! loopback port, and drives runs, events, gates, roles and the vault through the client.
+//! loopback port, and drives runs, events, gates, roles and the vault through the client, and
+//! `@tool` functions through the agent link.
 
 use std::process::Command;
 
 #[test]
 fn the_python_sdk_passes_its_tests_against_the_real_server() {
     let repo = crate::common::repo();
-    let probe = Command::new("python3").args(["-c", "import httpx, pytest"]).output();
+    let probe = Command::new("python3").args(["-c", "import httpx, pytest, mcp.server.mcpserver, websockets"]).output();
     match probe {
         Ok(out) if out.status.success() => {}
         Ok(out) => {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let why = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-            crate::common::skip(&format!("python3 lacks httpx or pytest (python3 -m pip install httpx pytest): {why}"));
+            crate::common::skip(&format!(
+                "python3 lacks httpx, pytest, mcp or websockets (python3 -m pip install httpx pytest 'mcp>=2.3,<3' websockets): {why}"
+            ));
             return;
         }
         Err(e) => {

@@ -139,6 +139,37 @@ def _token(binary: str, workspace: Path, role: str, name: str) -> str:
     return token
 
 
+def start_server(binary: str, workspace: Path) -> tuple[subprocess.Popen[bytes], str, list[str]]:
+    """`monstrum serve` on a free loopback port in `workspace`: the process, its URL, and the
+    lines of its stderr (read to their end in a thread, so the server never blocks on it)."""
+    process = subprocess.Popen(
+        [binary, "serve", "--addr", "127.0.0.1:0"],
+        cwd=workspace,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    lines: list[str] = []
+    found: queue.Queue[str] = queue.Queue()
+
+    def drain() -> None:
+        assert process.stderr is not None
+        for raw in process.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            lines.append(line)
+            if "listening on " in line:
+                found.put(line.split("listening on ", 1)[1].split()[0])
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        url = found.get(timeout=60)
+    except queue.Empty:
+        process.kill()
+        pytest.fail("monstrum serve did not say where it listens:\n" + "\n".join(lines))
+    assert url.startswith("http://127.0.0.1:"), url
+    return process, url, lines
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     binary = _binary()
@@ -159,31 +190,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "bob": _token(binary, workspace, "approver", "bob"),
         "vic": _token(binary, workspace, "viewer", "vic"),
     }
-    process = subprocess.Popen(
-        [binary, "serve", "--addr", "127.0.0.1:0"],
-        cwd=workspace,
-        env=_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    lines: list[str] = []
-    found: queue.Queue[str] = queue.Queue()
-
-    def drain() -> None:  # read stderr to its end so the server never blocks on it
-        assert process.stderr is not None
-        for raw in process.stderr:
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            lines.append(line)
-            if "listening on " in line:
-                found.put(line.split("listening on ", 1)[1].split()[0])
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        url = found.get(timeout=60)
-    except queue.Empty:
-        process.kill()
-        pytest.fail("monstrum serve did not say where it listens:\n" + "\n".join(lines))
-    assert url.startswith("http://127.0.0.1:"), url
+    process, url, lines = start_server(binary, workspace)
     try:
         yield Server(url=url, workspace=workspace, tokens=tokens, process=process, stderr=lines)
     finally:
