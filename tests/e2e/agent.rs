@@ -219,3 +219,40 @@ fn an_agents_tools_are_called_through_the_gate_over_its_link_and_survive_its_cra
     let _ = serve.kill();
     let _ = serve.wait();
 }
+
+#[test]
+fn a_daemon_links_again_when_the_server_comes_back() {
+    let everything = repo().join("target/npm/node_modules/@modelcontextprotocol/server-everything/package.json");
+    if !everything.is_file() {
+        return skip(&format!("{} is not installed (see .ci/run)", everything.display()));
+    }
+    let ws = Ws::new();
+    ws.write("bots/ops.yaml", OPS);
+    ws.write("agent.yaml", &config("Greets someone"));
+    let key = created_key(&ws);
+    let ide = crate::serve::bot_token(&ws, "ops", "ide");
+    let (mut serve, base) = crate::serve::start(&ws);
+    let addr = base.trim_start_matches("http://").to_string();
+    let (mut linked, _) = daemon(&ws, &base, &key, "-");
+    until_state(&ws, "connected");
+
+    // The server is killed: nothing tells the daemon but its socket. Started again on the same
+    // address, it finds the link down and the daemon links again on its own.
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    let down = Instant::now();
+    let (mut serve, _) = crate::serve::start_at(&ws, &addr);
+    until_state(&ws, "connected");
+    eprintln!("the daemon linked again {:?} after the server was killed", down.elapsed());
+    std::thread::sleep(Duration::from_millis(1500));
+    let seen = client(
+        &[&format!("{base}/mcp")],
+        Some(&ide),
+        &json!([{ "name": "laptop.greet", "arguments": { "who": "ann" } }]),
+    );
+    assert_eq!(seen["results"][0]["structuredContent"]["stdout"], "hello ann\n", "{seen}");
+    assert!(linked.try_wait().unwrap().is_none(), "the daemon kept running");
+    let _ = linked.kill();
+    let _ = serve.kill();
+    let _ = serve.wait();
+}

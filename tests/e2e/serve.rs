@@ -42,9 +42,14 @@ fn created(ws: &Ws, args: &[&str]) -> String {
 
 /// `monstrum serve` on a free loopback port; returns the process and its base URL.
 pub fn start(ws: &Ws) -> (Child, String) {
+    start_at(ws, "127.0.0.1:0")
+}
+
+/// `monstrum serve` on `addr`; returns the process and its base URL.
+pub fn start_at(ws: &Ws, addr: &str) -> (Child, String) {
     let mut child = ws
         .cmd()
-        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(["serve", "--addr", addr])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
