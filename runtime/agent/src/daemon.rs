@@ -1,11 +1,13 @@
 //! `monstrum agent`: the daemon beside an existing agent. It starts the tools of its
 //! configuration, connects out to `monstrum serve`'s `/agent` with its key, and serves them over
 //! the link until it drops; then it connects again, with backoff (1 s doubling to 30 s), and the
-//! server lists its tools again. A key the server refuses ends it: retrying cannot help.
+//! server lists its tools again (at once after a link that was up, so a server's restart costs a
+//! reconnect, not a backoff). A key the server refuses ends it: retrying cannot help.
 
 use crate::config::Config;
 use crate::local::{AgentServer, Tools};
 use rmcp::ServiceExt;
+use rmcp::handler::server::ServerHandler;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -40,23 +42,38 @@ fn link_url(server: &str) -> anyhow::Result<String> {
 
 /// Runs the daemon until its key is refused (an error) or it is stopped.
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let url = link_url(&options.server)?;
     let tools = Arc::new(Tools::start(options.config).await?);
+    serve_link(&options.server, &options.key, AgentServer { tools }).await
+}
+
+/// Offers `handler`'s tools over a link to `server` with `key`: links, serves until the link
+/// closes, and links again, at once after a link that was up, else after a backoff (1 s doubling
+/// to 30 s); returns an error when the server refuses the key.
+pub async fn serve_link<H>(server: &str, key: &str, handler: H) -> anyhow::Result<()>
+where
+    H: ServerHandler + Clone,
+{
+    let url = link_url(server)?;
     let mut backoff = Duration::from_secs(1);
     loop {
         let mut request = url.as_str().into_client_request()?;
-        let bearer = HeaderValue::from_str(&format!("Bearer {}", options.key))
+        let bearer = HeaderValue::from_str(&format!("Bearer {key}"))
             .map_err(|_| anyhow::anyhow!("the agent key is not a valid header value"))?;
         request.headers_mut().insert("authorization", bearer);
         match tokio_tungstenite::connect_async(request).await {
             Ok((socket, _)) => {
                 backoff = Duration::from_secs(1);
                 eprintln!("monstrum agent: linked to {url}");
-                let server = AgentServer { tools: tools.clone() };
-                match server.serve(crate::wire::transport::<rmcp::RoleServer, _, _, _, _>(socket)).await {
+                let up = std::time::Instant::now();
+                match handler.clone().serve(crate::wire::transport::<rmcp::RoleServer, _, _, _, _>(socket)).await {
                     Ok(running) => {
                         let _ = running.waiting().await;
                         eprintln!("monstrum agent: the link to {url} closed; connecting again");
+                        // A link that held is taken up again at once; one that closes as soon as
+                        // it opens waits like a failed attempt (no busy loop).
+                        if up.elapsed() >= Duration::from_secs(1) {
+                            continue;
+                        }
                     }
                     Err(e) => eprintln!("monstrum agent: the link to {url} failed: {e}"),
                 }
