@@ -96,17 +96,25 @@ fn created_key(ws: &Ws) -> String {
     key
 }
 
-#[test]
-fn an_agents_tools_are_called_through_the_gate_over_its_link_and_survive_its_crashes() {
+/// A workspace with bot `ops`, `agent.yaml`, agent `laptop`'s key and the token `ide` of `ops`;
+/// `None` (after `skip`) when server-everything is not installed.
+fn workspace() -> Option<(Ws, String, String)> {
     let everything = repo().join("target/npm/node_modules/@modelcontextprotocol/server-everything/package.json");
     if !everything.is_file() {
-        return skip(&format!("{} is not installed (see .ci/run)", everything.display()));
+        skip(&format!("{} is not installed (see .ci/run)", everything.display()));
+        return None;
     }
     let ws = Ws::new();
     ws.write("bots/ops.yaml", OPS);
     ws.write("agent.yaml", &config("Greets someone"));
     let key = created_key(&ws);
     let ide = crate::serve::bot_token(&ws, "ops", "ide");
+    Some((ws, key, ide))
+}
+
+#[test]
+fn an_agents_tools_are_called_through_the_gate_over_its_link_and_survive_its_crashes() {
+    let Some((ws, key, ide)) = workspace() else { return };
     let (mut serve, base) = crate::serve::start(&ws);
     let mcp = format!("{base}/mcp");
     let canary = format!("canary-{}", uuid::Uuid::new_v4().simple());
@@ -222,15 +230,7 @@ fn an_agents_tools_are_called_through_the_gate_over_its_link_and_survive_its_cra
 
 #[test]
 fn a_daemon_links_again_when_the_server_comes_back() {
-    let everything = repo().join("target/npm/node_modules/@modelcontextprotocol/server-everything/package.json");
-    if !everything.is_file() {
-        return skip(&format!("{} is not installed (see .ci/run)", everything.display()));
-    }
-    let ws = Ws::new();
-    ws.write("bots/ops.yaml", OPS);
-    ws.write("agent.yaml", &config("Greets someone"));
-    let key = created_key(&ws);
-    let ide = crate::serve::bot_token(&ws, "ops", "ide");
+    let Some((ws, key, ide)) = workspace() else { return };
     let (mut serve, base) = crate::serve::start(&ws);
     let addr = base.trim_start_matches("http://").to_string();
     let (mut linked, _) = daemon(&ws, &base, &key, "-");

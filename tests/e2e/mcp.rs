@@ -339,7 +339,7 @@ resources:
         "MCP server `menu` has no dimension `tables`",
         "a rule for `place_order`, which `tools:` does not list",
         "unknown MCP server `kitchen`",
-        "a binding names `plugin:` or `mcp:`, not both",
+        "a binding names `plugin:`, `mcp:` or `agent:`, one of them",
     ] {
         assert!(said.contains(expected), "{expected:?} in {said}");
     }

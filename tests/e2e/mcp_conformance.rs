@@ -26,6 +26,18 @@ const SCENARIOS: &[&str] =
 /// The server scenarios that apply to a bot's tools.
 const SERVER_SCENARIOS: &[&str] = &["server-initialize", "tools-list"];
 
+/// Runs one scenario of the suite with `suite`, prints its summary, and adds its output to
+/// `failed` when it did not pass.
+fn run_scenario(suite: &mut Command, scenario: &str, failed: &mut Vec<String>) {
+    let out = suite.output().expect("run the conformance suite");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary = stdout.lines().filter(|l| l.starts_with("Passed:") || l.contains("OVERALL")).collect::<Vec<_>>();
+    eprintln!("conformance {scenario}: {}", summary.join(" "));
+    if !out.status.success() {
+        failed.push(format!("{scenario}:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    }
+}
+
 fn suite() -> Option<std::path::PathBuf> {
     let suite = repo().join("target/npm-conformance/node_modules/.bin/conformance");
     if !suite.is_file() {
@@ -59,17 +71,9 @@ fn the_mcp_server_passes_the_official_conformance_scenarios_for_tools() {
     let results = tempfile::tempdir().expect("temp dir");
     let mut failed = Vec::new();
     for scenario in SERVER_SCENARIOS {
-        let out = Command::new(&suite)
-            .args(["server", "--url", &format!("http://127.0.0.1:{port}/mcp"), "--scenario", scenario])
-            .current_dir(results.path())
-            .output()
-            .expect("run the conformance suite");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let summary = stdout.lines().filter(|l| l.starts_with("Passed:") || l.contains("OVERALL")).collect::<Vec<_>>();
-        eprintln!("conformance {scenario}: {}", summary.join(" "));
-        if !out.status.success() {
-            failed.push(format!("{scenario}:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
-        }
+        let mut suite = Command::new(&suite);
+        suite.args(["server", "--url", &format!("http://127.0.0.1:{port}/mcp"), "--scenario", scenario]);
+        run_scenario(suite.current_dir(results.path()), scenario, &mut failed);
     }
     let _ = proxy.kill();
     let _ = serve.kill();
@@ -84,20 +88,13 @@ fn the_mcp_client_passes_the_official_conformance_scenarios() {
     let results = tempfile::tempdir().expect("temp dir");
     let mut failed = Vec::new();
     for scenario in SCENARIOS {
-        let out = Command::new(&suite)
+        let mut suite = Command::new(&suite);
+        suite
             .args(["client", "--scenario", scenario, "--command"])
             .arg(format!("bash {}", client.display()))
             .env("MONSTRUM_BIN", env!("CARGO_BIN_EXE_monstrum"))
-            .env_remove("MONSTRUM_DB")
-            .current_dir(results.path())
-            .output()
-            .expect("run the conformance suite");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let summary = stdout.lines().filter(|l| l.starts_with("Passed:") || l.contains("OVERALL")).collect::<Vec<_>>();
-        eprintln!("conformance {scenario}: {}", summary.join(" "));
-        if !out.status.success() {
-            failed.push(format!("{scenario}:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
-        }
+            .env_remove("MONSTRUM_DB");
+        run_scenario(suite.current_dir(results.path()), scenario, &mut failed);
     }
     assert!(failed.is_empty(), "scenarios failed:\n{}", failed.join("\n\n"));
 }

@@ -11,29 +11,24 @@ pub(crate) trait Frame: Sized {
     fn into_text(self) -> Option<String>;
 }
 
-impl Frame for axum::extract::ws::Message {
-    fn text(text: String) -> Self {
-        Self::Text(text.into())
-    }
-    fn into_text(self) -> Option<String> {
-        match self {
-            Self::Text(t) => Some(t.to_string()),
-            _ => None,
+/// The two libraries' `Message`s have the same text variant (over `Utf8Bytes`).
+macro_rules! text_frames {
+    ($($message:ty),*) => {$(
+        impl Frame for $message {
+            fn text(text: String) -> Self {
+                Self::Text(text.into())
+            }
+            fn into_text(self) -> Option<String> {
+                match self {
+                    Self::Text(t) => Some(t.to_string()),
+                    _ => None,
+                }
+            }
         }
-    }
+    )*};
 }
 
-impl Frame for tokio_tungstenite::tungstenite::Message {
-    fn text(text: String) -> Self {
-        Self::Text(text.into())
-    }
-    fn into_text(self) -> Option<String> {
-        match self {
-            Self::Text(t) => Some(t.to_string()),
-            _ => None,
-        }
-    }
-}
+text_frames!(axum::extract::ws::Message, tokio_tungstenite::tungstenite::Message);
 
 /// `socket` as an rmcp transport for role `R`: a sink of messages and a stream of them. The
 /// stream ends at the socket's first error or its close; a frame that is not a message of MCP
