@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use monstrum_core::governance::agent_link;
-use monstrum_core::store::{McpServerRecord, Store, secret_hash};
+use monstrum_core::store::{McpServerRecord, Store, bearer, secret_hash};
 use monstrum_mcp::{Connection, McpClient};
 use monstrum_model::AGENT_PREFIX;
 use serde_json::json;
@@ -94,13 +94,7 @@ impl AgentLinks {
 
 /// The agent key of a request, as its hash.
 fn key_hash(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .map(secret_hash)
+    bearer(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())).map(secret_hash)
 }
 
 async fn upgrade(State(links): State<Arc<AgentLinks>>, headers: HeaderMap, socket: WebSocketUpgrade) -> Response {

@@ -83,13 +83,7 @@ pub async fn list(global: &Global) -> anyhow::Result<u8> {
     let time = |ms: Option<i64>| ms.map_or_else(|| "-".into(), crate::local_time::local_time);
     for a in agents {
         let tools = store.mcp_tools(&format!("{AGENT_PREFIX}{}", a.name)).await?;
-        let state = if a.revoked_at.is_some() {
-            "revoked"
-        } else if a.connected_at.is_some() {
-            "connected"
-        } else {
-            "disconnected"
-        };
+        let state = a.state();
         if global.json {
             let tools: Vec<_> = tools.iter().map(|t| json!({ "name": t.seen.name, "state": t.state() })).collect();
             println!(

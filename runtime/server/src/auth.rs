@@ -124,13 +124,8 @@ async fn token_record(app: &App, hash: String) -> Result<TokenRecord, ApiError> 
 
 /// The hash of the request's bearer token.
 fn bearer_hash(request: &Request) -> Result<String, ApiError> {
-    request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+    let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    monstrum_core::store::bearer(authorization)
         .map(hash_token)
         .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer TOKEN (monstrum token create)"))
 }

@@ -20,6 +20,17 @@ pub struct AgentRecord {
     pub last_seen_at: Option<i64>,
 }
 
+impl AgentRecord {
+    /// `revoked`, `connected` (a server holds its link) or `disconnected`.
+    pub fn state(&self) -> &'static str {
+        match (self.revoked_at, self.connected_at) {
+            (Some(_), _) => "revoked",
+            (None, Some(_)) => "connected",
+            (None, None) => "disconnected",
+        }
+    }
+}
+
 fn agent_row(row: &AnyRow) -> Result<AgentRecord, sqlx::Error> {
     Ok(AgentRecord {
         name: row.try_get("name")?,

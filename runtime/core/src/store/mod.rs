@@ -26,7 +26,7 @@ pub use mcp::{McpAuth, McpServerRecord, McpTool, McpToolChange, McpToolRecord};
 pub use memory::MemoryHit;
 pub(crate) use memory::search_words;
 pub use records::{ApprovalRecord, LlmRecord, RunRecord, StepRecord};
-pub use tokens::{TokenRecord, new_secret, secret_hash};
+pub use tokens::{TokenRecord, bearer, new_secret, secret_hash};
 pub use vault::VaultRow;
 pub use versions::VersionRecord;
 

@@ -17,6 +17,11 @@ pub fn new_secret(prefix: &str) -> anyhow::Result<(String, String)> {
     Ok((secret, hash))
 }
 
+/// The secret of an `Authorization` header's value (`Bearer SECRET`), if it holds one.
+pub fn bearer(authorization: Option<&str>) -> Option<&str> {
+    authorization.and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).filter(|s| !s.is_empty())
+}
+
 /// What the store keeps of a secret made by [`new_secret`]: its SHA-256, in hex.
 pub fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))

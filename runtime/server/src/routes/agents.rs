@@ -34,13 +34,8 @@ pub async fn list(State(app): State<App>) -> Result<Json<Vec<AgentView>>, ApiErr
     let mut out = Vec::new();
     for a in app.store.agents().await.map_err(ApiError::internal)? {
         let tools = app.store.mcp_tools(&format!("{AGENT_PREFIX}{}", a.name)).await.map_err(ApiError::internal)?;
-        let state = match (a.revoked_at, a.connected_at) {
-            (Some(_), _) => "revoked",
-            (None, Some(_)) => "connected",
-            (None, None) => "disconnected",
-        };
         out.push(AgentView {
-            state: state.into(),
+            state: a.state().into(),
             tools: tools.iter().map(|t| AgentTool { name: t.seen.name.clone(), state: t.state().into() }).collect(),
             name: a.name,
             created_at: a.created_at,
