@@ -7,6 +7,7 @@ mod diagnostics;
 mod local_time;
 mod marketplace;
 mod mcp;
+mod mcp_sign_in;
 mod plugin;
 mod plugin_build;
 mod plugin_test;

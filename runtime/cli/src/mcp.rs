@@ -1,15 +1,17 @@
 //! `monstrum mcp add | list | tools | refresh | approve | remove`: MCP servers whose tools bots
 //! bind with `- mcp: NAME` (DESIGN.md, "MCP").
 
+use crate::mcp_sign_in::{self, Asked};
 use crate::{EXIT_DONE, EXIT_FAILED, Global};
-use anyhow::bail;
+use anyhow::{Context, bail};
 use clap::Subcommand;
 use monstrum_core::events::EventSink;
 use monstrum_core::governance::quarantine::{self, Refresh};
 use monstrum_core::store::{McpAuth, Store};
 use monstrum_core::vault::Vault;
 use monstrum_core::workspace::Workspace;
-use monstrum_mcp::registry;
+use monstrum_mcp::auth::AUTHORIZATION_CODE;
+use monstrum_mcp::{registry, sign_in};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,23 +26,27 @@ pub enum McpAction {
         /// entry: NAME=VAULT_ENTRY (repeatable; `Authorization=ENTRY` for a bearer token).
         #[arg(long = "header", value_name = "NAME=VAULT_ENTRY")]
         headers: Vec<String>,
-        /// Get tokens with OAuth 2.1 client credentials: `client-credentials` (a client secret)
-        /// or `private-key-jwt` (an ES256 key in PEM).
-        #[arg(long, value_name = "KIND", value_parser = ["client-credentials", "private-key-jwt"])]
+        /// Get tokens with OAuth 2.1: `client-credentials` (a client secret), `private-key-jwt`
+        /// (an ES256 key in PEM), or `authorization-code` (a person signs in in a browser; the
+        /// default for a server that answers 401 when neither --auth nor --header is given).
+        #[arg(long, value_name = "KIND", value_parser = ["client-credentials", "private-key-jwt", "authorization-code"])]
         auth: Option<String>,
-        /// The OAuth client id.
-        #[arg(long, requires = "auth")]
+        /// The OAuth client id (for a sign-in: a client registered beforehand, instead of
+        /// Monstrum registering itself).
+        #[arg(long)]
         client_id: Option<String>,
         /// The vault entry of the client secret (or of the PEM private key).
-        #[arg(long, value_name = "VAULT_ENTRY", requires = "auth")]
+        #[arg(long, value_name = "VAULT_ENTRY")]
         secret: Option<String>,
         /// The token endpoint (default: found through the server's OAuth metadata).
         #[arg(long, value_name = "URL", requires = "auth")]
         token_url: Option<String>,
         /// A scope to ask for (repeatable).
-        #[arg(long = "scope", value_name = "SCOPE", requires = "auth")]
+        #[arg(long = "scope", value_name = "SCOPE")]
         scopes: Vec<String>,
     },
+    /// Sign in again to a server registered with a sign-in, when its tokens have lapsed.
+    Login { name: String },
     /// The registered servers.
     List,
     /// A server's tools: approved, or quarantined (new, changed).
@@ -81,7 +87,28 @@ pub async fn run(global: &Global, action: McpAction) -> anyhow::Result<u8> {
                 };
                 by_header.insert(header.trim().to_string(), entry.trim().to_string());
             }
+            if store.mcp_server(&name).await?.is_some() {
+                bail!("an MCP server named `{name}` is registered already");
+            }
+            let asked = Asked { client_id: client_id.clone(), secret: secret.clone(), scopes: scopes.clone() };
+            let challenge = match auth.as_deref() {
+                Some("authorization-code") => {
+                    Some(sign_in::challenge(&url).await.map_err(anyhow::Error::msg)?.with_context(|| {
+                        format!("{url} lets clients in without authorization: no sign-in is needed")
+                    })?)
+                }
+                None if by_header.is_empty() => sign_in::challenge(&url).await.map_err(anyhow::Error::msg)?,
+                _ => None,
+            };
+            if auth.is_none() && challenge.is_none() && (client_id.is_some() || secret.is_some() || !scopes.is_empty())
+            {
+                bail!("{url} asks for no authorization: --client-id, --secret and --scope go with --auth");
+            }
             let auth = match auth {
+                _ if challenge.is_some() => {
+                    let challenge = challenge.unwrap_or_default();
+                    Some(mcp_sign_in::add(&vault()?, &name, &url, &challenge, asked).await?)
+                }
                 None => None,
                 Some(kind) => {
                     let (Some(client_id), Some(secret)) = (client_id, secret) else {
@@ -93,7 +120,16 @@ pub async fn run(global: &Global, action: McpAction) -> anyhow::Result<u8> {
                     Some(McpAuth { method: method.into(), client_id, secret, scopes, metadata })
                 }
             };
-            let refresh = registry::add(&store, &vault()?, &name, &url, by_header, auth).await?;
+            let kept = auth.as_ref().filter(|a| a.method == AUTHORIZATION_CODE).map(|a| a.secret.clone());
+            let refresh = match registry::add(&store, &vault()?, &name, &url, by_header, auth).await {
+                Ok(refresh) => refresh,
+                Err(e) => {
+                    if let Some(entry) = kept {
+                        let _ = vault()?.remove(&entry).await;
+                    }
+                    return Err(e);
+                }
+            };
             report(global, "mcp_added", &name, &refresh);
             Ok(EXIT_DONE)
         }
@@ -143,6 +179,13 @@ pub async fn run(global: &Global, action: McpAction) -> anyhow::Result<u8> {
             }
             Ok(EXIT_DONE)
         }
+        McpAction::Login { name } => {
+            let server = registry::registered(&store, &name).await?;
+            mcp_sign_in::login(&vault()?, &server).await?;
+            let refresh = registry::refresh(&store, &vault()?, &name).await?;
+            report(global, "mcp_refreshed", &name, &refresh);
+            Ok(EXIT_DONE)
+        }
         McpAction::Refresh { name } => {
             let refresh = registry::refresh(&store, &vault()?, &name).await?;
             report(global, "mcp_refreshed", &name, &refresh);
@@ -162,9 +205,15 @@ pub async fn run(global: &Global, action: McpAction) -> anyhow::Result<u8> {
         }
         McpAction::Serve { bot } => serve(global, &bot).await,
         McpAction::Remove { name } => {
+            let server = store.mcp_server(&name).await?;
             if !quarantine::unregister(&store, &name, &global.who()).await? {
                 eprintln!("no MCP server is registered as `{name}`");
                 return Ok(EXIT_FAILED);
+            }
+            // A sign-in's tokens go with the server (a header's or a client's secret is the
+            // user's own entry, and stays).
+            if let Some(auth) = server.and_then(|s| s.auth).filter(|a| a.method == AUTHORIZATION_CODE) {
+                let _ = vault()?.remove(&auth.secret).await;
             }
             println!("removed {name}");
             Ok(EXIT_DONE)

@@ -103,6 +103,8 @@ pub struct Connection {
 pub struct Secrets {
     pub headers: BTreeMap<String, String>,
     pub oauth: Option<String>,
+    /// Where a sign-in's refreshed tokens are kept.
+    pub vault: Vault,
 }
 
 impl Connection {
@@ -141,7 +143,8 @@ impl Connection {
             .map_err(|e| unreachable(e.to_string()))?;
         let service = match (&server.auth, secrets.oauth) {
             (Some(auth), Some(secret)) => {
-                let client = auth::authorized(&server.url, auth, secret, http).await.map_err(unreachable)?;
+                let client =
+                    auth::authorized(&server.url, auth, secret, http, &secrets.vault).await.map_err(unreachable)?;
                 initialize(handler, StreamableHttpClientTransport::with_client(client, config)).await
             }
             _ => initialize(handler, StreamableHttpClientTransport::with_client(http, config)).await,
@@ -258,7 +261,9 @@ async fn initialize<C: StreamableHttpClient>(
 fn plain(error: impl std::fmt::Display) -> String {
     let text = error.to_string();
     if text.contains("Auth required") {
-        return "the server requires authorization (HTTP 401): register it with --auth or --header".into();
+        return "the server requires authorization (HTTP 401): if you signed in to it, sign in again \
+                (`monstrum mcp login NAME`); else check the credentials it was registered with"
+            .into();
     }
     match (text.find(" Transport ["), text.find("] error: ")) {
         (Some(a), Some(b)) if a < b => format!("{}: {}", &text[..a], &text[b + "] error: ".len()..]),
@@ -373,7 +378,7 @@ impl McpClient {
             Some(auth) => Some(read("the OAuth client".into(), auth.secret.clone()).await?),
             None => None,
         };
-        Ok(Secrets { headers, oauth })
+        Ok(Secrets { headers, oauth, vault: vault.clone() })
     }
 
     /// The connection to `server` and the tools that may be called through it, connecting (and

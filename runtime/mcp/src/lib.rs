@@ -10,6 +10,7 @@ pub mod auth;
 pub mod client;
 pub mod registry;
 pub mod server;
+pub mod sign_in;
 
 pub use client::{Adopted, Connection, McpClient, McpError};
 pub use monstrum_core::governance::quarantine::Refresh;
