@@ -17,6 +17,7 @@ mod marketplace;
 mod mcp;
 mod mcp_conformance;
 mod mcp_serve;
+mod mcp_sign_in;
 mod memory;
 mod openapi_conformance;
 mod plugin_author;

@@ -30,7 +30,7 @@ pub async fn add(vault: &Vault, name: &str, url: &str, challenge: &str, asked: A
         Some(secret) => Some(read(vault, secret).await?),
         None => None,
     };
-    let client = Preregistered { client_id: asked.client_id, client_secret };
+    let client = Preregistered { client_id: asked.client_id, client_secret, redirect_uri: None };
     let signed =
         sign_in::sign_in(url, challenge, None, client, asked.scopes, SIGN_IN_TIMEOUT, |page| present(name, page))
             .await
@@ -57,7 +57,11 @@ pub async fn login(vault: &Vault, server: &McpServerRecord) -> anyhow::Result<()
     let kept: Kept = serde_json::from_str(&read(vault, &auth.secret).await?)
         .with_context(|| format!("the vault entry `{}` of `{name}`'s sign-in", auth.secret))?;
     let challenge = sign_in::challenge(&server.url).await.map_err(anyhow::Error::msg)?.unwrap_or_default();
-    let client = Preregistered { client_id: Some(auth.client_id.clone()), client_secret: kept.client_secret };
+    let client = Preregistered {
+        client_id: Some(auth.client_id.clone()),
+        client_secret: kept.client_secret,
+        redirect_uri: Some(kept.redirect_uri),
+    };
     let signed = sign_in::sign_in(
         &server.url,
         &challenge,

@@ -36,12 +36,15 @@ pub struct Kept {
     pub credentials: StoredCredentials,
 }
 
-/// A client registered with the authorization server beforehand (`--client-id`), instead of
-/// Monstrum registering itself.
+/// A client registered with the authorization server beforehand (`--client-id`, or the one a
+/// first sign-in registered), instead of Monstrum registering itself; with the redirect it was
+/// registered with, whose port is taken again when it is free (RFC 8252 lets a loopback
+/// redirect's port vary, but not every authorization server does).
 #[derive(Default)]
 pub struct Preregistered {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    pub redirect_uri: Option<String>,
 }
 
 /// The outcome of a sign-in: the client, the scopes granted, the authorization server's
@@ -105,7 +108,14 @@ pub async fn sign_in(
     };
     manager.set_metadata(serde_json::from_value(metadata.clone()).map_err(|e| fail(&e))?);
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| fail(&e))?;
+    let port = client.redirect_uri.as_deref().and_then(|u| url::Url::parse(u).ok()).and_then(|u| u.port());
+    let listener = match port.map(|p| tokio::net::TcpListener::bind(("127.0.0.1", p))) {
+        Some(bound) => match bound.await {
+            Ok(listener) => listener,
+            Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| fail(&e))?,
+        },
+        None => tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| fail(&e))?,
+    };
     let port = listener.local_addr().map_err(|e| fail(&e))?.port();
     let redirect_uri = format!("http://127.0.0.1:{port}/callback");
     let scopes = if scopes.is_empty() { manager.select_scopes(None, &[]) } else { scopes };
@@ -130,13 +140,21 @@ pub async fn sign_in(
         request = request.with_client_secret(secret);
     }
     let session = AuthorizationSession::new(manager, request).await.map_err(|(_, e)| fail(&e))?;
-    present(session.get_authorization_url());
+    let page = url::Url::parse(session.get_authorization_url()).map_err(|e| fail(&e))?;
+    let sent = query(&page, "state");
+    present(page.as_str());
     let back = tokio::time::timeout(wait, redirected(listener))
         .await
         .map_err(|_| fail(&format!("no sign-in within {} s", wait.as_secs())))?
         .map_err(|e| fail(&e))?;
     let returned = format!("{redirect_uri}?{back}");
-    if let Some(error) = url::Url::parse(&returned).ok().and_then(|u| refusal(&u)) {
+    let returned_url = url::Url::parse(&returned).map_err(|e| fail(&e))?;
+    if query(&returned_url, "state") != sent {
+        // Checked before anything else the redirect says: only the browser this sign-in sent
+        // may answer it (RFC 6749 §10.12).
+        return Err(fail(&"the browser came back with a state this sign-in did not send (a forged or stale redirect)"));
+    }
+    if let Some(error) = refusal(&returned_url) {
         return Err(fail(&format!("the authorization server refused: {error}")));
     }
     session.handle_callback_url(&returned).await.map_err(|e| fail(&e))?;
@@ -149,11 +167,15 @@ pub async fn sign_in(
     })
 }
 
+/// The value of `key` in `url`'s query.
+fn query(url: &url::Url, key: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
+}
+
 /// An authorization error the browser was sent back with (`error`, `error_description`).
 fn refusal(returned: &url::Url) -> Option<String> {
-    let get = |key: &str| returned.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned());
-    let error = get("error")?;
-    Some(match get("error_description") {
+    let error = query(returned, "error")?;
+    Some(match query(returned, "error_description") {
         Some(description) => format!("{error} ({description})"),
         None => error,
     })
@@ -177,7 +199,7 @@ async fn redirected(listener: tokio::net::TcpListener) -> Result<String, String>
         }
         Html(match refused {
             Some(error) => format!("<p>Sign-in failed: {}.</p>", escape(&error)),
-            None => "<p>Signed in. Monstrum has what it needs: you can close this tab.</p>".to_string(),
+            None => "<p>Monstrum has the answer: you can close this tab and go back to the terminal.</p>".to_string(),
         })
     };
     let app = axum::Router::new().route("/callback", axum::routing::get(callback));

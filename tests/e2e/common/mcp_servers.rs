@@ -71,6 +71,36 @@ impl McpServer {
         Some(server)
     }
 
+    /// An MCP server behind an OAuth authorization server of its own
+    /// (`tests/fixtures/mcp/oauth-server.mjs`), whose access tokens last `expires_in` seconds; in
+    /// `mode` `deny` it refuses every sign-in, in `forge-state` it answers with a forged state.
+    /// `None` (after `skip`) when the SDK is not installed.
+    pub fn signing_in(mode: &str, expires_in: u32) -> Option<McpServer> {
+        if !node_modules().join("@modelcontextprotocol/sdk/package.json").is_file() {
+            crate::common::skip("@modelcontextprotocol/sdk is not installed in target/npm (see .ci/run)");
+            return None;
+        }
+        let script = npm_script("oauth-server");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let env = [
+            ("EVENTS_LOG", dir.path().join("events.log")),
+            ("MODE", PathBuf::from(mode)),
+            ("EXPIRES_IN", PathBuf::from(expires_in.to_string())),
+        ];
+        let mut server = McpServer::start(script.clone(), &[], &env, Some(dir));
+        server.script = Some(script);
+        Some(server)
+    }
+
+    /// The tokens the OAuth server issued, oldest first: `{grant, access_token, refresh_token}`.
+    pub fn issued(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.path().join("events.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("an event line"))
+            .collect()
+    }
+
     fn start(entry: PathBuf, args: &[&str], env: &[(&str, PathBuf)], dir: Option<tempfile::TempDir>) -> McpServer {
         let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
         let port = TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
