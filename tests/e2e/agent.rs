@@ -4,7 +4,8 @@
 //! an MCP client (the official SDK's) reaching the bot over `/mcp`. A call travels client ->
 //! server -> gate -> agent -> tool -> back. The daemon is killed mid-call (the call fails at
 //! once, cleanly) and started again (its tools come back); a changed tool is quarantined; a
-//! forged key is refused and audited; a revoked key cuts the live link.
+//! forged key is refused and audited; a revoked key cuts the live link. A daemon also runs a
+//! plugin package (the test guest `sandbox-test`) in a sandbox of its own.
 
 use crate::common::{Ws, repo, skip, text};
 use crate::governance::audit;
@@ -255,4 +256,67 @@ fn a_daemon_links_again_when_the_server_comes_back() {
     let _ = linked.kill();
     let _ = serve.kill();
     let _ = serve.wait();
+}
+
+#[test]
+fn a_daemon_runs_plugin_packages_in_a_sandbox_of_its_own() {
+    let ws = Ws::new();
+    let package = ws.path().join("sandbox-test.mst");
+    crate::plugin_package::pack(&ws, crate::plugin_package::plugin_dir().path(), &package);
+    ws.write("agent.yaml", "plugins:\n  - package: sandbox-test.mst\n    name: sandbox\n");
+    ws.write(
+        "bots/ops.yaml",
+        "name: ops\nresources:\n  - agent: laptop\n    tools: [sandbox.kv_roundtrip, sandbox.ambient, sandbox.spin, sandbox.fetch]\n",
+    );
+    let key = created_key(&ws);
+    let ide = crate::serve::bot_token(&ws, "ops", "ide");
+    let (mut serve, base) = crate::serve::start(&ws);
+    let canary = format!("canary-{}", uuid::Uuid::new_v4().simple());
+    let (mut linked, said) = daemon(&ws, &base, &key, &canary);
+    assert!(said.last().unwrap().contains("linked to"), "{said:?}");
+    let a = until_state(&ws, "connected");
+    let tools: Vec<&str> = a["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert!(tools.contains(&"sandbox.kv_roundtrip") && tools.contains(&"sandbox.panic"), "{a}");
+
+    let calls = json!([
+        { "name": "laptop.sandbox.kv_roundtrip", "arguments": { "key": "k", "value": "kept" } },
+        { "name": "laptop.sandbox.ambient", "arguments": {} },
+        { "name": "laptop.sandbox.spin", "arguments": {} },
+        { "name": "laptop.sandbox.fetch", "arguments": { "url": "http://example.com/", "credentials": ["token"] } },
+        { "name": "laptop.sandbox.kv_roundtrip", "arguments": {} },
+        { "name": "laptop.sandbox.panic", "arguments": {} }
+    ]);
+    let mcp = format!("{base}/mcp");
+    let started = Instant::now();
+    let seen = loop {
+        // The server compiles the bot again once the agent's tools are stored (within a second).
+        let seen = client(&[&mcp], Some(&ide), &calls);
+        if seen["error"].is_null() || started.elapsed() > Duration::from_secs(10) {
+            break seen;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let results = seen["results"].as_array().unwrap_or_else(|| panic!("{seen}"));
+    assert_eq!(results[0]["structuredContent"], json!({ "before": null, "during": "kept", "after": null }), "{seen}");
+    // No ambient authority on the agent's machine: no environment (the daemon's canary among
+    // it), no files, no sockets.
+    let ambient = &results[1]["structuredContent"];
+    assert_eq!(ambient["env"], json!([]), "{ambient}");
+    for reached in ["read_file", "read_dir_root", "tcp"] {
+        assert!(ambient[reached].as_str().unwrap().starts_with("Err"), "{reached}: {ambient}");
+    }
+    assert!(!results[1].to_string().contains(&canary));
+    // A runaway guest is stopped and is a tool error; a request to an origin its config does not
+    // name, or with a credential (the daemon has none), is refused; the host carries on.
+    assert_eq!(results[2]["isError"], true, "{}", results[2]);
+    assert!(result_text(&results[2]).contains("ran out of fuel"), "{}", results[2]);
+    assert_eq!(results[3]["isError"], true, "{}", results[3]);
+    assert!(result_text(&results[3]).contains("is outside the origins"), "{}", results[3]);
+    assert_eq!(results[4]["structuredContent"]["during"], "v", "{}", results[4]);
+    // An unbound tool of the plugin does not exist for the bot.
+    assert_eq!(result_text(&results[5]), "no such tool: laptop.sandbox.panic");
+
+    let _ = linked.kill();
+    let _ = linked.wait();
+    let _ = serve.kill();
 }

@@ -12,12 +12,16 @@
 //!     command: npx
 //!     args: [-y, "@modelcontextprotocol/server-filesystem", /srv/share]
 //!     env: { LOG_LEVEL: warn }   # the only variables it gets, with PATH and HOME
+//! plugins:                       # plugin packages, run in the daemon's own sandbox
+//!   - package: ./plugins/web-search.mst
+//!     config: { endpoint: "http://127.0.0.1:8080" }
+//!     scope: { urls: ["http://127.0.0.1:8080/**"] }
 //! ```
 
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +30,25 @@ pub struct Config {
     pub commands: Vec<CommandTool>,
     #[serde(default)]
     pub mcp: Vec<LocalServer>,
+    #[serde(default)]
+    pub plugins: Vec<LocalPlugin>,
+}
+
+/// A plugin package (`.mst`) the daemon runs in its own sandbox; its tools are offered as
+/// `NAME.TOOL`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalPlugin {
+    /// The package file (relative to `agent.yaml`).
+    pub package: PathBuf,
+    /// The name its tools are offered under (default: the plugin's).
+    pub name: Option<String>,
+    /// The plugin's config, over its manifest's defaults.
+    #[serde(default)]
+    pub config: serde_json::Map<String, Value>,
+    /// Values for the rules of its host capabilities (the URLs it may fetch).
+    #[serde(default)]
+    pub scope: BTreeMap<String, Value>,
 }
 
 /// A tool that runs a program: each element of `run` is a MiniJinja template over the call's
@@ -70,9 +93,14 @@ impl Config {
     /// Reads `path`; an error says which file and what is wrong.
     pub fn read(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        let config: Config = serde_yaml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let mut config: Config = serde_yaml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let folder = path.parent().unwrap_or(Path::new("."));
+        for plugin in &mut config.plugins {
+            plugin.package = folder.join(&plugin.package);
+        }
         let mut names = std::collections::BTreeSet::new();
-        for name in config.commands.iter().map(|c| &c.name).chain(config.mcp.iter().map(|m| &m.name)) {
+        let plugins = config.plugins.iter().filter_map(|p| p.name.as_ref());
+        for name in config.commands.iter().map(|c| &c.name).chain(config.mcp.iter().map(|m| &m.name)).chain(plugins) {
             let valid = !name.is_empty()
                 && name.len() <= 64
                 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');

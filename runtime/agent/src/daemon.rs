@@ -23,6 +23,8 @@ pub struct Options {
     /// The agent key (`monstrum agent-key create`).
     pub key: String,
     pub config: Config,
+    /// Where its plugins' compiled components are kept between starts (none: compiled at each).
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 /// The WebSocket URL of `server`'s agent link.
@@ -42,7 +44,7 @@ fn link_url(server: &str) -> anyhow::Result<String> {
 
 /// Runs the daemon until its key is refused (an error) or it is stopped.
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let tools = Arc::new(Tools::start(options.config).await?);
+    let tools = Arc::new(Tools::start(options.config, options.cache_dir).await?);
     serve_link(&options.server, &options.key, AgentServer { tools }).await
 }
 

@@ -1,7 +1,9 @@
-//! The daemon's tools: command templates, and the tools of local MCP servers it started over
-//! stdio, offered together as one MCP server over the link.
+//! The daemon's tools: command templates, the tools of local MCP servers it started over stdio,
+//! and those of plugin packages it runs in its own sandbox, offered together as one MCP server
+//! over the link.
 
 use crate::config::{CommandTool, Config, LocalServer};
+use monstrum_core::plugin::StandalonePlugins;
 use rmcp::handler::server::ServerHandler;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, InitializeResult,
@@ -28,12 +30,13 @@ struct Started {
 pub(crate) struct Tools {
     commands: Vec<CommandTool>,
     servers: Vec<Started>,
+    plugins: StandalonePlugins,
 }
 
 impl Tools {
     /// Starts the local MCP servers of `config` and lists their tools; an error names the server
     /// that did not start.
-    pub(crate) async fn start(config: Config) -> anyhow::Result<Tools> {
+    pub(crate) async fn start(config: Config, cache_dir: Option<std::path::PathBuf>) -> anyhow::Result<Tools> {
         let mut servers = Vec::new();
         for local in &config.mcp {
             let service = start(local).await.map_err(|e| anyhow::anyhow!("local MCP server `{}`: {e}", local.name))?;
@@ -43,7 +46,13 @@ impl Tools {
                 .map_err(|e| anyhow::anyhow!("local MCP server `{}` lists no tools: {e}", local.name))?;
             servers.push(Started { name: local.name.clone(), service, tools });
         }
-        Ok(Tools { commands: config.commands, servers })
+        let mut plugins = StandalonePlugins::new(cache_dir.as_deref())?;
+        for plugin in config.plugins {
+            let name = plugin.name.as_deref();
+            let loaded = plugins.add(&plugin.package, name, plugin.config, plugin.scope);
+            loaded.map_err(|e| anyhow::anyhow!("plugin {}: {e:#}", plugin.package.display()))?;
+        }
+        Ok(Tools { commands: config.commands, servers, plugins })
     }
 
     /// Every tool: commands by their names, a local server's as `SERVER.TOOL`.
@@ -59,7 +68,11 @@ impl Tools {
                 t
             })
         });
-        commands.chain(served).collect()
+        let plugins = self.plugins.tools().into_iter().map(|(plugin, t)| {
+            let schema = t.parameters.as_object().cloned().unwrap_or_default();
+            Tool::new(format!("{plugin}.{}", t.name), t.description.clone(), Arc::new(schema))
+        });
+        commands.chain(served).chain(plugins).collect()
     }
 
     async fn call(&self, name: &str, arguments: serde_json::Map<String, Value>) -> CallToolResult {
@@ -69,11 +82,35 @@ impl Tools {
         let local = name
             .split_once('.')
             .and_then(|(server, tool)| Some((self.servers.iter().find(|s| s.name == server)?, tool)));
-        let Some((server, tool)) = local else { return error(format!("no such tool: {name}")) };
+        let Some((server, tool)) = local else {
+            return match name.split_once('.') {
+                Some((plugin, tool)) => self.plugin(plugin, tool, arguments).await,
+                None => error(format!("no such tool: {name}")),
+            };
+        };
         let params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
         match server.service.call_tool(params).await {
             Ok(result) => result,
             Err(e) => error(format!("local MCP server `{}`: {tool}: {e}", server.name)),
+        }
+    }
+}
+
+impl Tools {
+    /// Runs a plugin's tool in the daemon's sandbox: its result as structured content (and as
+    /// text), a failure as a tool error.
+    async fn plugin(&self, plugin: &str, tool: &str, arguments: serde_json::Map<String, Value>) -> CallToolResult {
+        match self.plugins.call(plugin, tool, Value::Object(arguments)).await {
+            Ok(output) => {
+                let mut result = CallToolResult::success(vec![ContentBlock::text(output.to_string())]);
+                result.structured_content = Some(match output {
+                    Value::Object(_) => output,
+                    other => serde_json::json!({ "value": other }),
+                });
+                result
+            }
+            // The host names the plugin and the tool already.
+            Err(e) => error(e),
         }
     }
 }

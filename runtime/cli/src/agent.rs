@@ -32,7 +32,9 @@ pub async fn daemon(server: String, key: Option<String>, config: Option<PathBuf>
         Some(path) => monstrum_agent::config::Config::read(&path)?,
         None => monstrum_agent::config::Config::default(),
     };
-    monstrum_agent::daemon::run(monstrum_agent::daemon::Options { server, key, config }).await?;
+    // Compiled plugin components are kept with the user's caches, as a workspace keeps its own.
+    let cache_dir = std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/monstrum/plugin-cache"));
+    monstrum_agent::daemon::run(monstrum_agent::daemon::Options { server, key, config, cache_dir }).await?;
     Ok(EXIT_DONE)
 }
 

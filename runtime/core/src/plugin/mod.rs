@@ -55,15 +55,19 @@ mod secrets;
 mod signer_policy;
 mod ssh;
 mod ssh_client;
+mod standalone;
 mod state;
 pub mod trace;
 
 // What other crates see: which plugins exist, what their packages hold and what their manifests
-// resolve to. The host that runs them is this crate's own; doors reach it only through the gate.
+// resolve to. The host that runs them is this crate's own; doors reach it only through the gate,
+// but for an agent daemon's own packages ([`StandalonePlugins`]), whose calls the server's gate
+// allowed before they crossed the link.
 pub use builtin::{BuiltinPlugin, builtin};
 pub use executor::{Component, effective_config, origins};
 pub use http::Proxy;
 pub use package::{INTERFACE_VERSIONS, Package};
+pub use standalone::StandalonePlugins;
 
 /// Checks that `component` runs on this host as the plugin `manifest` describes: a valid
 /// component of the world `monstrum:plugin/integration`, of an interface version this host
