@@ -320,3 +320,37 @@ fn a_daemon_runs_plugin_packages_in_a_sandbox_of_its_own() {
     let _ = linked.wait();
     let _ = serve.kill();
 }
+
+#[test]
+fn a_frozen_daemon_is_taken_as_gone_within_the_links_silence_limit_and_links_again_when_it_thaws() {
+    let ws = Ws::new();
+    ws.write("agent.yaml", "commands:\n  - name: greet\n    run: [echo, hello]\n");
+    ws.write("bots/ops.yaml", "name: ops\nresources:\n  - agent: laptop\n    tools: [greet]\n");
+    let key = created_key(&ws);
+    let (mut serve, base) = crate::serve::start(&ws);
+    let (mut linked, _) = daemon(&ws, &base, &key, "-");
+    until_state(&ws, "connected");
+
+    // A frozen process keeps its socket open and answers nothing, as a cut network does.
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill").args([sig, &linked.id().to_string()]).status().unwrap();
+        assert!(status.success(), "kill {sig}");
+    };
+    signal("-STOP");
+    let frozen = Instant::now();
+    let silence = Duration::from_secs(30);
+    loop {
+        if agent(&ws, "laptop")["state"] == "disconnected" {
+            break;
+        }
+        assert!(frozen.elapsed() < silence + Duration::from_secs(15), "still connected: {}", agent(&ws, "laptop"));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    eprintln!("a frozen daemon was taken as gone after {:?}", frozen.elapsed());
+    signal("-CONT");
+    let a = until_state(&ws, "connected");
+    assert_eq!(a["tools"][0]["name"], "greet", "{a}");
+    let _ = linked.kill();
+    let _ = linked.wait();
+    let _ = serve.kill();
+}
