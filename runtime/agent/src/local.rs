@@ -9,12 +9,13 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, InitializeResult,
     ListToolsResult, PaginatedRequestParams, ServerCapabilities, Tool,
 };
-use rmcp::service::{RequestContext, RunningService};
+use rmcp::service::{NotificationContext, RequestContext, RunningService};
 use rmcp::transport::TokioChildProcess;
 use rmcp::{ErrorData, RoleClient, RoleServer, ServiceExt};
 use serde_json::Value;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// The most output of a command kept (stdout and stderr each).
 const MAX_OUTPUT: usize = 1 << 20;
@@ -22,8 +23,31 @@ const MAX_OUTPUT: usize = 1 << 20;
 /// A started local MCP server and its tools.
 struct Started {
     name: String,
-    service: RunningService<RoleClient, ()>,
-    tools: Vec<Tool>,
+    service: RunningService<RoleClient, LocalWatch>,
+    tools: Arc<RwLock<Vec<Tool>>>,
+}
+
+/// A local MCP server's client side: when the server says its tool list changed, the list is
+/// taken again and the link's peer is told (the Monstrum server lists the daemon's tools again
+/// and quarantines what changed).
+#[derive(Clone)]
+struct LocalWatch {
+    tools: Arc<RwLock<Vec<Tool>>>,
+    changed: Arc<watch::Sender<u64>>,
+}
+
+impl rmcp::ClientHandler for LocalWatch {
+    async fn on_tool_list_changed(&self, context: NotificationContext<RoleClient>) {
+        match context.peer.list_all_tools().await {
+            Ok(tools) => {
+                if let Ok(mut now) = self.tools.write() {
+                    *now = tools;
+                }
+                self.changed.send_modify(|n| *n += 1);
+            }
+            Err(e) => eprintln!("monstrum agent: a local MCP server's changed list cannot be read: {e}"),
+        }
+    }
 }
 
 /// Everything a daemon offers.
@@ -31,6 +55,8 @@ pub(crate) struct Tools {
     commands: Vec<CommandTool>,
     servers: Vec<Started>,
     plugins: StandalonePlugins,
+    /// Bumped when a local server's tool list changed.
+    changed: Arc<watch::Sender<u64>>,
 }
 
 impl Tools {
@@ -38,12 +64,17 @@ impl Tools {
     /// that did not start.
     pub(crate) async fn start(config: Config, cache_dir: Option<std::path::PathBuf>) -> anyhow::Result<Tools> {
         let mut servers = Vec::new();
+        let changed = Arc::new(watch::Sender::new(0));
         for local in &config.mcp {
-            let service = start(local).await.map_err(|e| anyhow::anyhow!("local MCP server `{}`: {e}", local.name))?;
-            let tools = service
+            let tools = Arc::new(RwLock::new(Vec::new()));
+            let client = LocalWatch { tools: tools.clone(), changed: changed.clone() };
+            let service =
+                start(local, client).await.map_err(|e| anyhow::anyhow!("local MCP server `{}`: {e}", local.name))?;
+            let listed = service
                 .list_all_tools()
                 .await
                 .map_err(|e| anyhow::anyhow!("local MCP server `{}` lists no tools: {e}", local.name))?;
+            *tools.write().map_err(|_| anyhow::anyhow!("a poisoned lock"))? = listed;
             servers.push(Started { name: local.name.clone(), service, tools });
         }
         let mut plugins = StandalonePlugins::new(cache_dir.as_deref())?;
@@ -52,7 +83,7 @@ impl Tools {
             let loaded = plugins.add(&plugin.package, name, plugin.config, plugin.scope);
             loaded.map_err(|e| anyhow::anyhow!("plugin {}: {e:#}", plugin.package.display()))?;
         }
-        Ok(Tools { commands: config.commands, servers, plugins })
+        Ok(Tools { commands: config.commands, servers, plugins, changed })
     }
 
     /// Every tool: commands by their names, a local server's as `SERVER.TOOL`.
@@ -62,8 +93,8 @@ impl Tools {
             Tool::new(c.name.clone(), c.description.clone(), Arc::new(schema))
         });
         let served = self.servers.iter().flat_map(|s| {
-            s.tools.iter().map(|t| {
-                let mut t = t.clone();
+            let tools = s.tools.read().map(|t| t.clone()).unwrap_or_default();
+            tools.into_iter().map(|mut t| {
                 t.name = format!("{}.{}", s.name, t.name).into();
                 t
             })
@@ -121,7 +152,7 @@ fn error(text: String) -> CallToolResult {
 
 /// Starts a local MCP server with only the environment it is given (and PATH, HOME): the
 /// daemon's own variables (its key among them) never reach it.
-async fn start(local: &LocalServer) -> anyhow::Result<RunningService<RoleClient, ()>> {
+async fn start(local: &LocalServer, client: LocalWatch) -> anyhow::Result<RunningService<RoleClient, LocalWatch>> {
     let mut command = tokio::process::Command::new(&local.command);
     command.args(&local.args).env_clear();
     for inherited in ["PATH", "HOME"] {
@@ -131,7 +162,7 @@ async fn start(local: &LocalServer) -> anyhow::Result<RunningService<RoleClient,
     }
     command.envs(&local.env);
     let transport = TokioChildProcess::new(command)?;
-    Ok(tokio::time::timeout(Duration::from_secs(30), ().serve(transport))
+    Ok(tokio::time::timeout(Duration::from_secs(30), client.serve(transport))
         .await
         .map_err(|_| anyhow::anyhow!("no answer to `initialize` within 30 s"))??)
 }
@@ -178,6 +209,22 @@ impl ServerHandler for AgentServer {
     fn get_info(&self) -> InitializeResult {
         InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("monstrum-agent", env!("CARGO_PKG_VERSION")))
+    }
+
+    /// Once the link is up: tells the peer each time a local server's tool list changed,
+    /// until the link closes.
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let mut changes = self.tools.changed.subscribe();
+        changes.mark_unchanged();
+        tokio::spawn(async move {
+            while !context.peer.is_transport_closed() {
+                match tokio::time::timeout(Duration::from_secs(1), changes.changed()).await {
+                    Ok(Ok(())) if context.peer.notify_tool_list_changed().await.is_ok() => {}
+                    Err(_) => {}
+                    Ok(_) => return,
+                }
+            }
+        });
     }
 
     async fn list_tools(
