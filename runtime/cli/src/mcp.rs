@@ -97,7 +97,9 @@ pub async fn run(global: &Global, action: McpAction) -> anyhow::Result<u8> {
                         format!("{url} lets clients in without authorization: no sign-in is needed")
                     })?)
                 }
-                None if by_header.is_empty() => sign_in::challenge(&url).await.map_err(anyhow::Error::msg)?,
+                // A server that cannot be reached is reported by the registration below, as
+                // for any server.
+                None if by_header.is_empty() => sign_in::challenge(&url).await.ok().flatten(),
                 _ => None,
             };
             if auth.is_none() && challenge.is_none() && (client_id.is_some() || secret.is_some() || !scopes.is_empty())
