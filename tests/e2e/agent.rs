@@ -89,6 +89,20 @@ fn until_state(ws: &Ws, state: &str) -> Value {
     }
 }
 
+/// The client's answer to `calls` on `mcp` as `ide`, once the bot can be served: the server
+/// compiles the bot again after the agent's tools are stored (within a second), and until then
+/// a bot bound to tools nobody registered is refused as a whole.
+fn once_bound(mcp: &str, ide: &str, calls: &Value) -> Value {
+    let started = Instant::now();
+    loop {
+        let seen = client(&[mcp], Some(ide), calls);
+        if seen["error"].is_null() || started.elapsed() > Duration::from_secs(10) {
+            return seen;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn created_key(ws: &Ws) -> String {
     let out = ws.run(&["agent-key", "create", "laptop"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -138,14 +152,7 @@ fn an_agents_tools_are_called_through_the_gate_over_its_link_and_survive_its_cra
         { "name": "laptop.everything.get-env", "arguments": {} },
         { "name": "laptop.everything.echo", "arguments": { "message": "hi" } }
     ]);
-    let started = Instant::now();
-    let seen = loop {
-        let seen = client(&[&mcp], Some(&ide), &calls);
-        if seen["error"].is_null() || started.elapsed() > Duration::from_secs(10) {
-            break seen;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let seen = once_bound(&mcp, &ide, &calls);
     let results = seen["results"].as_array().unwrap_or_else(|| panic!("{seen}"));
     assert_ne!(results[0]["isError"], true, "{}", results[0]);
     assert_eq!(results[0]["structuredContent"], json!({ "stdout": "hello ann\n", "exit_code": 0 }), "{}", results[0]);
@@ -287,15 +294,7 @@ fn a_daemon_runs_plugin_packages_in_a_sandbox_of_its_own() {
         { "name": "laptop.sandbox.panic", "arguments": {} }
     ]);
     let mcp = format!("{base}/mcp");
-    let started = Instant::now();
-    let seen = loop {
-        // The server compiles the bot again once the agent's tools are stored (within a second).
-        let seen = client(&[&mcp], Some(&ide), &calls);
-        if seen["error"].is_null() || started.elapsed() > Duration::from_secs(10) {
-            break seen;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let seen = once_bound(&mcp, &ide, &calls);
     let results = seen["results"].as_array().unwrap_or_else(|| panic!("{seen}"));
     assert_eq!(results[0]["structuredContent"], json!({ "before": null, "during": "kept", "after": null }), "{seen}");
     // No ambient authority on the agent's machine: no environment (the daemon's canary among
@@ -388,14 +387,7 @@ fn a_local_servers_changed_list_reaches_the_server_through_the_daemon_and_is_qua
     changed.as_array_mut().unwrap().push(drift);
     let calls = json!([{ "name": "laptop.menu.drift", "arguments": { "tools": changed } }]);
     let mcp = format!("{base}/mcp");
-    let started = Instant::now();
-    let seen = loop {
-        let seen = client(&[&mcp], Some(&ide), &calls);
-        if seen["error"].is_null() || started.elapsed() > Duration::from_secs(10) {
-            break seen;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let seen = once_bound(&mcp, &ide, &calls);
     assert_ne!(seen["results"][0]["isError"], true, "{seen}");
     let started = Instant::now();
     loop {
