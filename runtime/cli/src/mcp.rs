@@ -11,7 +11,7 @@ use monstrum_core::store::{McpAuth, Store};
 use monstrum_core::vault::Vault;
 use monstrum_core::workspace::Workspace;
 use monstrum_mcp::auth::AUTHORIZATION_CODE;
-use monstrum_mcp::{registry, sign_in};
+use monstrum_mcp::{McpError, registry, sign_in};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -91,26 +91,11 @@ pub async fn run(global: &Global, action: McpAction) -> anyhow::Result<u8> {
                 bail!("an MCP server named `{name}` is registered already");
             }
             let asked = Asked { client_id: client_id.clone(), secret: secret.clone(), scopes: scopes.clone() };
-            let challenge = match auth.as_deref() {
-                Some("authorization-code") => {
-                    Some(sign_in::challenge(&url).await.map_err(anyhow::Error::msg)?.with_context(|| {
-                        format!("{url} lets clients in without authorization: no sign-in is needed")
-                    })?)
-                }
-                // A server that cannot be reached is reported by the registration below, as
-                // for any server.
-                None if by_header.is_empty() => sign_in::challenge(&url).await.ok().flatten(),
-                _ => None,
-            };
-            if auth.is_none() && challenge.is_none() && (client_id.is_some() || secret.is_some() || !scopes.is_empty())
-            {
-                bail!("{url} asks for no authorization: --client-id, --secret and --scope go with --auth");
+            if auth.is_none() && (client_id.is_some() || secret.is_some() || !scopes.is_empty()) {
+                bail!("--client-id, --secret and --scope go with --auth");
             }
             let auth = match auth {
-                _ if challenge.is_some() => {
-                    let challenge = challenge.unwrap_or_default();
-                    Some(mcp_sign_in::add(&vault()?, &name, &url, &challenge, asked).await?)
-                }
+                Some(kind) if kind == "authorization-code" => Some(sign_in(&vault()?, &name, &url, asked).await?),
                 None => None,
                 Some(kind) => {
                     let (Some(client_id), Some(secret)) = (client_id, secret) else {
@@ -122,8 +107,19 @@ pub async fn run(global: &Global, action: McpAction) -> anyhow::Result<u8> {
                     Some(McpAuth { method: method.into(), client_id, secret, scopes, metadata })
                 }
             };
+            let open = auth.is_none() && by_header.is_empty();
+            let mut added = registry::add(&store, &vault()?, &name, &url, by_header.clone(), auth.clone()).await;
+            let mut auth = auth;
+            // A server that answers 401 to a client with no credentials asks a person to sign
+            // in, as an IDE would have them do.
+            if open && matches!(added.as_ref().map_err(|e| e.downcast_ref()), Err(Some(McpError::AuthRequired { .. })))
+            {
+                let asked = Asked { client_id: None, secret: None, scopes: Vec::new() };
+                auth = Some(sign_in(&vault()?, &name, &url, asked).await?);
+                added = registry::add(&store, &vault()?, &name, &url, by_header, auth.clone()).await;
+            }
             let kept = auth.as_ref().filter(|a| a.method == AUTHORIZATION_CODE).map(|a| a.secret.clone());
-            let refresh = match registry::add(&store, &vault()?, &name, &url, by_header, auth).await {
+            let refresh = match added {
                 Ok(refresh) => refresh,
                 Err(e) => {
                     if let Some(entry) = kept {
@@ -221,6 +217,15 @@ pub async fn run(global: &Global, action: McpAction) -> anyhow::Result<u8> {
             Ok(EXIT_DONE)
         }
     }
+}
+
+/// Signs in to the server at `url` for `name` (it must answer 401: a sign-in needs its challenge).
+async fn sign_in(vault: &Vault, name: &str, url: &str, asked: Asked) -> anyhow::Result<McpAuth> {
+    let challenge = sign_in::challenge(url)
+        .await
+        .map_err(anyhow::Error::msg)?
+        .with_context(|| format!("{url} lets clients in without authorization: no sign-in is needed"))?;
+    mcp_sign_in::add(vault, name, url, &challenge, asked).await
 }
 
 /// `mcp serve --bot NAME`: stdout is the protocol's, so nothing else is printed there.

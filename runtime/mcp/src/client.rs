@@ -39,7 +39,14 @@ pub enum McpError {
     Protocol { server: String, reason: String },
     #[error("MCP server `{server}`: the vault entry `{entry}` for {what}: {reason}")]
     Credential { server: String, what: String, entry: String, reason: String },
+    /// The server answered 401 to the connection's first request.
+    #[error("MCP server `{server}` at {url}: {AUTH_REQUIRED}")]
+    AuthRequired { server: String, url: String },
 }
+
+/// What a 401 means to a person.
+const AUTH_REQUIRED: &str = "the server requires authorization (HTTP 401): if you signed in to it, sign in again \
+                             (`monstrum mcp login NAME`); else check the credentials it was registered with";
 
 /// The client's side of the session: what it says it is, and what it does when the server says
 /// its tool list changed (with a store: list again and quarantine the drift at once).
@@ -114,8 +121,14 @@ impl Connection {
     }
 
     async fn open_with(server: &McpServerRecord, secrets: Secrets, handler: Handler) -> Result<Connection, McpError> {
-        let unreachable =
-            |reason: String| McpError::Unreachable { server: server.name.clone(), url: server.url.clone(), reason };
+        let unreachable = |reason: String| {
+            let (server, url) = (server.name.clone(), server.url.clone());
+            if reason == AUTH_REQUIRED {
+                McpError::AuthRequired { server, url }
+            } else {
+                McpError::Unreachable { server, url, reason }
+            }
+        };
         let mut config = StreamableHttpClientTransportConfig::with_uri(server.url.clone());
         let mut custom = HashMap::new();
         for (name, value) in secrets.headers {
@@ -261,9 +274,7 @@ async fn initialize<C: StreamableHttpClient>(
 fn plain(error: impl std::fmt::Display) -> String {
     let text = error.to_string();
     if text.contains("Auth required") {
-        return "the server requires authorization (HTTP 401): if you signed in to it, sign in again \
-                (`monstrum mcp login NAME`); else check the credentials it was registered with"
-            .into();
+        return AUTH_REQUIRED.into();
     }
     match (text.find(" Transport ["), text.find("] error: ")) {
         (Some(a), Some(b)) if a < b => format!("{}: {}", &text[..a], &text[b + "] error: ".len()..]),
