@@ -54,7 +54,8 @@ impl rmcp::ClientHandler for LocalWatch {
 pub(crate) struct Tools {
     commands: Vec<CommandTool>,
     servers: Vec<Started>,
-    plugins: StandalonePlugins,
+    /// The plugin host, started only when the configuration has plugins.
+    plugins: Option<StandalonePlugins>,
     /// Bumped when a local server's tool list changed.
     changed: Arc<watch::Sender<u64>>,
 }
@@ -77,10 +78,13 @@ impl Tools {
             *tools.write().map_err(|_| anyhow::anyhow!("a poisoned lock"))? = listed;
             servers.push(Started { name: local.name.clone(), service, tools });
         }
-        let mut plugins = StandalonePlugins::new(cache_dir.as_deref())?;
+        let mut plugins = None;
         for plugin in config.plugins {
-            let name = plugin.name.as_deref();
-            let loaded = plugins.add(&plugin.package, name, plugin.config, plugin.scope);
+            let host = match &mut plugins {
+                Some(host) => host,
+                None => plugins.insert(StandalonePlugins::new(cache_dir.as_deref())?),
+            };
+            let loaded = host.add(&plugin.package, plugin.name.as_deref(), plugin.config, plugin.scope);
             loaded.map_err(|e| anyhow::anyhow!("plugin {}: {e:#}", plugin.package.display()))?;
         }
         Ok(Tools { commands: config.commands, servers, plugins, changed })
@@ -99,7 +103,7 @@ impl Tools {
                 t
             })
         });
-        let plugins = self.plugins.tools().into_iter().map(|(plugin, t)| {
+        let plugins = self.plugins.iter().flat_map(StandalonePlugins::tools).map(|(plugin, t)| {
             let schema = t.parameters.as_object().cloned().unwrap_or_default();
             Tool::new(format!("{plugin}.{}", t.name), t.description.clone(), Arc::new(schema))
         });
@@ -131,7 +135,8 @@ impl Tools {
     /// Runs a plugin's tool in the daemon's sandbox: its result as structured content (and as
     /// text), a failure as a tool error.
     async fn plugin(&self, plugin: &str, tool: &str, arguments: serde_json::Map<String, Value>) -> CallToolResult {
-        match self.plugins.call(plugin, tool, Value::Object(arguments)).await {
+        let Some(plugins) = &self.plugins else { return error(format!("no such tool: {plugin}.{tool}")) };
+        match plugins.call(plugin, tool, Value::Object(arguments)).await {
             Ok(output) => {
                 let mut result = CallToolResult::success(vec![ContentBlock::text(output.to_string())]);
                 result.structured_content = Some(match output {
