@@ -6,6 +6,7 @@ mod common;
 
 mod agent;
 mod attacks;
+mod channels;
 mod cli;
 mod crash;
 mod durability;

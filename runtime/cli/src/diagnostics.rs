@@ -112,7 +112,9 @@ pub async fn load_mcp(global: &Global, workspace: &mut Workspace) -> anyhow::Res
 pub async fn validate(global: &Global, files: &[std::path::PathBuf]) -> u8 {
     let mut code = EXIT_DONE;
     for file in files {
-        let is_bot = file.parent().and_then(|p| p.file_name()).is_some_and(|n| n == "bots");
+        let folder = file.parent().and_then(|p| p.file_name());
+        let is_bot = folder.is_some_and(|n| n == "bots");
+        let is_channel = folder.is_some_and(|n| n == "channels");
         if file.file_name().is_some_and(|n| n == "SKILL.md") {
             if !validate_skill(global, file) {
                 code = EXIT_INVALID;
@@ -128,12 +130,19 @@ pub async fn validate(global: &Global, files: &[std::path::PathBuf]) -> u8 {
                     continue;
                 }
             };
-        if let Err(e) = load_mcp(global, &mut workspace).await {
-            crate::report_error(global, &e);
-            code = EXIT_INVALID;
-            continue;
-        }
-        if is_bot {
+        let store = match load_mcp(global, &mut workspace).await {
+            Ok(store) => store,
+            Err(e) => {
+                crate::report_error(global, &e);
+                code = EXIT_INVALID;
+                continue;
+            }
+        };
+        if is_channel {
+            if !validate_channel(global, file, &workspace, store).await {
+                code = EXIT_INVALID;
+            }
+        } else if is_bot {
             let text = match std::fs::read_to_string(file) {
                 Ok(t) => t,
                 Err(e) => {
@@ -161,6 +170,55 @@ pub async fn validate(global: &Global, files: &[std::path::PathBuf]) -> u8 {
         }
     }
     code
+}
+
+/// A channel file: checked against the workspace (its routes' bots and workflows) and the vault
+/// (its secrets' entries exist); every problem printed.
+async fn validate_channel(global: &Global, file: &Path, workspace: &Workspace, store: Option<Store>) -> bool {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            crate::report_error(global, &anyhow::anyhow!("cannot read {}: {e}", file.display()));
+            return false;
+        }
+    };
+    let (_, mut problems) = monstrum_core::check::channel(&text, workspace);
+    // The secrets are checked whenever the file can be read, beside its other problems.
+    if let Some(channel) = monstrum_model::load_channel(&text).value {
+        match vault_names(store).await {
+            Ok(names) => {
+                for (role, entry) in &channel.secrets {
+                    if !names.contains(entry) {
+                        let path = vec![
+                            monstrum_model::PathSeg::Key("secrets".into()),
+                            monstrum_model::PathSeg::Key(role.clone()),
+                        ];
+                        let mut d = Diagnostic::new(
+                            "E013",
+                            path,
+                            format!("the vault has no entry `{entry}` (the `{role}` secret)"),
+                        )
+                        .with_help(format!("`monstrum vault set {entry}` reads it from stdin"));
+                        d.location = monstrum_model::locate(&text, &d.path);
+                        problems.push(d);
+                    }
+                }
+            }
+            Err(e) => crate::report_error(global, &e.context("the channel's secrets could not be checked")),
+        }
+    }
+    let valid = problems.iter().all(Diagnostic::is_warning);
+    print_problems(global, file, &text, problems);
+    if valid {
+        ok(global, file);
+    }
+    valid
+}
+
+/// The vault's entry names (none in a workspace without a store yet).
+async fn vault_names(store: Option<Store>) -> anyhow::Result<std::collections::HashSet<String>> {
+    let Some(store) = store else { return Ok(Default::default()) };
+    Ok(store.vault_names().await?.into_iter().map(|(name, _)| name).collect())
 }
 
 /// A `SKILL.md`: every problem printed; valid when none is an error (warnings are shown).

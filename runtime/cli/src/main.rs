@@ -3,6 +3,7 @@
 
 mod agent;
 mod audit;
+mod channel;
 mod diagnostics;
 mod local_time;
 mod marketplace;
@@ -165,6 +166,11 @@ enum Command {
     },
     /// The agents: linked or not, last seen, their tools.
     Agents,
+    /// Channels (channels/NAME.yaml): their hooks, routes and recent deliveries.
+    Channel {
+        #[command(subcommand)]
+        action: channel::ChannelAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -388,6 +394,7 @@ fn main() -> ExitCode {
             Command::Agent { server, key, config } => agent::daemon(server, key, config).await,
             Command::AgentKey { action } => agent::key(&global, action).await,
             Command::Agents => agent::list(&global).await,
+            Command::Channel { action } => channel::run(&global, action).await,
             Command::Token { action } => match action {
                 TokenAction::Create { role, bot, name } => serve::create(&global, role.as_deref(), bot, name).await,
                 TokenAction::List => serve::list(&global).await,

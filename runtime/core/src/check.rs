@@ -144,3 +144,61 @@ pub fn workflow_problems(wf: &Workflow, file: &Path, workspace: &Workspace, text
     }
     out
 }
+
+/// A channel file's text loaded and checked, model and workspace both: the bots its routes
+/// name exist, and each route's workflow is a workspace file that validates, runs as the route's
+/// bot and takes `message` (the unified message). The vault entries it names are checked where
+/// the vault is open (`monstrum validate`, the gateway).
+pub fn channel(text: &str, workspace: &Workspace) -> (Option<monstrum_model::Channel>, Vec<Diagnostic>) {
+    let loaded = monstrum_model::load_channel(text);
+    let mut problems = loaded.diagnostics;
+    let Some(channel) = loaded.value else { return (None, problems) };
+    let mut out = Vec::new();
+    for (i, route) in channel.routes.iter().enumerate() {
+        let here = |key: &str| vec![PathSeg::Key("routes".into()), PathSeg::Index(i), PathSeg::Key(key.into())];
+        if let Err(e) = workspace.bot(&route.bot) {
+            out.push(Diagnostic::new("E013", here("bot"), format!("{e:#}")));
+        }
+        if let Some(problem) = route.workflow_file().and_then(|file| route_problem(workspace, &route.bot, file)) {
+            out.push(Diagnostic::new("E013", here("workflow"), problem));
+        }
+    }
+    for d in &mut out {
+        d.location = monstrum_model::locate(text, &d.path);
+    }
+    problems.extend(out);
+    (Some(channel).filter(|_| problems.iter().all(Diagnostic::is_warning)), problems)
+}
+
+/// What is wrong with a route's workflow `file` for `bot`, if anything.
+fn route_problem(workspace: &Workspace, bot: &str, file: &str) -> Option<String> {
+    let (path, text) = match route_workflow(workspace, file) {
+        Ok(found) => found,
+        Err(e) => return Some(e),
+    };
+    let (wf, problems) = workflow(&text, &path, workspace);
+    let Some(wf) = wf else {
+        return Some(format!("{file} does not validate ({} problem(s): `monstrum validate {file}`)", problems.len()));
+    };
+    if wf.bot.as_deref() != Some(bot) {
+        let runs_as = wf.bot.as_deref().map_or("no bot".to_string(), |b| format!("bot `{b}`"));
+        return Some(format!(
+            "{file} runs as {runs_as} and the route names bot `{bot}`: a route's workflow runs as the route's bot (give it `bot: {bot}`)"
+        ));
+    }
+    if !wf.inputs.contains_key("message") {
+        return Some(format!("{file} does not take the message: declare `inputs: {{ message: {{ type: object }} }}`"));
+    }
+    None
+}
+
+/// The workflow file a route names, inside the workspace, and its text.
+pub fn route_workflow(workspace: &Workspace, file: &str) -> Result<(std::path::PathBuf, String), String> {
+    let relative = Path::new(file);
+    if relative.is_absolute() || relative.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        return Err(format!("`{file}` is not a file of the workspace: give a path relative to it, without `..`"));
+    }
+    let path = workspace.root.join(relative);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {file}: {e}"))?;
+    Ok((path, text))
+}

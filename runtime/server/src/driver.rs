@@ -26,13 +26,18 @@ impl Driver {
     /// Records a new run and drives it in the background; returns its id.
     pub async fn start(&self, run: StartRun) -> Result<String, EngineError> {
         let id = self.engine.record(&run).await?;
-        self.mark(&id);
-        let (this, run_id) = (self.clone(), id.clone());
+        self.drive(id.clone(), run);
+        Ok(id)
+    }
+
+    /// Drives a run that `Engine::record` recorded, in the background.
+    pub fn drive(&self, run_id: String, run: StartRun) {
+        self.mark(&run_id);
+        let this = self.clone();
         tokio::spawn(async move {
             let outcome = this.engine.start_recorded(run_id.clone(), run).await;
             this.finish(&run_id, outcome).await;
         });
-        Ok(id)
     }
 
     /// Continues a run in the background (after a decision, a restart, or on request); false if

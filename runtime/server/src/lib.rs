@@ -2,7 +2,8 @@
 //! behind a token and its role), live events as server-sent events, `/health`, the OpenAPI
 //! document at `/api/openapi.json`, the visual editor at `/` (`ui/`, embedded), and `/mcp`, a
 //! bot's tools over MCP for a token bound to that bot, and `/agent`, where agents' daemons link
-//! in with their keys (monstrum-agent). Runs started here are driven here, durably: a restarted
+//! in with their keys (monstrum-agent), and `/hooks/{channel}`, the channel gateway
+//! (monstrum-gateway). Runs started here are driven here, durably: a restarted
 //! server resumes the runs a killed one left. Tool calls reach the gate only through the core's
 //! engine; this crate holds no gate, store writer or plugin host of its own.
 
@@ -66,7 +67,8 @@ pub fn router(app: App) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .merge(packages)
         .fallback(error::no_route)
-        .with_state(app)
+        .with_state(app.clone())
+        .merge(app.gateway.router().layer(RequestBodyLimitLayer::new(MAX_BODY)))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)));
     for (name, value) in security {
         router = router

@@ -11,6 +11,8 @@
 //! them that the audit trail records (by whichever process) is announced on the workspace's event
 //! stream as an `mcp_tools` event.
 //!
+//! Channel files (`channels/*.yaml`) are read again when one changes, and while one cannot load.
+//!
 //! Plugins are not reloaded: installing one is a restart (their components are compiled once).
 
 use crate::state::App;
@@ -32,10 +34,12 @@ fn snapshot(root: &Path) -> Snapshot {
             files.insert(path, (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len()));
         }
     };
-    for entry in std::fs::read_dir(root.join("bots")).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            add(path);
+    for dir in ["bots", "channels"] {
+        for entry in std::fs::read_dir(root.join(dir)).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                add(path);
+            }
         }
     }
     for entry in std::fs::read_dir(root.join("skills")).into_iter().flatten().flatten() {
@@ -59,6 +63,11 @@ pub fn watch(app: App, every: Duration) -> tokio::task::JoinHandle<()> {
                     Err(_) => continue,
                 }
             };
+            // Channels are read again on an edit, and while one cannot load (its secret may
+            // have been set since).
+            if now != seen || !app.gateway.channels().problems.is_empty() {
+                app.gateway.reload().await;
+            }
             if now != seen {
                 apply(&app, &root, &seen, &now);
                 seen = now;

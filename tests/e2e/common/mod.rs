@@ -2,6 +2,7 @@
 //! and the real servers the tests need.
 #![allow(dead_code)]
 
+pub mod chat_services;
 pub mod ganache;
 pub mod mcp_servers;
 pub mod model_server;

@@ -40,6 +40,9 @@ pub enum AuditKind {
     McpTools,
     /// An agent's link: connected, disconnected, refused (a forged or revoked key), revoked.
     Agent,
+    /// A channel's message: routed to a bot (the run it started), dropped (no route), its
+    /// answer undelivered.
+    Channel,
 }
 
 impl AuditKind {
@@ -56,6 +59,7 @@ impl AuditKind {
             AuditKind::Publish => "publish",
             AuditKind::McpTools => "mcp_tools",
             AuditKind::Agent => "agent",
+            AuditKind::Channel => "channel",
         }
     }
 }

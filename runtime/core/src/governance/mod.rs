@@ -4,6 +4,7 @@
 pub mod agent_link;
 pub mod budget;
 mod catalog;
+pub mod channels;
 mod gate;
 pub mod policy;
 pub mod principal;

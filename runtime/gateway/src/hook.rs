@@ -1,0 +1,130 @@
+//! `POST /hooks/{channel}`: verify, route, record, acknowledge. Nothing before the kind's
+//! verification reads the body; a request that does not verify gets 401 and leaves no trace but
+//! a log line (an unauthenticated sender cannot fill the store or the audit trail). The delivery
+//! is recorded before the acknowledgement, so every acknowledged message is in the store, and a
+//! redelivery of it (the same event id) is acknowledged again and runs nothing.
+
+use crate::Gateway;
+use crate::kinds::{self, Inbound, Refused, Request};
+use crate::message::Message;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use monstrum_core::governance::channels;
+use monstrum_core::store::NewDelivery;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+fn error(status: StatusCode, code: &str, message: String) -> Response {
+    (status, axum::Json(json!({ "error": { "code": code, "message": message } }))).into_response()
+}
+
+fn acknowledge(ack: Option<Value>) -> Response {
+    match ack {
+        Some(body) => axum::Json(body).into_response(),
+        None => StatusCode::OK.into_response(),
+    }
+}
+
+pub(crate) async fn receive(
+    State(gateway): State<Arc<Gateway>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(live) = gateway.channels().live.get(&name).cloned() else {
+        return error(StatusCode::NOT_FOUND, "not_found", format!("no channel `{name}` is served here"));
+    };
+    let request = Request { channel: &name, headers: &headers, body: &body, secrets: &live.secrets, now: chrono_now() };
+    let (message, ack) = match kinds::inbound(live.channel.kind, &request) {
+        Err(Refused::Unauthorized(why)) => {
+            tracing::warn!("channel {name}: a request was refused: {why}");
+            return error(StatusCode::UNAUTHORIZED, "unauthorized", format!("the request does not verify: {why}"));
+        }
+        Err(Refused::Malformed(why)) => {
+            tracing::warn!("channel {name}: a verified request cannot be read: {why}");
+            return error(StatusCode::BAD_REQUEST, "invalid", why);
+        }
+        Ok(Inbound::Handshake(answer)) => return axum::Json(answer).into_response(),
+        Ok(Inbound::Ignored(why)) => {
+            tracing::debug!("channel {name}: ignored: {why}");
+            return StatusCode::OK.into_response();
+        }
+        Ok(Inbound::Message(message, ack)) => (*message, ack),
+    };
+    let message_value = match serde_json::to_value(&message) {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    };
+    let route = crate::route::choose(&name, &live.channel.routes, &message_value);
+    let delivery = NewDelivery {
+        channel: &name,
+        event_id: &message.event_id,
+        conversation: &message.conversation,
+        route: route.map(|(_, r)| (r.bot.as_str(), r.workflow.as_deref().unwrap_or(monstrum_model::LLM_ROUTE))),
+        message: &message_value,
+        reply: &message.reply,
+    };
+    match channels::received(&gateway.store, &delivery).await {
+        // The service retries what is not acknowledged: nothing is lost.
+        Err(e) => {
+            tracing::error!("channel {name}: cannot record event {}: {e:#}", message.event_id);
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the message could not be recorded; send it again".into(),
+            );
+        }
+        Ok(false) => tracing::info!("channel {name}: event {} was delivered before; not run again", message.event_id),
+        Ok(true) => {
+            if let Some((_, route)) = route {
+                let (gateway, route) = (gateway.clone(), route.clone());
+                tokio::spawn(async move { gateway.start(&live, &route, message).await });
+            }
+        }
+    }
+    acknowledge(ack)
+}
+
+/// Seconds since the epoch.
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Gateway {
+    /// Records and drives the run a routed message starts; one that cannot start is answered
+    /// with why.
+    pub(crate) async fn start(
+        self: &Arc<Self>,
+        live: &crate::channels::Live,
+        route: &monstrum_model::Route,
+        message: Message,
+    ) {
+        let name = &live.channel.name;
+        let run = match crate::start::run_for(&self.engine.workspace, &live.file, route, &message) {
+            Ok(run) => run,
+            Err(e) => {
+                tracing::error!("channel {name}: event {}: cannot start a run: {e}", message.event_id);
+                let text = format!("The message could not start a run: {e}");
+                return self.send(name, &message, None, &text, true).await;
+            }
+        };
+        let run_id = match self.engine.record(&run).await {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!("channel {name}: event {}: cannot record the run: {e}", message.event_id);
+                return self.send(name, &message, None, &format!("The run could not be recorded: {e}"), true).await;
+            }
+        };
+        let event_id = message.event_id.clone();
+        self.awaiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run_id.clone(), crate::Awaiting { channel: name.clone(), message });
+        if let Err(e) = channels::started(&self.store, name, &event_id, &run_id).await {
+            tracing::error!("channel {name}: event {event_id}: cannot record run {run_id}: {e:#}");
+        }
+        (self.drive)(run_id, run);
+    }
+}

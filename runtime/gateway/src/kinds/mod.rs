@@ -1,0 +1,167 @@
+//! The five kinds of channel, each in its own module: how a request from that service is
+//! verified (its own signature scheme; a request that does not verify is refused and nothing
+//! runs), what it means (a handshake answered at once, a message, or something ignored), and how
+//! an answer goes back (the service's own route). No kind touches the store, the engine or a
+//! route: `crate::hook` does, the same way for every kind.
+
+pub mod crypto;
+pub mod discord;
+pub mod feishu;
+pub mod slack;
+pub mod telegram;
+pub mod webhook;
+
+use crate::message::Message;
+use http::HeaderMap;
+pub use monstrum_model::ChannelKind as Kind;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+/// The service's API base URL when a channel file names none.
+pub fn default_api(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Slack => "https://slack.com",
+        Kind::Telegram => "https://api.telegram.org",
+        Kind::Discord => "https://discord.com/api/v10",
+        Kind::Feishu => "https://open.feishu.cn",
+        Kind::Webhook => "",
+    }
+}
+
+/// Verifies and reads one request of a channel of `kind`.
+pub fn inbound(kind: Kind, request: &Request<'_>) -> Result<Inbound, Refused> {
+    match kind {
+        Kind::Slack => slack::inbound(request),
+        Kind::Telegram => telegram::inbound(request),
+        Kind::Discord => discord::inbound(request),
+        Kind::Feishu => feishu::inbound(request),
+        Kind::Webhook => webhook::inbound(request),
+    }
+}
+
+/// Sends `text` back to where `message` came from, by the kind's own route.
+pub async fn answer(kind: Kind, out: &Outbound<'_>, message: &Message, text: &str) -> Result<(), SendError> {
+    match kind {
+        Kind::Slack => slack::answer(out, message, text).await,
+        Kind::Telegram => telegram::answer(out, message, text).await,
+        Kind::Discord => discord::answer(out, message, text).await,
+        Kind::Feishu => feishu::answer(out, message, text).await,
+        Kind::Webhook => webhook::answer(out, message, text).await,
+    }
+}
+
+/// A channel's secrets, read from the vault, by role (`signing_secret`, `bot_token`, ...).
+#[derive(Default)]
+pub struct Secrets(pub BTreeMap<String, Zeroizing<Vec<u8>>>);
+
+impl Secrets {
+    /// The secret of `role`; a channel whose file lacks a role its kind needs does not load, so
+    /// a missing one is an error here.
+    pub fn get(&self, role: &str) -> Result<&[u8], Refused> {
+        self.0
+            .get(role)
+            .map(|s| s.as_slice())
+            .ok_or_else(|| Refused::Unauthorized(format!("the channel has no `{role}` secret")))
+    }
+}
+
+/// One request to `/hooks/{channel}`, as the kind sees it.
+pub struct Request<'a> {
+    pub channel: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    pub secrets: &'a Secrets,
+    /// Now, in seconds since the epoch (timestamps are checked against it).
+    pub now: i64,
+}
+
+/// What a verified request is.
+#[derive(Debug)]
+pub enum Inbound {
+    /// A handshake (Slack `url_verification`, Discord PING, Feishu `challenge`): this JSON is
+    /// the answer, at once; nothing runs.
+    Handshake(serde_json::Value),
+    /// A message, and the body of the immediate acknowledgement (`None`: an empty 200).
+    Message(Box<Message>, Option<serde_json::Value>),
+    /// Verified, but not a message for a bot (a bot's own message, an event kind not handled):
+    /// acknowledged with an empty 200, nothing runs. Why, for the log.
+    Ignored(String),
+}
+
+/// Why a request was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// It does not verify (signature, token, stale or future timestamp): 401, nothing runs.
+    Unauthorized(String),
+    /// It verifies but cannot be read: 400, nothing runs.
+    Malformed(String),
+}
+
+/// What an answer is sent with.
+pub struct Outbound<'a> {
+    pub http: &'a reqwest::Client,
+    /// The service's API base URL (the channel's `api`, else [`Kind::default_api`]), without a
+    /// trailing `/`.
+    pub api: &'a str,
+    pub secrets: &'a Secrets,
+    /// The channel's `callback` URL (kind `webhook`).
+    pub callback: Option<&'a str>,
+}
+
+/// Why an answer was not delivered.
+#[derive(Debug)]
+pub struct SendError {
+    pub error: String,
+    /// The service asked to wait this long (429 `Retry-After`, Telegram's `retry_after`, ...).
+    pub retry_after: Option<Duration>,
+    /// Sending again cannot help (a 4xx other than 408 and 429, a refused token).
+    pub permanent: bool,
+}
+
+impl SendError {
+    /// The error of a response that was not a success: 429 and 5xx are worth another try.
+    pub fn status(status: reqwest::StatusCode, retry_after: Option<Duration>, body: &str) -> SendError {
+        let code = status.as_u16();
+        SendError {
+            error: format!("{status}: {}", body.chars().take(300).collect::<String>()),
+            retry_after,
+            permanent: (400..500).contains(&code) && code != 408 && code != 429,
+        }
+    }
+
+    /// A request that did not get a response (refused connection, timeout): worth another try.
+    pub fn transport(e: reqwest::Error) -> SendError {
+        SendError { error: e.to_string(), retry_after: None, permanent: false }
+    }
+}
+
+/// The header `name` as text, if present and visible ASCII.
+pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A `Retry-After` header in seconds.
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+/// Checks a timestamp (seconds) against `now`: at most `window` seconds old or ahead.
+pub fn fresh(timestamp: &str, now: i64, window: i64) -> Result<(), Refused> {
+    let ts: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| Refused::Unauthorized(format!("the timestamp `{timestamp}` is not a number")))?;
+    if (now - ts).abs() > window {
+        return Err(Refused::Unauthorized(format!(
+            "the timestamp is {}s from now (at most {window}s is taken): a replay or a wrong clock",
+            now - ts
+        )));
+    }
+    Ok(())
+}
