@@ -469,3 +469,81 @@ fn channel_files_are_validated_against_the_workspace_and_the_vault() {
     assert_eq!((slack["kind"].as_str(), slack["hook"].as_str()), (Some("slack"), Some("/hooks/ops-slack")));
     assert!(slack["problem"].is_null());
 }
+
+#[test]
+fn a_bots_send_is_a_governed_tool_scoped_to_its_conversations() {
+    let service = ChatService::start();
+    let ws = workspace(&service);
+    // Discord's send needs the bot token (its answers use the interaction's token).
+    let disc = std::fs::read_to_string(ws.path().join("channels/disc.yaml")).unwrap();
+    ws.write(
+        "channels/disc.yaml",
+        &disc.replace("public_key: discord-key", "public_key: discord-key, bot_token: discord-bot"),
+    );
+    ws.vault_set("discord-bot", "discord-bot-token");
+    ws.write(
+        "bots/notifier.yaml",
+        r#"name: notifier
+resources:
+  - channel: ops-slack
+    tools: [send]
+    scope: { conversations: ["C-ALERTS*"] }
+  - channel: disc
+    tools: [send]
+    scope: { conversations: ["555"] }
+  - channel: lark
+    tools: [send]
+    scope: { conversations: ["oc_*"] }
+"#,
+    );
+    ws.write(
+        "workflows/notify.yaml",
+        r#"name: notify
+bot: notifier
+steps:
+  - { id: slack, tool: ops-slack.send, with: { conversation: C-ALERTS-1, text: "disk 91% on web-1", thread: "1700000000.000100" } }
+  - { id: discord, needs: [slack], tool: disc.send, with: { conversation: "555", text: "disk 91% on web-1" } }
+  - { id: lark, needs: [discord], tool: lark.send, with: { conversation: oc_chat, text: "disk 91% on web-1" } }
+"#,
+    );
+    let out = ws.run(&["--json", "run", "workflows/notify.yaml"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let got = service.wait_for(4);
+    assert_eq!(got[0].path, "/api/chat.postMessage");
+    assert_eq!(got[0].header("authorization"), Some("Bearer xoxb-test-bot-token"));
+    assert_eq!(
+        got[0].json(),
+        json!({ "channel": "C-ALERTS-1", "text": "disk 91% on web-1", "thread_ts": "1700000000.000100" })
+    );
+    assert_eq!((got[1].method.as_str(), got[1].path.as_str()), ("POST", "/channels/555/messages"));
+    assert_eq!(got[1].header("authorization"), Some("Bot discord-bot-token"));
+    assert_eq!(got[1].json()["content"], "disk 91% on web-1");
+    assert_eq!(got[2].path, "/open-apis/auth/v3/tenant_access_token/internal");
+    assert_eq!(got[3].path, "/open-apis/im/v1/messages");
+    assert_eq!(got[3].json()["receive_id"], "oc_chat");
+
+    // A conversation outside the binding's scope is refused by the gate: nothing is posted.
+    ws.write(
+        "workflows/leak.yaml",
+        "name: leak\nbot: notifier\nsteps:\n  - { id: leak, tool: ops-slack.send, with: { conversation: C-EXECUTIVES, text: \"the secret plan\" } }\n",
+    );
+    let out = ws.run(&["--json", "run", "workflows/leak.yaml"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let refused = events(&out);
+    let call = refused.iter().find(|e| e["type"] == "tool_call").expect("a tool_call event");
+    assert_eq!(call["decision"], "denied", "{call}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(service.received().len(), 4, "nothing was posted for the refused call");
+    let audit = events(&ws.run(&["--json", "audit", "list", "--tool", "ops-slack.send", "--decision", "denied"]));
+    assert_eq!(audit.len(), 1, "{audit:#?}");
+    assert!(
+        !text(&ws.run(&["--json", "audit", "list"])).contains("xoxb-test-bot-token"),
+        "no secret in the audit trail"
+    );
+
+    // A bot not bound to the channel is not shown its send at all.
+    ws.write("workflows/unbound.yaml", "name: unbound\nbot: ops\nsteps:\n  - { id: s, tool: ops-slack.send, with: { conversation: C-ALERTS-1, text: hi } }\n");
+    let out = ws.run(&["--json", "run", "workflows/unbound.yaml"]);
+    assert!(!out.status.success());
+    assert_eq!(service.received().len(), 4);
+}

@@ -38,7 +38,7 @@ async fn engine(
 }
 
 /// The workspace's engine, over `opened` if the store is open already, with the MCP client
-/// attached.
+/// attached, and the channels' sender when it has channels.
 pub(crate) async fn open_engine(
     global: &Global,
     workspace: Workspace,
@@ -50,6 +50,11 @@ pub(crate) async fn open_engine(
         None => monstrum_core::open(workspace, global.db.as_deref(), events).await?,
     };
     monstrum_mcp::McpClient::attach(&engine);
+    // A step may call a channel's `send` (a `channel:` binding): its sender holds the channels'
+    // secrets. A workspace without channels loads nothing for it.
+    if !engine.workspace.channel_names().is_empty() {
+        monstrum_gateway::send::Sender::attach(&engine).await?;
+    }
     Ok(engine)
 }
 

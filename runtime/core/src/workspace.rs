@@ -216,7 +216,21 @@ impl Workspace {
     /// component); of several with one name, the last of [`Workspace::available_plugins`] wins.
     pub fn plugins(&self) -> anyhow::Result<(crate::governance::Catalog, HashMap<String, Component>)> {
         let (catalog, components) = catalog_of(self.available_plugins()?);
-        Ok((catalog.with_mcp(self.mcp.clone()), components))
+        Ok((catalog.with_mcp(self.mcp.clone()).with_channels(self.channel_names()), components))
+    }
+
+    /// The names of the workspace's channel files (`channels/NAME.yaml`), whether they load or not.
+    pub fn channel_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.root.join("channels"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+            .filter_map(|p| Some(p.file_stem()?.to_str()?.to_string()))
+            .collect();
+        names.sort();
+        names
     }
 
     /// Reads the registered MCP servers' approved tools from `store` (see [`Workspace::mcp`]).

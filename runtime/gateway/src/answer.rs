@@ -22,7 +22,7 @@ impl Gateway {
             return;
         };
         let out = Outbound {
-            http: &self.http,
+            http: &self.sender.http,
             api: &live.api,
             secrets: &live.secrets,
             callback: live.channel.callback.as_deref(),

@@ -14,6 +14,7 @@ mod hook;
 pub mod kinds;
 pub mod message;
 mod route;
+pub mod send;
 mod start;
 
 use channels::Channels;
@@ -22,8 +23,9 @@ use monstrum_core::events::Event;
 use monstrum_core::store::Store;
 use monstrum_core::vault::Vault;
 use monstrum_core::workflow::{Engine, StartRun};
+use send::Sender;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Drives a recorded run in the background (the server's driver).
@@ -57,10 +59,10 @@ pub struct Gateway {
     engine: Arc<Engine>,
     store: Store,
     vault: Vault,
-    http: reqwest::Client,
     drive: Drive,
     retry: Retry,
-    channels: RwLock<Arc<Channels>>,
+    /// The channels and their secrets; also the gate's executor of `channel:` bindings.
+    sender: Arc<Sender>,
     /// Runs started for messages, by run id: answered when their `run_finished` comes.
     awaiting: Mutex<HashMap<String, Awaiting>>,
 }
@@ -71,24 +73,14 @@ impl Gateway {
     pub async fn open(engine: Arc<Engine>, drive: Drive, retry: Retry) -> anyhow::Result<Arc<Gateway>> {
         let store = engine.store.clone().ok_or_else(|| anyhow::anyhow!("the gateway needs a store"))?;
         let vault = Vault::open(&engine.workspace.data_dir(), store.clone())?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let channels = channels::load(&engine.workspace, &vault).await;
-        for (name, why) in &channels.problems {
+        let sender = Arc::new(Sender::load(&engine.workspace, &vault).await?);
+        for (name, why) in &sender.channels().problems {
             tracing::warn!("channel {name} is not served: {why}");
         }
-        let gateway = Arc::new(Gateway {
-            engine,
-            store,
-            vault,
-            http,
-            drive,
-            retry,
-            channels: RwLock::new(Arc::new(channels)),
-            awaiting: Mutex::default(),
-        });
+        if !engine.gate.attach_channels(sender.clone()) {
+            anyhow::bail!("the engine had a channel sender attached already");
+        }
+        let gateway = Arc::new(Gateway { engine, store, vault, drive, retry, sender, awaiting: Mutex::default() });
         gateway.take_up().await?;
         Ok(gateway)
     }
@@ -97,18 +89,17 @@ impl Gateway {
     /// the served ones.
     pub async fn reload(&self) {
         let channels = channels::load(&self.engine.workspace, &self.vault).await;
-        let before = self.channels();
-        for (name, why) in &channels.problems {
+        let before = self.sender.replace(channels);
+        for (name, why) in &self.channels().problems {
             if before.problems.get(name) != Some(why) {
                 tracing::warn!("channel {name} is not served: {why}");
             }
         }
-        *self.channels.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(channels);
     }
 
     /// The channels as loaded.
     pub fn channels(&self) -> Arc<Channels> {
-        self.channels.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.sender.channels()
     }
 
     /// `/hooks/{channel}`: no API token; each kind's signature is the authentication.

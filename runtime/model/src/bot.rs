@@ -118,6 +118,10 @@ pub struct Binding {
     /// its daemon registered over the agent link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
+    /// The channel (`channels/NAME.yaml`) whose `send` is bound: the gateway posts to the
+    /// service's conversations that `scope.conversations` allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
     /// The instance name tools are called by (`<instance>.<tool>`); the plugin's name by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
@@ -157,10 +161,15 @@ pub struct BindingRule {
 }
 
 impl Binding {
-    /// The instance name: `instance`, else the MCP server's or the agent's name, else the
-    /// plugin's.
+    /// The instance name: `instance`, else the MCP server's, the agent's or the channel's name,
+    /// else the plugin's.
     pub fn instance_name(&self) -> &str {
-        self.instance.as_deref().or(self.mcp.as_deref()).or(self.agent.as_deref()).unwrap_or(&self.plugin)
+        self.instance
+            .as_deref()
+            .or(self.mcp.as_deref())
+            .or(self.agent.as_deref())
+            .or(self.channel.as_deref())
+            .unwrap_or(&self.plugin)
     }
 
     /// The tool server a binding of an MCP server or an agent names, as the store registers it:

@@ -86,6 +86,47 @@ impl ChannelKind {
             ChannelKind::Webhook => &["signing_secret"],
         }
     }
+
+    /// The secret roles a channel of this kind may also have: Discord's bot token, which its
+    /// `send` (a message nobody asked for) needs; its answers use the interaction's own token.
+    pub fn optional_secrets(self) -> &'static [&'static str] {
+        match self {
+            ChannelKind::Discord => &["bot_token"],
+            _ => &[],
+        }
+    }
+}
+
+/// The tools a `channel:` binding binds, as the manifest the gate checks them by (the gateway
+/// runs them; there is no component). `send` posts to a conversation the binding's
+/// `conversations` allow (globs over the service's ids).
+const CHANNEL_TOOLS: &str = r#"
+name: channel
+version: 0.1.0
+description: A channel's messages, sent by the gateway
+component: none
+dimensions:
+  conversations: { description: "Conversations `send` may post to: the service's ids (Slack `C024BE91L`, a Telegram chat id, a Feishu `oc_` chat id), globs" }
+tools:
+  - name: send
+    effect: write
+    description: "Post a message to a conversation of this channel (in a thread, if given)"
+    parameters:
+      type: object
+      required: [conversation, text]
+      additionalProperties: false
+      properties:
+        conversation: { type: string, minLength: 1, maxLength: 200, description: "The service's id of the conversation" }
+        text: { type: string, minLength: 1, maxLength: 4000 }
+        thread: { type: string, minLength: 1, maxLength: 200, description: "The thread to post in (Slack `thread_ts`, a Telegram topic id)" }
+    scope: [{ dimension: conversations, param: /conversation, match: glob }]
+"#;
+
+/// The manifest of channel `name`'s tools.
+pub fn channel_manifest(name: &str) -> crate::Manifest {
+    let mut manifest = crate::load_manifest(CHANNEL_TOOLS).ok().expect("the channel tools' manifest is valid");
+    manifest.name = name.to_string();
+    manifest
 }
 
 /// Whether `name` can name a channel: 1-64 letters, digits, `-` and `_` (it is the first part of
@@ -122,7 +163,7 @@ fn validate_channel(channel: &Channel) -> Vec<Diagnostic> {
         }
     }
     for (role, entry) in &channel.secrets {
-        if !needed.contains(&role.as_str()) {
+        if !needed.contains(&role.as_str()) && !channel.kind.optional_secrets().contains(&role.as_str()) {
             out.push(Diagnostic::new(
                 "E012",
                 at(&["secrets", role]),
@@ -174,6 +215,14 @@ mod tests {
         assert_eq!(channel.kind, ChannelKind::Slack);
         assert_eq!(channel.routes[0].workflow_file(), Some("workflows/deploy.yaml"));
         assert_eq!(channel.routes[1].workflow_file(), None);
+    }
+
+    #[test]
+    fn the_channel_tools_manifest_loads() {
+        let manifest = channel_manifest("ops-slack");
+        assert_eq!(manifest.name, "ops-slack");
+        assert_eq!(manifest.tool("send").map(|t| t.effect), Some(crate::Effect::Write));
+        assert!(manifest.dimensions.contains_key("conversations"));
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod workflow;
 
 pub use bot::{AGENT_PREFIX, Binding, BindingRule, Bot, Budget, Limits, ModelRef, Period, Price};
 pub use bot_skills::{disable_skill, enable_skill};
-pub use channel::{Channel, ChannelKind, LLM_ROUTE, Route, load_channel, valid_channel_name};
+pub use channel::{Channel, ChannelKind, LLM_ROUTE, Route, channel_manifest, load_channel, valid_channel_name};
 pub use diagnostic::{Diagnostic, Location, PathSeg};
 pub use duration::Duration;
 pub use manifest::{

@@ -35,6 +35,8 @@ impl McpServers {
 pub struct Catalog {
     plugins: Arc<BTreeMap<String, Arc<Manifest>>>,
     mcp: McpServers,
+    /// The workspace's channels (`channels/NAME.yaml`), whose `send` a `channel:` binding binds.
+    channels: Arc<BTreeMap<String, Arc<Manifest>>>,
 }
 
 impl Catalog {
@@ -43,7 +45,19 @@ impl Catalog {
         Catalog {
             plugins: Arc::new(manifests.into_iter().map(|m| (m.name.clone(), Arc::new(m))).collect()),
             mcp: McpServers::default(),
+            channels: Arc::default(),
         }
+    }
+
+    /// The same catalog with these channels (by name).
+    pub fn with_channels(self, names: impl IntoIterator<Item = String>) -> Catalog {
+        let channels = names.into_iter().map(|n| (n.clone(), Arc::new(monstrum_model::channel_manifest(&n)))).collect();
+        Catalog { channels: Arc::new(channels), ..self }
+    }
+
+    /// Channel `name`'s tools, as a manifest.
+    pub fn channel(&self, name: &str) -> Option<Arc<Manifest>> {
+        self.channels.get(name).cloned()
     }
 
     /// The same catalog with these MCP servers (shared with their other holders).

@@ -217,6 +217,8 @@ struct Inner {
     executor: Arc<dyn Executor>,
     /// Runs the tools of `mcp:` bindings: the MCP client, attached by the door that has one.
     mcp: OnceLock<Arc<dyn Executor>>,
+    /// The channel gateway, which runs `channel:` bindings' tools (`send`).
+    channels: OnceLock<Arc<dyn Executor>>,
     journal: Option<Store>,
 }
 
@@ -247,6 +249,7 @@ impl Gate {
                 memory: Memory::in_memory(),
                 executor: Arc::new(NoHost),
                 mcp: OnceLock::new(),
+                channels: OnceLock::new(),
                 journal: None,
             }),
         }
@@ -296,6 +299,12 @@ impl Gate {
     /// attached before (it stays). Without one, such calls fail after the gate allowed them.
     pub fn attach_mcp(&self, client: Arc<dyn Executor>) -> bool {
         self.inner.mcp.set(client).is_ok()
+    }
+
+    /// Attaches the executor of `channel:` bindings (the channel gateway's sender); false if one
+    /// is attached already.
+    pub fn attach_channels(&self, sender: Arc<dyn Executor>) -> bool {
+        self.inner.channels.set(sender).is_ok()
     }
 
     /// Bot memory.
@@ -588,6 +597,10 @@ impl Gate {
     /// key; `read` calls are not journaled at all.
     async fn execute_journaled(&self, tool: &BoundTool, call: &GateCall<'_>) -> Result<Value, ToolError> {
         let executor: &dyn Executor = match tool.binding.tool_server() {
+            None if tool.binding.channel.is_some() => match self.inner.channels.get() {
+                Some(gateway) => gateway.as_ref(),
+                None => return Err(ToolError::Failed(format!("no channel gateway is available to run {}", tool.name))),
+            },
             None => self.inner.executor.as_ref(),
             Some(server) => match self.inner.mcp.get() {
                 Some(client) => client.as_ref(),

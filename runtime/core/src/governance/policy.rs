@@ -78,57 +78,76 @@ pub fn compile_bot(bot: &Bot, catalog: &Catalog, skills: &[Skill]) -> Result<Bot
         let key = |k: &str| PathSeg::Key(k.to_string());
         let mut problem = |path: Vec<PathSeg>, message: String| problems.push(BindingProblem { path, message });
         let server = binding.tool_server();
-        let manifest = match (&server, binding.plugin.is_empty()) {
-            (Some(_), true) if binding.mcp.is_some() && binding.agent.is_some() => {
-                problem(at(&[key("agent")]), "a binding names `mcp:` or `agent:`, not both".into());
+        let manifest = if let Some(channel) = &binding.channel {
+            if server.is_some() || !binding.plugin.is_empty() {
+                let why = "a binding names `plugin:`, `mcp:`, `agent:` or `channel:`, one of them";
+                problem(at(&[key("channel")]), why.into());
                 continue;
             }
-            (Some(server), true) => match catalog.mcp_server(server) {
+            match catalog.channel(channel) {
+                Some(m) => m,
                 None => {
-                    let (what, hint) = match &binding.agent {
-                        Some(agent) => (
-                            format!("agent `{agent}`"),
-                            "create its key with `monstrum agent-key create` and connect it",
-                        ),
-                        None => (format!("MCP server `{server}`"), "register it with `monstrum mcp add`"),
-                    };
-                    let field = if binding.agent.is_some() { "agent" } else { "mcp" };
-                    problem(at(&[key(field)]), format!("unknown {what} ({hint})"));
+                    problem(at(&[key("channel")]), format!("unknown channel `{channel}` (no channels/{channel}.yaml)"));
                     continue;
                 }
-                Some(m) => match with_rules(&m, binding) {
-                    Ok(m) => Arc::new(m),
-                    Err((j, message)) => {
-                        problem(at(&[key("rules"), PathSeg::Index(j)]), message);
+            }
+        } else {
+            match (&server, binding.plugin.is_empty()) {
+                (Some(_), true) if binding.mcp.is_some() && binding.agent.is_some() => {
+                    problem(at(&[key("agent")]), "a binding names `mcp:` or `agent:`, not both".into());
+                    continue;
+                }
+                (Some(server), true) => match catalog.mcp_server(server) {
+                    None => {
+                        let (what, hint) = match &binding.agent {
+                            Some(agent) => (
+                                format!("agent `{agent}`"),
+                                "create its key with `monstrum agent-key create` and connect it",
+                            ),
+                            None => (format!("MCP server `{server}`"), "register it with `monstrum mcp add`"),
+                        };
+                        let field = if binding.agent.is_some() { "agent" } else { "mcp" };
+                        problem(at(&[key(field)]), format!("unknown {what} ({hint})"));
                         continue;
                     }
+                    Some(m) => match with_rules(&m, binding) {
+                        Ok(m) => Arc::new(m),
+                        Err((j, message)) => {
+                            problem(at(&[key("rules"), PathSeg::Index(j)]), message);
+                            continue;
+                        }
+                    },
                 },
-            },
-            (None, false) => {
-                if !binding.rules.is_empty() {
-                    let why = "`rules:` are for MCP and agent bindings; a plugin's manifest declares its own";
-                    problem(at(&[key("rules")]), why.into());
+                (None, false) => {
+                    if !binding.rules.is_empty() {
+                        let why = "`rules:` are for MCP and agent bindings; a plugin's manifest declares its own";
+                        problem(at(&[key("rules")]), why.into());
+                    }
+                    let Some(manifest) = catalog.manifest(&binding.plugin) else {
+                        problem(at(&[key("plugin")]), format!("unknown plugin `{}`", binding.plugin));
+                        continue;
+                    };
+                    manifest.clone()
                 }
-                let Some(manifest) = catalog.manifest(&binding.plugin) else {
-                    problem(at(&[key("plugin")]), format!("unknown plugin `{}`", binding.plugin));
+                (Some(_), false) => {
+                    problem(at(&[key("plugin")]), "a binding names `plugin:`, `mcp:` or `agent:`, one of them".into());
                     continue;
-                };
-                manifest.clone()
-            }
-            (Some(_), false) => {
-                problem(at(&[key("plugin")]), "a binding names `plugin:`, `mcp:` or `agent:`, one of them".into());
-                continue;
-            }
-            (None, true) => {
-                problem(at(&[]), "a binding names a `plugin:`, an `mcp:` server or an `agent:`".into());
-                continue;
+                }
+                (None, true) => {
+                    problem(
+                        at(&[]),
+                        "a binding names a `plugin:`, an `mcp:` server, an `agent:` or a `channel:`".into(),
+                    );
+                    continue;
+                }
             }
         };
         let manifest = &manifest;
-        let source = match (&binding.mcp, &binding.agent) {
-            (Some(server), _) => format!("MCP server `{server}`"),
-            (None, Some(agent)) => format!("agent `{agent}`"),
-            (None, None) => format!("plugin `{}`", manifest.name),
+        let source = match (&binding.mcp, &binding.agent, &binding.channel) {
+            (Some(server), _, _) => format!("MCP server `{server}`"),
+            (None, Some(agent), _) => format!("agent `{agent}`"),
+            (None, None, Some(channel)) => format!("channel `{channel}`"),
+            (None, None, None) => format!("plugin `{}`", manifest.name),
         };
         let instance = binding.instance_name();
         if !valid_name(instance) || RESERVED_INSTANCES.contains(&instance) {

@@ -130,6 +130,22 @@ pub async fn answer(out: &Outbound<'_>, message: &Message, text: &str) -> Result
     response.success(|error| crypto::seconds(&error["retry_after"])).map(drop)
 }
 
+/// Posts `text` to channel `conversation` with the bot's token (`POST /channels/{id}/messages`):
+/// a message nobody asked for, so no interaction token; a thread is a channel of its own in
+/// Discord, so `thread` (when given) is where it goes.
+pub async fn post(out: &Outbound<'_>, conversation: &str, thread: Option<&str>, text: &str) -> Result<(), SendError> {
+    let token = crypto::secret_text(out.secrets, "bot_token")?;
+    let url = crypto::endpoint(out.api, &["channels", thread.unwrap_or(conversation), "messages"])?;
+    let content: String = text.chars().take(MAX_CONTENT).collect();
+    let request = out
+        .http
+        .post(url)
+        .header(reqwest::header::USER_AGENT, USER_AGENT)
+        .header(reqwest::header::AUTHORIZATION, format!("Bot {token}"));
+    let response = crypto::send_json(request, json!({ "content": content }).to_string()).await?;
+    response.success(|error| crypto::seconds(&error["retry_after"])).map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

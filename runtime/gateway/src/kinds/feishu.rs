@@ -148,6 +148,26 @@ pub async fn answer(out: &Outbound<'_>, message: &Message, text: &str) -> Result
     verdict(crypto::send_json(out.http.post(url).bearer_auth(token.as_str()), body.to_string()).await?).map(drop)
 }
 
+/// Posts `text` to chat `conversation` (`POST /open-apis/im/v1/messages?receive_id_type=chat_id`);
+/// with `thread`, as a reply to that message (Feishu's threads hang off a message).
+pub async fn post(out: &Outbound<'_>, conversation: &str, thread: Option<&str>, text: &str) -> Result<(), SendError> {
+    let token = tenant_access_token(out).await?;
+    let content = json!({ "text": text }).to_string();
+    let (url, body) = match thread {
+        Some(root) => (
+            crypto::endpoint(out.api, &["open-apis", "im", "v1", "messages", root, "reply"])?,
+            json!({ "msg_type": "text", "content": content }),
+        ),
+        None => {
+            let mut url = url::Url::parse(&crypto::endpoint(out.api, &["open-apis", "im", "v1", "messages"])?)
+                .map_err(|e| crypto::permanent(e.to_string()))?;
+            url.query_pairs_mut().append_pair("receive_id_type", "chat_id");
+            (url.into(), json!({ "receive_id": conversation, "msg_type": "text", "content": content }))
+        }
+    };
+    verdict(crypto::send_json(out.http.post(url).bearer_auth(token.as_str()), body.to_string()).await?).map(drop)
+}
+
 /// The app's tenant access token (valid two hours; asked for each answer).
 async fn tenant_access_token(out: &Outbound<'_>) -> Result<Zeroizing<String>, SendError> {
     let app_id = crypto::secret_text(out.secrets, "app_id")?;

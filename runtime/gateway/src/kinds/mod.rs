@@ -51,6 +51,45 @@ pub async fn answer(kind: Kind, out: &Outbound<'_>, message: &Message, text: &st
     }
 }
 
+/// Posts `text` to `conversation` (in `thread`) of a channel of `kind`: a message nobody asked
+/// for (a bot's `CHANNEL.send`). `key` is the call's idempotency key: a webhook receiver gets it
+/// as the `webhook-id`, so a resent post dedupes.
+pub async fn post(
+    kind: Kind,
+    out: &Outbound<'_>,
+    conversation: &str,
+    thread: Option<&str>,
+    text: &str,
+    key: &str,
+) -> Result<(), SendError> {
+    match kind {
+        Kind::Discord => discord::post(out, conversation, thread, text).await,
+        Kind::Feishu => feishu::post(out, conversation, thread, text).await,
+        // Slack's, Telegram's and a webhook's answer is a post to a conversation already.
+        Kind::Slack | Kind::Telegram | Kind::Webhook => {
+            let mut reply = serde_json::json!({});
+            if kind == Kind::Telegram
+                && let Some(topic) = thread.and_then(|t| t.parse::<i64>().ok())
+            {
+                reply["message_thread_id"] = topic.into();
+            }
+            let message = Message {
+                channel: String::new(),
+                kind: kind.as_str().into(),
+                event_id: key.to_string(),
+                conversation: conversation.to_string(),
+                thread: thread.map(str::to_string),
+                user: Default::default(),
+                text: String::new(),
+                attachments: Vec::new(),
+                raw: serde_json::Value::Null,
+                reply,
+            };
+            answer(kind, out, &message, text).await
+        }
+    }
+}
+
 /// A channel's secrets, read from the vault, by role (`signing_secret`, `bot_token`, ...).
 #[derive(Default)]
 pub struct Secrets(pub BTreeMap<String, Zeroizing<Vec<u8>>>);
