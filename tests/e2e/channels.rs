@@ -547,3 +547,41 @@ steps:
     assert!(!out.status.success());
     assert_eq!(service.received().len(), 4);
 }
+
+#[test]
+fn a_server_killed_between_the_acknowledgement_and_the_answer_answers_after_its_restart() {
+    let service = ChatService::start();
+    let ws = workspace(&service);
+    let (mut server, base) = start(&ws);
+    let command = json!({ "id": "1200000000000000077", "application_id": "987654321", "type": 2, "token": "interaction-token-kill",
+        "version": 1, "channel_id": "555", "member": { "user": { "id": "42", "username": "ann" } },
+        "data": { "id": "c1", "name": "deploy", "type": 1 } });
+    use ed25519_dalek::Signer as _;
+    let ts = now().to_string();
+    let body = command.to_string();
+    let signature = discord_key().sign(format!("{ts}{body}").as_bytes());
+    let acked = client()
+        .post(format!("{base}/hooks/disc"))
+        .header("x-signature-ed25519", hex::encode(signature.to_bytes()))
+        .header("x-signature-timestamp", &ts)
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(acked.json::<Value>().unwrap(), json!({ "type": 5 }));
+    // The slow workflow's run is under way (its wait takes 1.5 s): kill the server now.
+    wait_until("the run is recorded", || deliveries(&ws, "disc").first().is_some_and(|d| d["run"].is_string()));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(service.received().is_empty(), "not answered before the kill");
+    assert_eq!(deliveries(&ws, "disc")[0]["status"], "routed");
+
+    let (mut server, _) = start(&ws);
+    let got = service.wait_for(1);
+    assert_eq!(got[0].path, "/webhooks/987654321/interaction-token-kill/messages/@original");
+    assert_eq!(got[0].json()["content"], "slow answer");
+    wait_until("answered", || deliveries(&ws, "disc")[0]["status"] == "answered");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(service.received().len(), 1, "answered once");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
