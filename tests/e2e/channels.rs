@@ -585,3 +585,137 @@ fn a_server_killed_between_the_acknowledgement_and_the_answer_answers_after_its_
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// A workflow whose gate only the boss may open (not who asked): asked for in the conversation.
+fn gated(ws: &Ws, channel_route: &str) {
+    ws.write(
+        "workflows/release.yaml",
+        r#"name: release
+bot: deployer
+inputs:
+  message: { type: object }
+steps:
+  - id: gate
+    approval:
+      message: "Release {{ inputs.message.text }}?"
+      approvers: [ops-slack/U-BOSS, tg/99]
+      self_approval: false
+  - { id: go, needs: [gate], tool: core.echo, with: { text: released } }
+outputs:
+  reply: "{{ steps.gate.output.decision }} by {{ steps.gate.output.by }}"
+"#,
+    );
+    let path = ws.path().join(channel_route);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replacen("routes:\n", "routes:\n  - if: \"message.text is startingwith('/release')\"\n    bot: deployer\n    workflow: workflows/release.yaml\n", 1);
+    std::fs::write(path, text).unwrap();
+}
+
+/// A click on a Slack button, as Slack posts it (form-encoded `payload`, signed).
+fn slack_click(base: &str, service: &ChatService, user: &str, value: &str, n: u32) -> reqwest::blocking::Response {
+    let payload = json!({ "type": "block_actions", "user": { "id": user }, "trigger_id": format!("t{n}"),
+        "response_url": format!("{}/respond/{n}", service.url),
+        "actions": [{ "action_id": "monstrum_approve", "type": "button", "value": value }] });
+    let body: String =
+        url::form_urlencoded::Serializer::new(String::new()).append_pair("payload", &payload.to_string()).finish();
+    let ts = now();
+    let signature =
+        format!("v0={}", hex::encode(hmac256(SLACK_SECRET.as_bytes(), format!("v0:{ts}:{body}").as_bytes())));
+    client()
+        .post(format!("{base}/hooks/ops-slack"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", signature)
+        .body(body)
+        .send()
+        .unwrap()
+}
+
+#[test]
+fn an_approval_gate_is_decided_from_the_channel_with_the_rules_of_the_command_line() {
+    let service = ChatService::start();
+    let ws = workspace(&service);
+    gated(&ws, "channels/ops-slack.yaml");
+    gated(&ws, "channels/tg.yaml");
+    let (mut server, base) = start(&ws);
+
+    // Slack: the question comes with buttons in the message's thread.
+    assert_eq!(slack(&base, &slack_message("EvR1", "C-OPS", "/release v2"), now(), None).status(), 200);
+    let asked = &service.wait_for(1)[0];
+    assert_eq!(asked.path, "/api/chat.postMessage");
+    let blocks = &asked.json()["blocks"];
+    assert!(asked.json()["text"].as_str().unwrap().contains("Release /release v2?"), "{}", asked.json());
+    let approve = blocks[1]["elements"][0]["value"].as_str().unwrap().to_string();
+    let reject = blocks[1]["elements"][1]["value"].as_str().unwrap().to_string();
+    assert!(approve.starts_with("a ") && approve.ends_with(" gate") && reject.starts_with("r "), "{blocks}");
+
+    // Who asked may not approve (self_approval: false), nor may anyone not listed: told so alone.
+    assert_eq!(slack_click(&base, &service, "U2CERLKJA", &approve, 1).status(), 200);
+    assert_eq!(slack_click(&base, &service, "U-STRANGER", &approve, 2).status(), 200);
+    let got = service.wait_for(3);
+    let told: Vec<_> = got[1..3].iter().map(|r| (r.path.clone(), r.json())).collect();
+    for (path, body) in &told {
+        assert!(path.starts_with("/respond/"), "{told:?}");
+        assert_eq!(body["response_type"], "ephemeral", "{told:?}");
+        assert!(body["text"].as_str().unwrap().starts_with("Not decided"), "{told:?}");
+    }
+    // A forged click (not signed by Slack) is refused.
+    let forged = client()
+        .post(format!("{base}/hooks/ops-slack"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", now().to_string())
+        .header("x-slack-signature", "v0=00")
+        .body(format!("payload={approve}"))
+        .send()
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    let run = approve.split(' ').nth(1).unwrap().to_string();
+    let shown: Value = serde_json::from_slice(&ws.run(&["runs", "show", &run, "--json"]).stdout).unwrap();
+    assert_eq!(shown["details"]["status"], "waiting", "still waiting: {shown}");
+
+    // The boss approves: the question is replaced, the run goes on and its answer comes.
+    assert_eq!(slack_click(&base, &service, "U-BOSS", &approve, 3).status(), 200);
+    let got = service.wait_for(5);
+    let replaced = got.iter().find(|r| r.path == "/respond/3").expect("the outcome at the response URL");
+    assert_eq!(replaced.json()["replace_original"], true);
+    assert!(replaced.json()["text"].as_str().unwrap().contains("Approved by ops-slack/U-BOSS"), "{}", replaced.json());
+    let answer = got.iter().rev().find(|r| r.path == "/api/chat.postMessage").unwrap();
+    assert_eq!(answer.json()["text"], "approved by ops-slack/U-BOSS");
+    // A second click on the decided gate decides nothing.
+    assert_eq!(slack_click(&base, &service, "U-BOSS", &reject, 4).status(), 200);
+    let got = service.wait_for(6);
+    assert!(got[5].json()["text"].as_str().unwrap().contains("already decided"), "{}", got[5].json());
+    let approvals = events(&ws.run(&["--json", "audit", "list", "--kind", "approval"]));
+    assert!(approvals.iter().any(|a| a["decision"] == "approved"), "{approvals:#?}");
+
+    // Telegram: an inline keyboard; the click is answered and the question replaced.
+    let before = service.received().len();
+    let update = json!({ "update_id": 20001, "message": { "message_id": 50, "date": now(),
+        "from": { "id": 7, "is_bot": false, "first_name": "Ann" }, "chat": { "id": 4242, "type": "group" }, "text": "/release v3" } });
+    let http = client();
+    let post = |body: &Value| {
+        http.post(format!("{base}/hooks/tg"))
+            .header("x-telegram-bot-api-secret-token", TELEGRAM_SECRET)
+            .json(body)
+            .send()
+            .unwrap()
+    };
+    assert_eq!(post(&update).status(), 200);
+    let asked = service.wait_for(before + 1)[before].json();
+    let keyboard = &asked["reply_markup"]["inline_keyboard"][0];
+    let data = keyboard[1]["callback_data"].as_str().unwrap().to_string();
+    assert!(data.starts_with("r "), "{asked}");
+    let click = json!({ "update_id": 20002, "callback_query": { "id": "cbq-1", "from": { "id": 99, "is_bot": false, "first_name": "Boss" },
+        "message": { "message_id": 51, "chat": { "id": 4242 } }, "data": data } });
+    assert_eq!(post(&click).status(), 200);
+    let got = service.wait_for(before + 4);
+    let paths: Vec<_> = got[before + 1..].iter().map(|r| r.path.rsplit('/').next().unwrap().to_string()).collect();
+    assert!(
+        paths.contains(&"answerCallbackQuery".to_string()) && paths.contains(&"editMessageText".to_string()),
+        "{paths:?}"
+    );
+    let answer = got[before + 1..].iter().find(|r| r.path.ends_with("/sendMessage")).unwrap();
+    assert_eq!(answer.json()["text"], "rejected by tg/99");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -63,6 +63,21 @@ impl Gateway {
         }
     }
 
+    /// Asks the conversation `message` came from to decide `step` of `run` (buttons where the
+    /// kind has them); a failure is logged (the gate still waits, and the command decides it).
+    pub(crate) async fn ask(&self, channel: &str, message: &Message, run: &str, step: &str, text: &str) {
+        let Some(live) = self.channels().live.get(channel).cloned() else { return };
+        let out = Outbound {
+            http: &self.sender.http,
+            api: &live.api,
+            secrets: &live.secrets,
+            callback: live.channel.callback.as_deref(),
+        };
+        if let Err(e) = kinds::ask(live.channel.kind, &out, message, text, run, step).await {
+            tracing::warn!("channel {channel}: the approval of {run}/{step} could not be asked for: {}", e.error);
+        }
+    }
+
     async fn record_unanswered(&self, channel: &str, message: &Message, run: Option<&str>, attempts: i64, error: &str) {
         if let Err(e) = channels::unanswered(&self.store, channel, &message.event_id, run, attempts, error).await {
             tracing::error!(

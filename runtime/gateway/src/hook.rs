@@ -51,6 +51,7 @@ pub(crate) async fn receive(
             tracing::debug!("channel {name}: ignored: {why}");
             return StatusCode::OK.into_response();
         }
+        Ok(Inbound::Decision(decision)) => return gateway.decide(&live, decision).await,
         Ok(Inbound::Message(message, ack)) => (*message, ack),
     };
     let message_value = match serde_json::to_value(&message) {
@@ -93,6 +94,46 @@ fn chrono_now() -> i64 {
 }
 
 impl Gateway {
+    /// Decides an approval gate from a click in the channel, as `CHANNEL/USER`, with the same
+    /// rules as the command line (approvers, self-approval, expiry; audited by the engine), and
+    /// continues the run. The clicker is told the outcome.
+    pub(crate) async fn decide(
+        self: &Arc<Self>,
+        live: &Arc<crate::channels::Live>,
+        decision: kinds::Decision,
+    ) -> Response {
+        use monstrum_core::workflow::DecideError;
+        let by = format!("{}/{}", live.channel.name, decision.user);
+        let verb = if decision.approve { "Approved" } else { "Rejected" };
+        let decided = self.engine.decide(&decision.run, &decision.step, decision.approve, &by, None, None).await;
+        let (outcome, done) = match decided {
+            Ok(run) => {
+                (self.resume)(&run);
+                (format!("{verb} by {by}: `{}` goes on.", decision.step), true)
+            }
+            Err(DecideError::Expired) => {
+                (self.resume)(&decision.run);
+                (format!("`{}` expired before the decision; it counts as rejected.", decision.step), true)
+            }
+            Err(e) => (format!("Not decided: {e}"), false),
+        };
+        tracing::info!("channel {}: {outcome}", live.channel.name);
+        let ack = kinds::decision_ack(live.channel.kind, &outcome, done);
+        let (this, live) = (self.clone(), live.clone());
+        tokio::spawn(async move {
+            let out = kinds::Outbound {
+                http: &this.sender.http,
+                api: &live.api,
+                secrets: &live.secrets,
+                callback: live.channel.callback.as_deref(),
+            };
+            if let Err(e) = kinds::decided(live.channel.kind, &out, &decision, &outcome, done).await {
+                tracing::warn!("channel {}: the clicker could not be told the outcome: {}", live.channel.name, e.error);
+            }
+        });
+        acknowledge(ack)
+    }
+
     /// Records and drives the run a routed message starts; one that cannot start is answered
     /// with why.
     pub(crate) async fn start(

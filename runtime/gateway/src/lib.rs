@@ -31,6 +31,9 @@ use std::time::Duration;
 /// Drives a recorded run in the background (the server's driver).
 pub type Drive = Arc<dyn Fn(String, StartRun) + Send + Sync>;
 
+/// Continues a run in the background after a decision (the server's driver).
+pub type Resume = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// How answers are retried.
 #[derive(Clone, Copy, Debug)]
 pub struct Retry {
@@ -60,6 +63,7 @@ pub struct Gateway {
     store: Store,
     vault: Vault,
     drive: Drive,
+    resume: Resume,
     retry: Retry,
     /// The channels and their secrets; also the gate's executor of `channel:` bindings.
     sender: Arc<Sender>,
@@ -70,7 +74,7 @@ pub struct Gateway {
 impl Gateway {
     /// Loads the workspace's channels and takes up what a stopped server left: messages recorded
     /// but not started, runs ended but not answered.
-    pub async fn open(engine: Arc<Engine>, drive: Drive, retry: Retry) -> anyhow::Result<Arc<Gateway>> {
+    pub async fn open(engine: Arc<Engine>, drive: Drive, resume: Resume, retry: Retry) -> anyhow::Result<Arc<Gateway>> {
         let store = engine.store.clone().ok_or_else(|| anyhow::anyhow!("the gateway needs a store"))?;
         let vault = Vault::open(&engine.workspace.data_dir(), store.clone())?;
         let sender = Arc::new(Sender::load(&engine.workspace, &vault).await?);
@@ -80,7 +84,8 @@ impl Gateway {
         if !engine.gate.attach_channels(sender.clone()) {
             anyhow::bail!("the engine had a channel sender attached already");
         }
-        let gateway = Arc::new(Gateway { engine, store, vault, drive, retry, sender, awaiting: Mutex::default() });
+        let gateway =
+            Arc::new(Gateway { engine, store, vault, drive, resume, retry, sender, awaiting: Mutex::default() });
         gateway.take_up().await?;
         Ok(gateway)
     }
@@ -111,6 +116,8 @@ impl Gateway {
     /// one that waits at a gate says so in the conversation.
     pub fn on_event(self: &Arc<Self>, event: &Event) {
         match event {
+            // A run waiting at a gate "finishes" its drive; it is answered when it ends.
+            Event::RunFinished { status, .. } if status == "waiting" || status == "running" => {}
             Event::RunFinished { run, status, outputs, error } => {
                 let Some(awaiting) = self.awaiting.lock().unwrap_or_else(|p| p.into_inner()).remove(run) else {
                     return;
@@ -124,9 +131,10 @@ impl Gateway {
             Event::ApprovalRequested { run, step, message, command, .. } => {
                 let awaiting = self.awaiting.lock().unwrap_or_else(|p| p.into_inner());
                 let Some(a) = awaiting.get(run) else { return };
-                let text = format!("Waiting for approval of `{step}`: {message}\nApprove with: {command}");
-                let (this, channel, msg, run) = (self.clone(), a.channel.clone(), a.message.clone(), run.clone());
-                tokio::spawn(async move { this.send(&channel, &msg, Some(&run), &text, false).await });
+                let text = format!("Waiting for approval of `{step}`: {message}\n(or: {command})");
+                let (this, channel, msg) = (self.clone(), a.channel.clone(), a.message.clone());
+                let (run, step) = (run.clone(), step.clone());
+                tokio::spawn(async move { this.ask(&channel, &msg, &run, &step, &text).await });
             }
             _ => {}
         }

@@ -53,7 +53,11 @@ impl App {
         let driver = Driver::new(engine.clone(), hub.clone());
         let drive = driver.clone();
         let drive: monstrum_gateway::Drive = Arc::new(move |id, run| drive.drive(id, run));
-        let gateway = monstrum_gateway::Gateway::open(engine.clone(), drive, Default::default()).await?;
+        let resume = driver.clone();
+        let resume: monstrum_gateway::Resume = Arc::new(move |run| {
+            resume.resume(run, None);
+        });
+        let gateway = monstrum_gateway::Gateway::open(engine.clone(), drive, resume, Default::default()).await?;
         let _ = gateway_slot.set(gateway.clone());
         Ok(App { mcp: client, agents, driver, gateway, engine, store, hub, reload_problems: Arc::default() })
     }

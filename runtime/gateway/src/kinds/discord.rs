@@ -45,6 +45,7 @@ pub fn inbound(request: &Request<'_>) -> Result<Inbound, Refused> {
     match interaction["type"].as_u64() {
         Some(1) => Ok(Inbound::Handshake(json!({ "type": 1 }))),
         Some(2) => command(request, &interaction),
+        Some(3) => component(&interaction),
         other => Ok(Inbound::Ignored(format!("an interaction of type {}", json!(other)))),
     }
 }
@@ -118,7 +119,32 @@ fn options(list: &Value) -> Vec<String> {
     words
 }
 
+/// A message component interaction: a click on an approval's button (another button is ignored).
+fn component(interaction: &Value) -> Result<Inbound, Refused> {
+    let Some((approve, run, step)) = interaction["data"]["custom_id"].as_str().and_then(super::parse_decision_token)
+    else {
+        return Ok(Inbound::Ignored("a component that is not an approval's button".into()));
+    };
+    let user = interaction["member"]["user"]["id"]
+        .as_str()
+        .or(interaction["user"]["id"].as_str())
+        .ok_or_else(|| Refused::Malformed("the interaction has no user".into()))?;
+    Ok(Inbound::Decision(super::Decision { run, step, approve, user: user.to_string(), reply: Value::Null }))
+}
+
+/// Asks for a decision: the deferred response edited to the text and two buttons.
+pub async fn ask(out: &Outbound<'_>, message: &Message, text: &str, run: &str, step: &str) -> Result<(), SendError> {
+    let button = |label: &str, approve: bool, style: u8| json!({ "type": 2, "style": style, "label": label, "custom_id": super::decision_token(approve, run, step) });
+    let components = json!([{ "type": 1, "components": [button("Approve", true, 3), button("Reject", false, 4)] }]);
+    edit_original(out, message, text, components).await
+}
+
 pub async fn answer(out: &Outbound<'_>, message: &Message, text: &str) -> Result<(), SendError> {
+    // The answer replaces whatever the deferred response showed, buttons included.
+    edit_original(out, message, text, json!([])).await
+}
+
+async fn edit_original(out: &Outbound<'_>, message: &Message, text: &str, components: Value) -> Result<(), SendError> {
     let field = |name: &str| {
         message.reply[name].as_str().ok_or_else(|| crypto::permanent(format!("the message has no `reply.{name}`")))
     };
@@ -126,7 +152,8 @@ pub async fn answer(out: &Outbound<'_>, message: &Message, text: &str) -> Result
         crypto::endpoint(out.api, &["webhooks", field("application_id")?, field("token")?, "messages", "@original"])?;
     let content: String = text.chars().take(MAX_CONTENT).collect();
     let request = out.http.patch(url).header(reqwest::header::USER_AGENT, USER_AGENT);
-    let response = crypto::send_json(request, json!({ "content": content }).to_string()).await?;
+    let response =
+        crypto::send_json(request, json!({ "content": content, "components": components }).to_string()).await?;
     response.success(|error| crypto::seconds(&error["retry_after"])).map(drop)
 }
 
@@ -305,7 +332,11 @@ mod tests {
         assert!(testing::header(&recorded[0], "content-type").starts_with("application/json"));
         assert!(testing::header(&recorded[0], "user-agent").starts_with("DiscordBot ("));
         assert_eq!(testing::header(&recorded[0], "authorization"), "");
-        assert_eq!(recorded[0].json, json!({ "content": "é".repeat(2000) }));
+        assert_eq!(
+            recorded[0].json,
+            json!({ "content": "é".repeat(2000), "components": [] }),
+            "the buttons of a question go"
+        );
     }
 
     #[tokio::test]

@@ -123,9 +123,90 @@ pub enum Inbound {
     Handshake(serde_json::Value),
     /// A message, and the body of the immediate acknowledgement (`None`: an empty 200).
     Message(Box<Message>, Option<serde_json::Value>),
+    /// A person's click on an approval gate's button (Slack, Telegram, Discord): decided at once
+    /// with the same rules as the command line (approvers, self-approval, expiry).
+    Decision(Decision),
     /// Verified, but not a message for a bot (a bot's own message, an event kind not handled):
     /// acknowledged with an empty 200, nothing runs. Why, for the log.
     Ignored(String),
+}
+
+/// A click on an approval's button.
+#[derive(Debug, PartialEq)]
+pub struct Decision {
+    pub run: String,
+    pub step: String,
+    pub approve: bool,
+    /// Who clicked, by the service's id.
+    pub user: String,
+    /// What telling the clicker the outcome needs (Slack's `response_url`, Telegram's callback
+    /// query id and message).
+    pub reply: serde_json::Value,
+}
+
+/// The token an approval's button carries (Slack's `value`, Telegram's `callback_data`,
+/// Discord's `custom_id`): `a RUN STEP` or `r RUN STEP`.
+pub fn decision_token(approve: bool, run: &str, step: &str) -> String {
+    format!("{} {run} {step}", if approve { "a" } else { "r" })
+}
+
+/// The (approve, run, step) of a button's token.
+pub fn parse_decision_token(token: &str) -> Option<(bool, String, String)> {
+    let mut parts = token.splitn(3, ' ');
+    let approve = match parts.next()? {
+        "a" => true,
+        "r" => false,
+        _ => return None,
+    };
+    let (run, step) = (parts.next()?, parts.next()?);
+    (!run.is_empty() && !step.is_empty()).then(|| (approve, run.to_string(), step.to_string()))
+}
+
+/// Asks for a decision in the conversation `message` came from: `text`, with Approve and Reject
+/// buttons where the kind has them (Slack, Telegram, Discord); elsewhere the text alone (it names
+/// the command that decides).
+pub async fn ask(
+    kind: Kind,
+    out: &Outbound<'_>,
+    message: &Message,
+    text: &str,
+    run: &str,
+    step: &str,
+) -> Result<(), SendError> {
+    match kind {
+        Kind::Slack => slack::ask(out, message, text, run, step).await,
+        Kind::Telegram => telegram::ask(out, message, text, run, step).await,
+        Kind::Discord => discord::ask(out, message, text, run, step).await,
+        Kind::Feishu | Kind::Webhook => answer(kind, out, message, text).await,
+    }
+}
+
+/// The immediate answer to a click, once decided (`outcome`): Discord's replaces the question
+/// (its buttons go); the other kinds acknowledge with an empty 200 and are told by [`decided`].
+pub fn decision_ack(kind: Kind, outcome: &str, done: bool) -> Option<serde_json::Value> {
+    match kind {
+        Kind::Discord if done => {
+            Some(serde_json::json!({ "type": 7, "data": { "content": outcome, "components": [] } }))
+        }
+        // Refused (not an approver, self-approval): only the clicker sees why.
+        Kind::Discord => Some(serde_json::json!({ "type": 4, "data": { "content": outcome, "flags": 64 } })),
+        _ => None,
+    }
+}
+
+/// Tells the clicker the outcome of their click, after the acknowledgement.
+pub async fn decided(
+    kind: Kind,
+    out: &Outbound<'_>,
+    decision: &Decision,
+    outcome: &str,
+    done: bool,
+) -> Result<(), SendError> {
+    match kind {
+        Kind::Slack => slack::decided(out, decision, outcome, done).await,
+        Kind::Telegram => telegram::decided(out, decision, outcome, done).await,
+        _ => Ok(()),
+    }
 }
 
 /// Why a request was refused.
@@ -203,4 +284,33 @@ pub fn fresh(timestamp: &str, now: i64, window: i64) -> Result<(), Refused> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decision_token_round_trips_and_nothing_else_parses() {
+        let token = decision_token(true, "0b7f-run", "gate");
+        assert_eq!(parse_decision_token(&token), Some((true, "0b7f-run".into(), "gate".into())));
+        assert_eq!(parse_decision_token(&decision_token(false, "r", "s")), Some((false, "r".into(), "s".into())));
+        for other in ["", "a", "a run", "x run step", "a  step", "approve run step"] {
+            assert_eq!(parse_decision_token(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn discord_is_answered_in_the_acknowledgement_of_a_click() {
+        let done = decision_ack(Kind::Discord, "Approved", true).unwrap();
+        assert_eq!(done["type"], 7, "the question is replaced");
+        assert_eq!(done["data"]["components"], serde_json::json!([]));
+        let refused = decision_ack(Kind::Discord, "Not decided", false).unwrap();
+        assert_eq!(
+            (refused["type"].as_u64(), refused["data"]["flags"].as_u64()),
+            (Some(4), Some(64)),
+            "only the clicker sees it"
+        );
+        assert_eq!(decision_ack(Kind::Slack, "Approved", true), None);
+    }
 }

@@ -48,7 +48,7 @@ fn slash_command(request: &Request<'_>) -> Result<Inbound, Refused> {
     let field = |name: &str| fields.get(name).and_then(Value::as_str);
     let Some(command) = field("command") else {
         // Interactivity (buttons, modals) posts a form too, with only a `payload`.
-        return Ok(Inbound::Ignored("a form without `command` (an interactive payload)".into()));
+        return interaction(field("payload"));
     };
     let required = |name: &str| {
         field(name).map(String::from).ok_or_else(|| Refused::Malformed(format!("the slash command has no `{name}`")))
@@ -120,15 +120,77 @@ fn event(request: &Request<'_>) -> Result<Inbound, Refused> {
     }
 }
 
+/// An interactive payload: a click on an approval's button (`block_actions` whose action is
+/// one of ours); anything else (a modal, another app's button) is ignored.
+fn interaction(payload: Option<&str>) -> Result<Inbound, Refused> {
+    let Some(payload) = payload else {
+        return Ok(Inbound::Ignored("a form with neither `command` nor `payload`".into()));
+    };
+    let payload: Value =
+        serde_json::from_str(payload).map_err(|e| Refused::Malformed(format!("the `payload` is not JSON: {e}")))?;
+    let action = &payload["actions"][0];
+    let token = action["value"].as_str().filter(|_| payload["type"] == "block_actions");
+    let Some((approve, run, step)) = token.and_then(super::parse_decision_token) else {
+        return Ok(Inbound::Ignored("an interactive payload that is not an approval's button".into()));
+    };
+    let user =
+        payload["user"]["id"].as_str().ok_or_else(|| Refused::Malformed("the payload has no `user.id`".into()))?;
+    Ok(Inbound::Decision(super::Decision {
+        run,
+        step,
+        approve,
+        user: user.to_string(),
+        reply: json!({ "response_url": payload["response_url"] }),
+    }))
+}
+
 pub async fn answer(out: &Outbound<'_>, message: &Message, text: &str) -> Result<(), SendError> {
+    post(out, message, json!({ "text": text })).await
+}
+
+/// Asks for a decision: the text, and Approve and Reject buttons (Block Kit).
+pub async fn ask(out: &Outbound<'_>, message: &Message, text: &str, run: &str, step: &str) -> Result<(), SendError> {
+    let button = |label: &str, approve: bool, style: &str| {
+        json!({ "type": "button", "text": { "type": "plain_text", "text": label }, "style": style,
+                "action_id": if approve { "monstrum_approve" } else { "monstrum_reject" },
+                "value": super::decision_token(approve, run, step) })
+    };
+    let blocks = json!([
+        { "type": "section", "text": { "type": "mrkdwn", "text": text } },
+        { "type": "actions", "elements": [button("Approve", true, "primary"), button("Reject", false, "danger")] }
+    ]);
+    post(out, message, json!({ "text": text, "blocks": blocks })).await
+}
+
+/// Tells the clicker the outcome: the question is replaced (its buttons go) when decided; a
+/// refusal is shown to the clicker alone.
+pub async fn decided(
+    out: &Outbound<'_>,
+    decision: &super::Decision,
+    outcome: &str,
+    done: bool,
+) -> Result<(), SendError> {
+    let Some(response_url) = decision.reply["response_url"].as_str() else { return Ok(()) };
+    url::Url::parse(response_url).map_err(|_| crypto::permanent("the `response_url` is not a URL"))?;
+    let body = if done {
+        json!({ "text": outcome, "replace_original": true })
+    } else {
+        json!({ "text": outcome, "response_type": "ephemeral", "replace_original": false })
+    };
+    ok(crypto::send_json(out.http.post(response_url), body.to_string()).await?)
+}
+
+/// Posts `body` (a `text`, maybe `blocks`) where `message` came from: its `response_url`, else
+/// `chat.postMessage` in its thread.
+async fn post(out: &Outbound<'_>, message: &Message, mut body: Value) -> Result<(), SendError> {
     if let Some(response_url) = message.reply["response_url"].as_str() {
         url::Url::parse(response_url).map_err(|_| crypto::permanent("the `response_url` is not a URL"))?;
-        let body = json!({ "text": text, "response_type": "in_channel" });
+        body["response_type"] = json!("in_channel");
         return ok(crypto::send_json(out.http.post(response_url), body.to_string()).await?);
     }
     let token = crypto::secret_text(out.secrets, "bot_token")?;
     let url = crypto::endpoint(out.api, &["api", "chat.postMessage"])?;
-    let mut body = json!({ "channel": message.conversation, "text": text });
+    body["channel"] = json!(message.conversation);
     // In the message's thread, or one started on the message itself.
     if let Some(thread) = message.thread.as_deref().or(message.reply["ts"].as_str()) {
         body["thread_ts"] = json!(thread);

@@ -26,7 +26,10 @@ pub fn inbound(request: &Request<'_>) -> Result<Inbound, Refused> {
         serde_json::from_slice(request.body).map_err(|e| Refused::Malformed(format!("the update is not JSON: {e}")))?;
     let update_id =
         update["update_id"].as_i64().ok_or_else(|| Refused::Malformed("the update has no `update_id`".into()))?;
-    // Edits, channel posts, callbacks, member changes, ...: not a new message from a person.
+    if let Some(query) = update.get("callback_query") {
+        return callback(query);
+    }
+    // Edits, channel posts, member changes, ...: not a new message from a person.
     let Some(message) = update.get("message") else {
         return Ok(Inbound::Ignored("an update that is not a new `message`".into()));
     };
@@ -66,7 +69,70 @@ pub fn inbound(request: &Request<'_>) -> Result<Inbound, Refused> {
     Ok(Inbound::Message(Box::new(message), None))
 }
 
+/// A `callback_query`: a click on an approval's inline button; another bot's button data is
+/// ignored.
+fn callback(query: &Value) -> Result<Inbound, Refused> {
+    let Some((approve, run, step)) = query["data"].as_str().and_then(super::parse_decision_token) else {
+        return Ok(Inbound::Ignored("a callback query that is not an approval's button".into()));
+    };
+    let user =
+        query["from"]["id"].as_i64().ok_or_else(|| Refused::Malformed("the callback has no `from.id`".into()))?;
+    let id = query["id"].as_str().ok_or_else(|| Refused::Malformed("the callback has no `id`".into()))?;
+    let reply = json!({ "callback_query_id": id, "chat_id": query["message"]["chat"]["id"],
+                        "message_id": query["message"]["message_id"] });
+    Ok(Inbound::Decision(super::Decision { run, step, approve, user: user.to_string(), reply }))
+}
+
+/// Asks for a decision: the text with an inline keyboard of Approve and Reject (Telegram keeps
+/// at most 64 bytes of `callback_data`: a longer step id gets the text alone, which names the
+/// command).
+pub async fn ask(out: &Outbound<'_>, message: &Message, text: &str, run: &str, step: &str) -> Result<(), SendError> {
+    let (yes, no) = (super::decision_token(true, run, step), super::decision_token(false, run, step));
+    if yes.len() > 64 {
+        return answer(out, message, text).await;
+    }
+    let keyboard = json!({ "inline_keyboard": [[
+        { "text": "Approve", "callback_data": yes }, { "text": "Reject", "callback_data": no }
+    ]] });
+    send_message(out, message, text, Some(keyboard)).await
+}
+
+/// Tells the clicker the outcome: a notice on their click (`answerCallbackQuery`), and, when
+/// decided, the question replaced by the outcome (its keyboard goes).
+pub async fn decided(
+    out: &Outbound<'_>,
+    decision: &super::Decision,
+    outcome: &str,
+    done: bool,
+) -> Result<(), SendError> {
+    let token = crypto::secret_text(out.secrets, "bot_token")?;
+    let call = |method: &str, body: Value| {
+        let url = crypto::endpoint(out.api, &[&format!("bot{token}"), method]);
+        async move {
+            let response = crypto::send_json(out.http.post(url?), body.to_string()).await?;
+            response.success(|error| crypto::seconds(&error["parameters"]["retry_after"])).map(drop)
+        }
+    };
+    let notice: String = outcome.chars().take(200).collect();
+    call("answerCallbackQuery", json!({ "callback_query_id": decision.reply["callback_query_id"], "text": notice }))
+        .await?;
+    if done {
+        let (chat_id, message_id) = (&decision.reply["chat_id"], &decision.reply["message_id"]);
+        call("editMessageText", json!({ "chat_id": chat_id, "message_id": message_id, "text": outcome })).await?;
+    }
+    Ok(())
+}
+
 pub async fn answer(out: &Outbound<'_>, message: &Message, text: &str) -> Result<(), SendError> {
+    send_message(out, message, text, None).await
+}
+
+async fn send_message(
+    out: &Outbound<'_>,
+    message: &Message,
+    text: &str,
+    markup: Option<Value>,
+) -> Result<(), SendError> {
     let token = crypto::secret_text(out.secrets, "bot_token")?;
     let url = crypto::endpoint(out.api, &[&format!("bot{token}"), "sendMessage"])?;
     let reply = &message.reply;
@@ -77,6 +143,9 @@ pub async fn answer(out: &Outbound<'_>, message: &Message, text: &str) -> Result
     }
     if let Some(message_id) = reply["message_id"].as_i64() {
         body["reply_parameters"] = json!({ "message_id": message_id });
+    }
+    if let Some(markup) = markup {
+        body["reply_markup"] = markup;
     }
     let response = crypto::send_json(out.http.post(url), body.to_string()).await?;
     let body = response.success(|error| crypto::seconds(&error["parameters"]["retry_after"]))?;
