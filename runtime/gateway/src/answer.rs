@@ -3,7 +3,7 @@
 //! to be answered is never silent. At start the gateway takes up what a stopped server left.
 
 use crate::Gateway;
-use crate::kinds::{self, Outbound};
+use crate::kinds;
 use crate::message::Message;
 use monstrum_core::governance::channels;
 use std::sync::Arc;
@@ -21,12 +21,7 @@ impl Gateway {
             }
             return;
         };
-        let out = Outbound {
-            http: &self.sender.http,
-            api: &live.api,
-            secrets: &live.secrets,
-            callback: live.channel.callback.as_deref(),
-        };
+        let out = live.outbound(&self.sender.http);
         let mut wait = self.retry.first_wait;
         let mut attempt = 0;
         let error = loop {
@@ -67,12 +62,7 @@ impl Gateway {
     /// kind has them); a failure is logged (the gate still waits, and the command decides it).
     pub(crate) async fn ask(&self, channel: &str, message: &Message, run: &str, step: &str, text: &str) {
         let Some(live) = self.channels().live.get(channel).cloned() else { return };
-        let out = Outbound {
-            http: &self.sender.http,
-            api: &live.api,
-            secrets: &live.secrets,
-            callback: live.channel.callback.as_deref(),
-        };
+        let out = live.outbound(&self.sender.http);
         if let Err(e) = kinds::ask(live.channel.kind, &out, message, text, run, step).await {
             tracing::warn!("channel {channel}: the approval of {run}/{step} could not be asked for: {}", e.error);
         }

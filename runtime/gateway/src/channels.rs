@@ -20,6 +20,18 @@ pub struct Live {
     pub api: String,
 }
 
+impl Live {
+    /// What its answers and sends go out with.
+    pub fn outbound<'a>(&'a self, http: &'a reqwest::Client) -> crate::kinds::Outbound<'a> {
+        crate::kinds::Outbound {
+            http,
+            api: &self.api,
+            secrets: &self.secrets,
+            callback: self.channel.callback.as_deref(),
+        }
+    }
+}
+
 /// Every channel file of a workspace: those that load, and why the others do not.
 #[derive(Default)]
 pub struct Channels {

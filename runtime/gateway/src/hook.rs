@@ -121,12 +121,7 @@ impl Gateway {
         let ack = kinds::decision_ack(live.channel.kind, &outcome, done);
         let (this, live) = (self.clone(), live.clone());
         tokio::spawn(async move {
-            let out = kinds::Outbound {
-                http: &this.sender.http,
-                api: &live.api,
-                secrets: &live.secrets,
-                callback: live.channel.callback.as_deref(),
-            };
+            let out = live.outbound(&this.sender.http);
             if let Err(e) = kinds::decided(live.channel.kind, &out, &decision, &outcome, done).await {
                 tracing::warn!("channel {}: the clicker could not be told the outcome: {}", live.channel.name, e.error);
             }

@@ -5,7 +5,7 @@
 //! reach the bot.
 
 use crate::channels::{self, Channels};
-use crate::kinds::{self, Outbound, SendError};
+use crate::kinds::{self, SendError};
 use monstrum_core::governance::{BoundTool, Executor, Principal};
 use monstrum_core::vault::Vault;
 use monstrum_core::workspace::Workspace;
@@ -66,12 +66,7 @@ impl Sender {
         let conversation = text("conversation").ok_or("`conversation` is required")?;
         let message = text("text").ok_or("`text` is required")?;
         let thread = text("thread");
-        let out = Outbound {
-            http: &self.http,
-            api: &live.api,
-            secrets: &live.secrets,
-            callback: live.channel.callback.as_deref(),
-        };
+        let out = live.outbound(&self.http);
         let mut tries = 0;
         loop {
             tries += 1;
