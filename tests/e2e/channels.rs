@@ -69,6 +69,19 @@ outputs:
   reply: "{{ steps.done.output.text }}"
 "#,
     );
+    ws.write(
+        "workflows/long.yaml",
+        r#"name: long
+bot: deployer
+inputs:
+  message: { type: object }
+steps:
+  - { id: wait, tool: core.wait, with: { seconds: 4 } }
+  - { id: done, needs: [wait], tool: core.echo, with: { text: "done at last" } }
+outputs:
+  reply: "{{ steps.done.output.text }}"
+"#,
+    );
     let api = &service.url;
     ws.write(
         "channels/ops-slack.yaml",
@@ -83,6 +96,9 @@ routes:
     workflow: workflows/deploy.yaml
   - if: "message.text == 'ignore me'"
     bot: nobody-answers-this
+  - if: "message.text == 'take your time'"
+    bot: deployer
+    workflow: workflows/long.yaml
   - if: "message.conversation == 'C-OPS'"
     bot: ops
 "#
@@ -271,13 +287,20 @@ fn slack_messages_are_verified_routed_answered_in_the_thread_and_run_once() {
     );
     assert!(given.get("reply").is_none(), "what the answer needs is not the run's: {given}");
 
+    // A long run says it is working on it first, in the thread, then answers there.
+    assert_eq!(slack(&base, &slack_message("Ev4", "C-OPS", "take your time"), now(), None).status(), 200);
+    let got = service.wait_for(4);
+    let texts: Vec<_> = got[2..4].iter().map(|r| (r.json()["text"].clone(), r.json()["thread_ts"].clone())).collect();
+    assert_eq!(texts[0], (json!("Working on it…"), json!("1700000000.000100")));
+    assert_eq!(texts[1], (json!("done at last"), json!("1700000000.000100")));
+
     // A redelivery after a restart is still recognised.
     server.kill().unwrap();
     server.wait().unwrap();
     let (mut server, base) = start(&ws);
     assert_eq!(slack(&base, &message, now(), Some(3)).status(), 200);
     std::thread::sleep(Duration::from_millis(700));
-    assert_eq!(service.received().len(), 2, "not run again after the restart");
+    assert_eq!(service.received().len(), 4, "not run again after the restart");
     server.kill().unwrap();
     server.wait().unwrap();
 }

@@ -126,7 +126,7 @@ impl Gateway {
                     );
                 }
                 Some(_) => {
-                    let awaiting = crate::Awaiting { channel: delivery.channel.clone(), message };
+                    let awaiting = crate::Awaiting { channel: delivery.channel.clone(), message, asked: false };
                     self.awaiting.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id, awaiting);
                 }
                 None => {

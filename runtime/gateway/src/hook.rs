@@ -157,10 +157,28 @@ impl Gateway {
         self.awaiting
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(run_id.clone(), crate::Awaiting { channel: name.clone(), message });
+            .insert(run_id.clone(), crate::Awaiting { channel: name.clone(), message, asked: false });
         if let Err(e) = channels::started(&self.store, name, &event_id, &run_id).await {
             tracing::error!("channel {name}: event {event_id}: cannot record run {run_id}: {e:#}");
         }
-        (self.drive)(run_id, run);
+        (self.drive)(run_id.clone(), run);
+        // A long run says it is under way where the kind has no sign of its own (Discord's
+        // deferred response already shows the bot thinking).
+        if live.channel.kind != kinds::Kind::Discord {
+            let (this, name) = (self.clone(), name.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(crate::WORKING_AFTER).await;
+                let message = this
+                    .awaiting
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&run_id)
+                    .filter(|a| !a.asked)
+                    .map(|a| a.message.clone());
+                if let Some(message) = message {
+                    this.send(&name, &message, Some(&run_id), crate::WORKING, false).await;
+                }
+            });
+        }
     }
 }

@@ -34,6 +34,12 @@ pub type Drive = Arc<dyn Fn(String, StartRun) + Send + Sync>;
 /// Continues a run in the background after a decision (the server's driver).
 pub type Resume = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// A run still going this long after its message says so in the conversation.
+pub const WORKING_AFTER: Duration = Duration::from_secs(3);
+
+/// What it says.
+pub const WORKING: &str = "Working on it…";
+
 /// How answers are retried.
 #[derive(Clone, Copy, Debug)]
 pub struct Retry {
@@ -55,6 +61,8 @@ impl Default for Retry {
 struct Awaiting {
     channel: String,
     message: Message,
+    /// It waits at a gate, asked for in the conversation (no "working on it" then).
+    asked: bool,
 }
 
 /// The gateway of a workspace.
@@ -129,8 +137,9 @@ impl Gateway {
                 );
             }
             Event::ApprovalRequested { run, step, message, command, .. } => {
-                let awaiting = self.awaiting.lock().unwrap_or_else(|p| p.into_inner());
-                let Some(a) = awaiting.get(run) else { return };
+                let mut awaiting = self.awaiting.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(a) = awaiting.get_mut(run) else { return };
+                a.asked = true;
                 let text = format!("Waiting for approval of `{step}`: {message}\n(or: {command})");
                 let (this, channel, msg) = (self.clone(), a.channel.clone(), a.message.clone());
                 let (run, step) = (run.clone(), step.clone());
