@@ -35,6 +35,9 @@ impl Received {
 #[derive(Default)]
 struct Inner {
     received: Vec<Received>,
+    /// The gateway's "Working on it…" notes, kept apart: whether one comes depends on how long a
+    /// run takes on a loaded machine.
+    notes: Vec<Received>,
     /// Answers to give before the normal one: (path suffix, status, headers, body).
     queued: VecDeque<(String, u16, Vec<(String, String)>, Value)>,
 }
@@ -59,9 +62,14 @@ impl ChatService {
         self.inner.lock().unwrap().queued.push_back((suffix.to_string(), status, headers, body));
     }
 
-    /// Every request so far.
+    /// Every request so far but the "Working on it…" notes.
     pub fn received(&self) -> Vec<Received> {
         self.inner.lock().unwrap().received.clone()
+    }
+
+    /// The "Working on it…" notes so far.
+    pub fn notes(&self) -> Vec<Received> {
+        self.inner.lock().unwrap().notes.clone()
     }
 
     /// Waits (up to 30 s) until `n` requests have come; returns them.
@@ -87,7 +95,12 @@ async fn answer(
 ) -> Response {
     let path = uri.path().to_string();
     let mut inner = inner.lock().unwrap();
-    inner.received.push(Received { method: method.to_string(), path: path.clone(), headers, body: body.to_vec() });
+    let received = Received { method: method.to_string(), path: path.clone(), headers, body: body.to_vec() };
+    if String::from_utf8_lossy(&body).contains("Working on it") {
+        inner.notes.push(received);
+        return axum::Json(json!({ "ok": true, "code": 0 })).into_response();
+    }
+    inner.received.push(received);
     if let Some(i) = inner.queued.iter().position(|(suffix, ..)| path.ends_with(suffix.as_str())) {
         let (_, status, headers, body) = inner.queued.remove(i).unwrap();
         let mut response = (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
