@@ -29,7 +29,7 @@ pub async fn run(global: &Global, action: ChannelAction) -> anyhow::Result<u8> {
         println!("no channels (add channels/NAME.yaml: docs/channels.md)");
     }
     let time = |ms: i64| crate::local_time::local_time(ms);
-    for (name, _) in monstrum_gateway::channels::files(&workspace) {
+    for name in workspace.channel_names() {
         let recent = store.deliveries(Some(&name), deliveries).await?;
         let live = channels.live.get(&name);
         let problem = channels.problems.get(&name);

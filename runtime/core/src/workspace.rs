@@ -221,16 +221,21 @@ impl Workspace {
 
     /// The names of the workspace's channel files (`channels/NAME.yaml`), whether they load or not.
     pub fn channel_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.root.join("channels"))
+        self.channel_files().into_iter().map(|(name, _)| name).collect()
+    }
+
+    /// The workspace's channel files (`channels/NAME.yaml`), as (name, file), by name.
+    pub fn channel_files(&self) -> Vec<(String, PathBuf)> {
+        let mut files: Vec<(String, PathBuf)> = std::fs::read_dir(self.root.join("channels"))
             .into_iter()
             .flatten()
             .flatten()
             .map(|e| e.path())
             .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-            .filter_map(|p| Some(p.file_stem()?.to_str()?.to_string()))
+            .filter_map(|p| Some((p.file_stem()?.to_str()?.to_string(), p)))
             .collect();
-        names.sort();
-        names
+        files.sort();
+        files
     }
 
     /// Reads the registered MCP servers' approved tools from `store` (see [`Workspace::mcp`]).

@@ -39,25 +39,10 @@ pub struct Channels {
     pub problems: BTreeMap<String, String>,
 }
 
-/// The channel files of `workspace`, as (name, file), by name.
-pub fn files(workspace: &Workspace) -> Vec<(String, PathBuf)> {
-    let dir = workspace.root.join("channels");
-    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-        .filter_map(|p| Some((p.file_stem()?.to_str()?.to_string(), p)))
-        .collect();
-    out.sort();
-    out
-}
-
 /// Loads every channel of `workspace`.
 pub async fn load(workspace: &Workspace, vault: &Vault) -> Channels {
     let mut channels = Channels::default();
-    for (name, file) in files(workspace) {
+    for (name, file) in workspace.channel_files() {
         match load_one(workspace, vault, &name, &file).await {
             Ok(live) => {
                 channels.live.insert(name, Arc::new(live));
