@@ -35,7 +35,12 @@ fn discord_key() -> ed25519_dalek::SigningKey {
 /// A workspace with two bots on the scripted model, a workflow for `/deploy`, and channels of
 /// every kind whose `api` is `service`.
 fn workspace(service: &ChatService) -> Ws {
-    let ws = Ws::new();
+    workspace_on(service, None)
+}
+
+/// [`workspace`] on the store at `db` (SQLite in the workspace when `None`).
+fn workspace_on(service: &ChatService, db: Option<String>) -> Ws {
+    let ws = Ws { db, ..Ws::new() };
     ws.write("scripts/ops.yaml", "- text: hello from ops\n");
     ws.write(
         "bots/ops.yaml",
@@ -312,6 +317,56 @@ fn slack_messages_are_verified_routed_answered_in_the_thread_and_run_once() {
     assert_eq!(service.received().len(), 3, "not run again after the restart");
     server.kill().unwrap();
     server.wait().unwrap();
+}
+
+/// Many events at once, each sent three times by concurrent senders, as a service retrying under
+/// load would: every one is acknowledged, recorded once and audited once, and the trail's chain
+/// is intact (the deliveries are committed in groups with whatever else the store writes).
+fn concurrent_redeliveries_are_recorded_and_audited_once(db: Option<String>) {
+    let service = ChatService::start();
+    let ws = workspace_on(&service, db);
+    let (mut server, base) = start(&ws);
+    let events_sent = 60;
+    std::thread::scope(|scope| {
+        for sender in 0..6 {
+            let base = &base;
+            scope.spawn(move || {
+                for copy in 0..3 {
+                    for n in (0..events_sent).filter(|n| n % 2 == sender % 2) {
+                        let message = slack_message(&format!("EvC{n}"), "C-ELSEWHERE", "no route matches this");
+                        let retry = (copy > 0).then_some(copy);
+                        assert_eq!(slack(base, &message, now(), retry).status(), 200, "EvC{n}, copy {copy}");
+                    }
+                }
+            });
+        }
+    });
+    let recorded = events(&ws.run(&["--json", "channel", "list", "--deliveries", "500"]));
+    let recorded =
+        recorded.iter().find(|c| c["name"] == "ops-slack").unwrap()["deliveries"].as_array().unwrap().clone();
+    let mut ids: Vec<&str> = recorded.iter().map(|d| d["event_id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!((recorded.len(), ids.len()), (events_sent, events_sent), "{recorded:#?}");
+    assert!(recorded.iter().all(|d| d["status"] == "dropped"), "{recorded:#?}");
+    let audit = events(&ws.run(&["--json", "audit", "list", "--kind", "channel"]));
+    assert_eq!(audit.len(), events_sent, "one record per event, none per redelivery");
+    let verified = events(&ws.run(&["--json", "audit", "verify"]));
+    let verdict = verified.iter().find(|e| e["type"] == "audit_verify").expect("a verdict");
+    assert_eq!(verdict["intact"], true, "{verified:#?}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[test]
+fn concurrent_redeliveries_are_recorded_and_audited_once_on_sqlite() {
+    concurrent_redeliveries_are_recorded_and_audited_once(None);
+}
+
+#[test]
+fn concurrent_redeliveries_are_recorded_and_audited_once_on_postgresql() {
+    let Some(db) = crate::common::postgres_database() else { return };
+    concurrent_redeliveries_are_recorded_and_audited_once(Some(db));
 }
 
 #[test]

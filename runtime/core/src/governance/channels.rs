@@ -8,12 +8,9 @@ use crate::audit::{AuditEntry, AuditKind, Trail};
 use crate::store::{NewDelivery, Store};
 use serde_json::{Value, json};
 
-/// Records a delivery and audits where it goes; false for a redelivery (the same event id from
+/// Records a delivery and audits where it goes, in one commit; false for a redelivery (the same event id from
 /// the same channel), which is neither recorded again nor audited.
 pub async fn received(store: &Store, delivery: &NewDelivery<'_>) -> anyhow::Result<bool> {
-    if !store.record_delivery(delivery).await? {
-        return Ok(false);
-    }
     let (decision, bot) = match delivery.route {
         Some((bot, _)) => ("routed", Some(bot)),
         None => ("dropped", None),
@@ -25,8 +22,8 @@ pub async fn received(store: &Store, delivery: &NewDelivery<'_>) -> anyhow::Resu
         "user": delivery.message.get("user"),
     });
     let reason = bot.is_none().then(|| "no route matched".to_string());
-    audit(store, delivery.channel, bot, None, decision, reason, detail).await?;
-    Ok(true)
+    let entry = entry(delivery.channel, bot, None, decision, reason, detail);
+    Ok(store.record_delivery(delivery, entry).await?)
 }
 
 /// Records the run a routed delivery started.
@@ -50,21 +47,21 @@ pub async fn unanswered(
 ) -> anyhow::Result<()> {
     store.update_delivery(channel, event_id, "unanswered", None, attempts, Some(error)).await?;
     let detail = json!({ "event_id": event_id, "attempts": attempts });
-    audit(store, channel, None, run_id, "unanswered", Some(error.to_string()), detail).await
+    let entry = entry(channel, None, run_id, "unanswered", Some(error.to_string()), detail);
+    Trail::in_store(store.clone()).append(entry).await.map_err(|e| anyhow::anyhow!("the audit trail: {e}"))?;
+    Ok(())
 }
 
-async fn audit(
-    store: &Store,
+fn entry(
     channel: &str,
     bot: Option<&str>,
     run: Option<&str>,
     decision: &str,
     reason: Option<String>,
     detail: Value,
-) -> anyhow::Result<()> {
+) -> AuditEntry {
     let mut entry = AuditEntry::new(AuditKind::Channel).on(channel).decided(decision, reason).with_detail(detail);
     entry.bot = bot.map(str::to_string);
     entry.run = run.map(str::to_string);
-    Trail::in_store(store.clone()).append(entry).await.map_err(|e| anyhow::anyhow!("the audit trail: {e}"))?;
-    Ok(())
+    entry
 }

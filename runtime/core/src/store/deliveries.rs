@@ -2,11 +2,15 @@
 //! event id, with what became of it. The primary key makes a redelivery a refused insert, so a
 //! message runs once however often the service sends it, across restarts.
 
+use super::batch_sql::values;
+use super::writer::{Ack, WriteOp};
 use super::{Context, Store, StoreResult, now_ms};
+use crate::audit::AuditEntry;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use std::collections::HashMap;
 
 /// A delivery as stored.
 #[derive(Clone, Debug, Serialize)]
@@ -41,6 +45,74 @@ pub struct NewDelivery<'a> {
     pub reply: &'a Value,
 }
 
+/// A new delivery as the store writer inserts it.
+pub(super) struct DeliveryRow {
+    channel: String,
+    event_id: String,
+    received_at: i64,
+    status: &'static str,
+    conversation: String,
+    bot: Option<String>,
+    workflow: Option<String>,
+    message: String,
+    reply: String,
+}
+
+const COLUMNS: usize = 10;
+
+/// Inserts the batch's deliveries in one statement, in `tx`, and gives the indexes (in the batch,
+/// ascending) of those that were new: of several with one key, the first. `numbered`: `$1`
+/// placeholders (PostgreSQL), else `?` (SQLite).
+pub(super) async fn insert_deliveries(
+    tx: &mut Transaction<'static, Any>,
+    batch: &[(WriteOp, Ack)],
+    numbered: bool,
+) -> StoreResult<Vec<usize>> {
+    let rows: Vec<(usize, &DeliveryRow)> = batch
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (op, _))| match op {
+            WriteOp::Delivery(row, _) => Some((i, &**row)),
+            _ => None,
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "INSERT INTO channel_deliveries (channel, event_id, received_at, updated_at, status, conversation, bot, workflow, message, reply)
+         VALUES {} ON CONFLICT (channel, event_id) DO NOTHING RETURNING channel, event_id",
+        values(numbered.then_some(1), rows.len(), COLUMNS)
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (_, d) in &rows {
+        query = query
+            .bind(d.channel.as_str())
+            .bind(d.event_id.as_str())
+            .bind(d.received_at)
+            .bind(d.received_at)
+            .bind(d.status)
+            .bind(d.conversation.as_str())
+            .bind(d.bot.as_deref())
+            .bind(d.workflow.as_deref())
+            .bind(d.message.as_str())
+            .bind(d.reply.as_str());
+    }
+    let inserted = query.fetch_all(&mut **tx).await.context("cannot record the channels' deliveries")?;
+    let mut first: HashMap<(&str, &str), usize> = HashMap::new();
+    for (i, d) in rows.iter().rev() {
+        first.insert((&d.channel, &d.event_id), *i);
+    }
+    let mut new = Vec::with_capacity(inserted.len());
+    for row in &inserted {
+        let (channel, event_id): (String, String) =
+            (row.try_get(0).context("bad delivery row")?, row.try_get(1).context("bad delivery row")?);
+        new.extend(first.get(&(channel.as_str(), event_id.as_str())));
+    }
+    new.sort_unstable();
+    Ok(new)
+}
+
 fn delivery_row(row: &AnyRow) -> Result<DeliveryRecord, sqlx::Error> {
     let json = |col: &str| -> Result<Value, sqlx::Error> {
         let text: String = row.try_get(col)?;
@@ -64,27 +136,23 @@ fn delivery_row(row: &AnyRow) -> Result<DeliveryRecord, sqlx::Error> {
 }
 
 impl Store {
-    /// Records a delivery; false when one with the same channel and event id exists (a
+    /// Records a delivery and, if it is new, `audit` with it (one commit, with whatever else the
+    /// store writer has queued); false when one with the same channel and event id exists (a
     /// redelivery), in which case nothing is written.
-    pub(crate) async fn record_delivery(&self, d: &NewDelivery<'_>) -> StoreResult<bool> {
-        let now = now_ms();
-        let done = sqlx::query(
-            "INSERT INTO channel_deliveries (channel, event_id, received_at, updated_at, status, conversation, bot, workflow, message, reply)
-             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (channel, event_id) DO NOTHING",
-        )
-        .bind(d.channel)
-        .bind(d.event_id)
-        .bind(now)
-        .bind(if d.route.is_some() { "routed" } else { "dropped" })
-        .bind(d.conversation)
-        .bind(d.route.map(|r| r.0))
-        .bind(d.route.map(|r| r.1))
-        .bind(d.message.to_string())
-        .bind(d.reply.to_string())
-        .execute(&self.pool)
-        .await
-        .context(format!("cannot record the delivery of {} from {}", d.event_id, d.channel))?;
-        Ok(done.rows_affected() == 1)
+    pub(crate) async fn record_delivery(&self, d: &NewDelivery<'_>, audit: AuditEntry) -> StoreResult<bool> {
+        let row = DeliveryRow {
+            channel: d.channel.to_string(),
+            event_id: d.event_id.to_string(),
+            received_at: now_ms(),
+            status: if d.route.is_some() { "routed" } else { "dropped" },
+            conversation: d.conversation.to_string(),
+            bot: d.route.map(|r| r.0.to_string()),
+            workflow: d.route.map(|r| r.1.to_string()),
+            message: d.message.to_string(),
+            reply: d.reply.to_string(),
+        };
+        let sealed = self.writer.commit(WriteOp::Delivery(Box::new(row), audit)).await?;
+        Ok(sealed.is_some())
     }
 
     /// Sets a delivery's run, status, answer attempts and last error.

@@ -4,6 +4,7 @@
 
 use super::audit::audit_head;
 use super::batch_sql::Rows;
+use super::deliveries::{DeliveryRow, insert_deliveries};
 use super::{Context, StepRecord, StoreError, StoreResult};
 use crate::audit::{AuditEntry, AuditRecord, GENESIS};
 use sqlx::AnyPool;
@@ -25,12 +26,15 @@ pub(super) enum WriteOp {
     Finished(StepRecord),
     /// Sealed onto the chain's head at commit time, so records are chained in commit order.
     Audit(AuditEntry),
+    /// A channel's delivery, with its audit record: both are written if the delivery is new,
+    /// neither if it is a redelivery (its key exists), which is acknowledged with no record.
+    Delivery(Box<DeliveryRow>, AuditEntry),
     /// Writes nothing; acknowledged once everything queued before it is committed.
     Barrier,
 }
 
-/// What a committed operation gives back: the sealed record of an `Audit`; or the failure, as
-/// what was being done and why.
+/// What a committed operation gives back: the sealed record of an `Audit` or of a new
+/// `Delivery`; or the failure, as what was being done and why.
 type Committed = Result<Option<AuditRecord>, Failure>;
 type Failure = (String, String);
 pub(super) type Ack = Option<oneshot::Sender<Committed>>;
@@ -79,13 +83,13 @@ async fn run(pool: AnyPool, sqlite: bool, mut rx: mpsc::UnboundedReceiver<(Write
     let mut earlier_failure: Option<Failure> = None;
     while rx.recv_many(&mut batch, BATCH).await > 0 {
         gather(&mut rx, &mut batch).await;
-        let (result, mut sealed) = match write_sealing(&pool, sqlite, &batch, &mut head).await {
-            Ok(sealed) => (Ok(()), sealed.into_iter()),
-            Err(e) => (Err((e.context.clone(), super::root_cause(&e.cause))), Vec::new().into_iter()),
+        let (result, mut sealed, sealing) = match write_sealing(&pool, sqlite, &batch, &mut head).await {
+            Ok((sealed, sealing)) => (Ok(()), sealed.into_iter(), sealing),
+            Err(e) => (Err((e.context.clone(), super::root_cause(&e.cause))), Vec::new().into_iter(), Vec::new()),
         };
         let mut acked = false;
-        for (op, ack) in batch.drain(..) {
-            let record = if matches!(op, WriteOp::Audit(_)) { sealed.next() } else { None };
+        for (i, (_, ack)) in batch.drain(..).enumerate() {
+            let record = if sealing.get(i) == Some(&true) { sealed.next() } else { None };
             if let Some(ack) = ack {
                 acked = true;
                 let outcome = match (&result, &earlier_failure) {
@@ -120,27 +124,31 @@ async fn gather(rx: &mut mpsc::UnboundedReceiver<(WriteOp, Ack)>, batch: &mut Ve
 /// write lock (`BEGIN IMMEDIATE`) while it writes, so if another process appended since, the
 /// insert clashes on `seq` and the batch is written again onto the head read under the lock.
 /// PostgreSQL: every batch with audit records reads the head under an advisory lock that every
-/// appender takes (an append that did not take it could slip in between).
+/// appender takes (an append that did not take it could slip in between). A batch with
+/// deliveries learns which are new from their insert, in its transaction, before it seals.
+/// Gives the sealed records and, for each operation, whether it sealed one.
 async fn write_sealing(
     pool: &AnyPool,
     sqlite: bool,
     batch: &[(WriteOp, Ack)],
     head: &mut Option<(i64, String)>,
-) -> StoreResult<Vec<AuditRecord>> {
+) -> StoreResult<(Vec<AuditRecord>, Vec<bool>)> {
+    let deliveries = batch.iter().any(|(op, _)| matches!(op, WriteOp::Delivery(..)));
     let audits = batch.iter().any(|(op, _)| matches!(op, WriteOp::Audit(_)));
-    if sqlite && (!audits || head.is_some()) {
+    if sqlite && !deliveries && (!audits || head.is_some()) {
         let start = head.clone().unwrap_or_else(|| (0, GENESIS.into()));
-        let sealed = seal(batch, &start);
+        let sealing = sealing(batch, &[]);
+        let sealed = seal(batch, &sealing, &start);
         match Rows::of(batch, &sealed).write_at_once(pool).await {
             Ok(()) => {
                 *head = sealed.last().map(|r| (r.seq, r.hash.clone())).or(head.take());
-                return Ok(sealed);
+                return Ok((sealed, sealing));
             }
             Err(e) if !audits => return Err(e),
             Err(_) => {}
         }
     }
-    write_in_transaction(pool, sqlite, audits, batch, head).await
+    write_in_transaction(pool, sqlite, batch, head).await
 }
 
 /// Writes the batch statement by statement in one transaction. With audit records, under the
@@ -149,12 +157,14 @@ async fn write_sealing(
 async fn write_in_transaction(
     pool: &AnyPool,
     sqlite: bool,
-    audits: bool,
     batch: &[(WriteOp, Ack)],
     head: &mut Option<(i64, String)>,
-) -> StoreResult<Vec<AuditRecord>> {
+) -> StoreResult<(Vec<AuditRecord>, Vec<bool>)> {
     let mut tx = if sqlite { pool.begin_with("BEGIN IMMEDIATE").await } else { pool.begin().await }
         .context("cannot begin a transaction")?;
+    let new = insert_deliveries(&mut tx, batch, !sqlite).await?;
+    let sealing = sealing(batch, &new);
+    let audits = sealing.contains(&true);
     let mut start = (0, GENESIS.into());
     if audits {
         if !sqlite {
@@ -166,24 +176,36 @@ async fn write_in_transaction(
         }
         start = audit_head(&mut *tx).await?.unwrap_or(start);
     }
-    let sealed = seal(batch, &start);
+    let sealed = seal(batch, &sealing, &start);
     Rows::of(batch, &sealed).write_in(&mut tx, !sqlite).await?;
     tx.commit().await.context("cannot commit")?;
     if audits {
         *head = Some(sealed.last().map_or(start, |r| (r.seq, r.hash.clone())));
     }
-    Ok(sealed)
+    Ok((sealed, sealing))
 }
 
-/// The batch's audit entries sealed in order, the first onto `head`.
-fn seal(batch: &[(WriteOp, Ack)], head: &(i64, String)) -> Vec<AuditRecord> {
+/// Which operations of the batch seal an audit record: every `Audit`, and each `Delivery` whose
+/// row was inserted (`new`: the indexes of those operations, ascending).
+fn sealing(batch: &[(WriteOp, Ack)], new: &[usize]) -> Vec<bool> {
+    batch
+        .iter()
+        .enumerate()
+        .map(|(i, (op, _))| match op {
+            WriteOp::Audit(_) => true,
+            WriteOp::Delivery(..) => new.binary_search(&i).is_ok(),
+            _ => false,
+        })
+        .collect()
+}
+
+/// The audit entries of the operations that seal one, in order, the first onto `head`.
+fn seal(batch: &[(WriteOp, Ack)], sealing: &[bool], head: &(i64, String)) -> Vec<AuditRecord> {
     let mut sealed: Vec<AuditRecord> = Vec::new();
-    for (op, _) in batch {
-        if let WriteOp::Audit(entry) = op {
-            let (seq, prev) = sealed.last().map_or((head.0, head.1.as_str()), |r| (r.seq, r.hash.as_str()));
-            let record = AuditRecord::seal(entry.clone(), seq + 1, super::now_ms(), prev);
-            sealed.push(record);
-        }
+    for ((op, _), _) in batch.iter().zip(sealing).filter(|(_, seals)| **seals) {
+        let (WriteOp::Audit(entry) | WriteOp::Delivery(_, entry)) = op else { continue };
+        let (seq, prev) = sealed.last().map_or((head.0, head.1.as_str()), |r| (r.seq, r.hash.as_str()));
+        sealed.push(AuditRecord::seal(entry.clone(), seq + 1, super::now_ms(), prev));
     }
     sealed
 }
