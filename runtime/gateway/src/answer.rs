@@ -98,7 +98,7 @@ impl Gateway {
                 let live = self.channels().live.get(&delivery.channel).cloned();
                 let route = live.as_ref().and_then(|l| {
                     let value = &delivery.message;
-                    crate::route::choose(&delivery.channel, &l.channel.routes, value).map(|(_, r)| r.clone())
+                    l.routes.choose(&delivery.channel, value).map(|(_, r)| r.clone())
                 });
                 match (live, route) {
                     (Some(live), Some(route)) => {

@@ -18,6 +18,10 @@ pub struct Live {
     pub secrets: Secrets,
     /// The API base URL answers go to, without a trailing `/`.
     pub api: String,
+    /// Its access token between answers (kinds that have one).
+    pub token: crate::kinds::TokenCache,
+    /// Its routes, their conditions compiled.
+    pub routes: crate::route::Routes,
 }
 
 impl Live {
@@ -28,6 +32,7 @@ impl Live {
             api: &self.api,
             secrets: &self.secrets,
             callback: self.channel.callback.as_deref(),
+            token: Some(&self.token),
         }
     }
 }
@@ -71,7 +76,15 @@ async fn load_one(workspace: &Workspace, vault: &Vault, name: &str, file: &std::
         secrets.0.insert(role.clone(), Zeroizing::new(secret.expose().to_vec()));
     }
     let api = channel.api.clone().unwrap_or_else(|| crate::kinds::default_api(channel.kind).to_string());
-    Ok(Live { api: api.trim_end_matches('/').to_string(), channel, file: file.to_path_buf(), secrets })
+    let routes = crate::route::Routes::compile(&channel.routes).map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok(Live {
+        routes,
+        api: api.trim_end_matches('/').to_string(),
+        channel,
+        file: file.to_path_buf(),
+        secrets,
+        token: Default::default(),
+    })
 }
 
 /// Why a channel's secret cannot be read.

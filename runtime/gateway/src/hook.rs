@@ -58,7 +58,7 @@ pub(crate) async fn receive(
         Ok(v) => v,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     };
-    let route = crate::route::choose(&name, &live.channel.routes, &message_value);
+    let route = live.routes.choose(&name, &message_value);
     let delivery = NewDelivery {
         channel: &name,
         event_id: &message.event_id,

@@ -235,7 +235,7 @@ pub mod testing {
     }
 
     pub fn outbound<'a>(http: &'a reqwest::Client, api: &'a str, secrets: &'a Secrets) -> Outbound<'a> {
-        Outbound { http, api, secrets, callback: None }
+        Outbound { http, api, secrets, callback: None, token: None }
     }
 
     /// The header `name` of a recorded request, as text.

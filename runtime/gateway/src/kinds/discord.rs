@@ -151,25 +151,37 @@ async fn edit_original(out: &Outbound<'_>, message: &Message, text: &str, compon
     let url =
         crypto::endpoint(out.api, &["webhooks", field("application_id")?, field("token")?, "messages", "@original"])?;
     let content: String = text.chars().take(MAX_CONTENT).collect();
+    let body = json!({ "content": content, "components": components });
     let request = out.http.patch(url).header(reqwest::header::USER_AGENT, USER_AGENT);
-    let response =
-        crypto::send_json(request, json!({ "content": content, "components": components }).to_string()).await?;
-    response.success(|error| crypto::seconds(&error["retry_after"])).map(drop)
+    let response = crypto::send_json(request, body.to_string()).await?;
+    // An interaction token lasts 15 minutes: past that Discord refuses it (401, or 404 for the
+    // unknown webhook), and the answer goes to the channel with the bot's token, if it has one.
+    let expired = [http::StatusCode::UNAUTHORIZED, http::StatusCode::NOT_FOUND].contains(&response.status);
+    if !(expired && out.secrets.0.contains_key("bot_token")) {
+        return response.success(|error| crypto::seconds(&error["retry_after"])).map(drop);
+    }
+    tracing::info!("discord: an interaction token expired; answering in the channel with the bot's token");
+    to_channel(out, &message.conversation, body).await
 }
 
 /// Posts `text` to channel `conversation` with the bot's token (`POST /channels/{id}/messages`):
 /// a message nobody asked for, so no interaction token; a thread is a channel of its own in
 /// Discord, so `thread` (when given) is where it goes.
 pub async fn post(out: &Outbound<'_>, conversation: &str, thread: Option<&str>, text: &str) -> Result<(), SendError> {
-    let token = crypto::secret_text(out.secrets, "bot_token")?;
-    let url = crypto::endpoint(out.api, &["channels", thread.unwrap_or(conversation), "messages"])?;
     let content: String = text.chars().take(MAX_CONTENT).collect();
+    to_channel(out, thread.unwrap_or(conversation), json!({ "content": content })).await
+}
+
+/// Posts the message `body` to channel `id` with the bot's token.
+async fn to_channel(out: &Outbound<'_>, id: &str, body: Value) -> Result<(), SendError> {
+    let token = crypto::secret_text(out.secrets, "bot_token")?;
+    let url = crypto::endpoint(out.api, &["channels", id, "messages"])?;
     let request = out
         .http
         .post(url)
         .header(reqwest::header::USER_AGENT, USER_AGENT)
         .header(reqwest::header::AUTHORIZATION, format!("Bot {token}"));
-    let response = crypto::send_json(request, json!({ "content": content }).to_string()).await?;
+    let response = crypto::send_json(request, body.to_string()).await?;
     response.success(|error| crypto::seconds(&error["retry_after"])).map(drop)
 }
 
@@ -319,6 +331,22 @@ mod tests {
         let secrets = testing::secrets(&[]);
         let http = reqwest::Client::new();
         answer(&testing::outbound(&http, &server.url, &secrets), &to_answer(), text).await
+    }
+
+    #[tokio::test]
+    async fn an_expired_interaction_token_gives_way_to_the_bot_token_or_is_reported() {
+        let expired = || reply(401, &[], json!({ "message": "Invalid Webhook Token", "code": 50027 }));
+        let server = Server::start(vec![expired(), reply(200, &[], json!({ "id": "M2" })), expired()]).await;
+        let http = reqwest::Client::new();
+        let with_bot = testing::secrets(&[("bot_token", "bot-secret")]);
+        answer(&testing::outbound(&http, &server.url, &with_bot), &to_answer(), "late").await.unwrap();
+        let recorded = server.recorded();
+        assert_eq!((recorded[1].method.clone(), recorded[1].path.as_str()), (Method::POST, "/channels/C1/messages"));
+        assert_eq!(testing::header(&recorded[1], "authorization"), "Bot bot-secret");
+        assert_eq!(recorded[1].json, json!({ "content": "late", "components": [] }));
+        // Without a bot token, the refusal is the answer's error (recorded, never silent).
+        let error = answer_at(&server, "late").await.unwrap_err();
+        assert!(error.permanent && error.error.contains("Invalid Webhook Token"), "{}", error.error);
     }
 
     #[tokio::test]

@@ -32,6 +32,13 @@ const WINDOW: i64 = 300;
 /// Feishu's code for "request trigger frequency limit".
 const RATE_LIMITED: i64 = 99991400;
 
+/// Feishu's codes for an access token it does not take (99991663 for a tenant token that
+/// expired or was revoked; 99991668, invalid for the call), with HTTP 400 or 200.
+const TOKEN_REFUSED: [i64; 2] = [99991663, 99991668];
+
+/// A kept tenant token is renewed when it has less than this left.
+const TOKEN_MARGIN: Duration = Duration::from_secs(30 * 60);
+
 pub fn inbound(request: &Request<'_>) -> Result<Inbound, Refused> {
     let encrypt_key = request.secrets.get("encrypt_key")?;
     let lark =
@@ -142,16 +149,14 @@ pub async fn answer(out: &Outbound<'_>, message: &Message, text: &str) -> Result
     let message_id = message.reply["message_id"]
         .as_str()
         .ok_or_else(|| crypto::permanent("the message has no `reply.message_id`"))?;
-    let token = tenant_access_token(out).await?;
     let url = crypto::endpoint(out.api, &["open-apis", "im", "v1", "messages", message_id, "reply"])?;
     let body = json!({ "msg_type": "text", "content": json!({ "text": text }).to_string() });
-    verdict(crypto::send_json(out.http.post(url).bearer_auth(token.as_str()), body.to_string()).await?).map(drop)
+    authorized(out, &url, &body.to_string()).await
 }
 
 /// Posts `text` to chat `conversation` (`POST /open-apis/im/v1/messages?receive_id_type=chat_id`);
 /// with `thread`, as a reply to that message (Feishu's threads hang off a message).
 pub async fn post(out: &Outbound<'_>, conversation: &str, thread: Option<&str>, text: &str) -> Result<(), SendError> {
-    let token = tenant_access_token(out).await?;
     let content = json!({ "text": text }).to_string();
     let (url, body) = match thread {
         Some(root) => (
@@ -165,20 +170,44 @@ pub async fn post(out: &Outbound<'_>, conversation: &str, thread: Option<&str>, 
             (url.into(), json!({ "receive_id": conversation, "msg_type": "text", "content": content }))
         }
     };
-    verdict(crypto::send_json(out.http.post(url).bearer_auth(token.as_str()), body.to_string()).await?).map(drop)
+    authorized(out, &url, &body.to_string()).await
 }
 
-/// The app's tenant access token (valid two hours; asked for each answer).
+/// POSTs `body` to `url` with the app's tenant token. A token Feishu no longer takes (it
+/// expired early, or was revoked) is dropped and the call made once more with a new one.
+async fn authorized(out: &Outbound<'_>, url: &str, body: &str) -> Result<(), SendError> {
+    let call =
+        |token: Zeroizing<String>| crypto::send_json(out.http.post(url).bearer_auth(token.as_str()), body.to_string());
+    let response = call(tenant_access_token(out).await?).await?;
+    if !response.json["code"].as_i64().is_some_and(|code| TOKEN_REFUSED.contains(&code)) {
+        return verdict(response).map(drop);
+    }
+    if let Some(kept) = out.token {
+        kept.forget();
+    }
+    verdict(call(tenant_access_token(out).await?).await?).map(drop)
+}
+
+/// The app's tenant access token: the channel's kept one, unless it has less than
+/// [`TOKEN_MARGIN`] left, else a new one (Feishu grants two hours, and a new one in the last
+/// 30 minutes), which is kept.
 async fn tenant_access_token(out: &Outbound<'_>) -> Result<Zeroizing<String>, SendError> {
+    if let Some(token) = out.token.and_then(|kept| kept.get(TOKEN_MARGIN)) {
+        return Ok(token);
+    }
     let app_id = crypto::secret_text(out.secrets, "app_id")?;
     let app_secret = crypto::secret_text(out.secrets, "app_secret")?;
     let url = crypto::endpoint(out.api, &["open-apis", "auth", "v3", "tenant_access_token", "internal"])?;
     let body = json!({ "app_id": app_id, "app_secret": app_secret }).to_string();
     let granted = verdict(crypto::send_json(out.http.post(url), body).await?)?;
-    granted["tenant_access_token"]
+    let token = granted["tenant_access_token"]
         .as_str()
         .map(|t| Zeroizing::new(t.to_string()))
-        .ok_or_else(|| crypto::permanent("feishu granted no `tenant_access_token`"))
+        .ok_or_else(|| crypto::permanent("feishu granted no `tenant_access_token`"))?;
+    if let (Some(kept), Some(seconds)) = (out.token, granted["expire"].as_u64()) {
+        kept.keep(&token, Duration::from_secs(seconds));
+    }
+    Ok(token)
 }
 
 /// Feishu's verdict on a call: its body's `code`, 0 for success.
@@ -367,13 +396,12 @@ mod tests {
         }
     }
 
-    async fn answer_at(server: &Server) -> Result<(), SendError> {
-        let secrets = secrets();
-        let http = reqwest::Client::new();
-        let message = Message {
+    /// A received message to answer, with event id `id`.
+    fn to_answer(id: &str) -> Message {
+        Message {
             channel: "chan".into(),
             kind: "feishu".into(),
-            event_id: "ev_1".into(),
+            event_id: id.into(),
             conversation: "oc_1".into(),
             thread: None,
             user: User::default(),
@@ -381,8 +409,13 @@ mod tests {
             attachments: vec![],
             raw: json!({}),
             reply: json!({ "message_id": "om_1", "chat_id": "oc_1" }),
-        };
-        answer(&testing::outbound(&http, &server.url, &secrets), &message, "the \"answer\"").await
+        }
+    }
+
+    async fn answer_at(server: &Server) -> Result<(), SendError> {
+        let secrets = secrets();
+        let http = reqwest::Client::new();
+        answer(&testing::outbound(&http, &server.url, &secrets), &to_answer("ev_1"), "the \"answer\"").await
     }
 
     fn granted() -> testing::Reply {
@@ -432,5 +465,39 @@ mod tests {
         assert!(error.permanent);
         assert!(error.error.contains("app secret invalid"), "{}", error.error);
         assert_eq!(server.recorded().len(), 7);
+    }
+
+    #[tokio::test]
+    async fn the_tenant_token_is_kept_between_answers_and_renewed_when_refused() {
+        let sent = || reply(200, &[], json!({ "code": 0, "msg": "success", "data": {} }));
+        let refused = json!({ "code": 99991663, "msg": "Invalid access token for authorization." });
+        let renewed =
+            reply(200, &[], json!({ "code": 0, "msg": "ok", "tenant_access_token": "t-new", "expire": 7200 }));
+        let server =
+            Server::start(vec![granted(), sent(), sent(), reply(400, &[], refused), renewed, sent(), sent()]).await;
+        let (secrets, http, kept) = (secrets(), reqwest::Client::new(), crate::kinds::TokenCache::default());
+        let out = Outbound { token: Some(&kept), ..testing::outbound(&http, &server.url, &secrets) };
+        for n in 0..4 {
+            answer(&out, &to_answer(&format!("ev_{n}")), "a").await.unwrap();
+        }
+        let paths: Vec<(String, String)> = server
+            .recorded()
+            .iter()
+            .map(|r| (r.path.rsplit('/').next().unwrap().to_string(), testing::header(r, "authorization").to_string()))
+            .collect();
+        let pair = |path: &str, auth: &str| (path.to_string(), auth.to_string());
+        assert_eq!(
+            paths,
+            [
+                pair("internal", ""),
+                pair("reply", "Bearer t-abc"),
+                pair("reply", "Bearer t-abc"),
+                pair("reply", "Bearer t-abc"),
+                pair("internal", ""),
+                pair("reply", "Bearer t-new"),
+                pair("reply", "Bearer t-new"),
+            ],
+            "one token for many answers; a refused one is renewed and the answer sent once more"
+        );
     }
 }

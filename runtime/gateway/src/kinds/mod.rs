@@ -227,6 +227,37 @@ pub struct Outbound<'a> {
     pub secrets: &'a Secrets,
     /// The channel's `callback` URL (kind `webhook`).
     pub callback: Option<&'a str>,
+    /// Where the channel keeps its access token between answers (Feishu's tenant token); `None`:
+    /// one is asked for each time.
+    pub token: Option<&'a TokenCache>,
+}
+
+/// A channel's access token, kept in memory between answers until shortly before it expires (a
+/// service limits how often one may be asked for), and dropped when the service refuses it.
+#[derive(Default)]
+pub struct TokenCache(std::sync::Mutex<Option<(Zeroizing<String>, std::time::Instant)>>);
+
+impl TokenCache {
+    /// The kept token, unless it expires within `margin`.
+    pub fn get(&self, margin: Duration) -> Option<Zeroizing<String>> {
+        let kept = self.0.lock().ok()?;
+        let (token, expires) = kept.as_ref()?;
+        (std::time::Instant::now() + margin < *expires).then(|| token.clone())
+    }
+
+    /// Keeps `token`, valid for `valid_for` from now.
+    pub fn keep(&self, token: &Zeroizing<String>, valid_for: Duration) {
+        if let Ok(mut kept) = self.0.lock() {
+            *kept = Some((token.clone(), std::time::Instant::now() + valid_for));
+        }
+    }
+
+    /// Drops the kept token.
+    pub fn forget(&self) {
+        if let Ok(mut kept) = self.0.lock() {
+            *kept = None;
+        }
+    }
 }
 
 /// Why an answer was not delivered.

@@ -181,12 +181,21 @@ pub async fn decided(
 }
 
 /// Posts `body` (a `text`, maybe `blocks`) where `message` came from: its `response_url`, else
-/// `chat.postMessage` in its thread.
+/// `chat.postMessage` in its thread. A `response_url` lasts 30 minutes and five uses: one Slack
+/// no longer takes (404, `expired_url`, `used_url`) gives way to `chat.postMessage` in the
+/// channel, so a long run is still answered.
 async fn post(out: &Outbound<'_>, message: &Message, mut body: Value) -> Result<(), SendError> {
     if let Some(response_url) = message.reply["response_url"].as_str() {
         url::Url::parse(response_url).map_err(|_| crypto::permanent("the `response_url` is not a URL"))?;
-        body["response_type"] = json!("in_channel");
-        return ok(crypto::send_json(out.http.post(response_url), body.to_string()).await?);
+        let mut once = body.clone();
+        once["response_type"] = json!("in_channel");
+        let response = crypto::send_json(out.http.post(response_url), once.to_string()).await?;
+        let spent = response.status == http::StatusCode::NOT_FOUND
+            || ["expired_url", "used_url"].iter().any(|why| response.text.contains(why));
+        if !spent {
+            return ok(response);
+        }
+        tracing::info!("slack: a response_url was spent (expired or used up); answering with chat.postMessage");
     }
     let token = crypto::secret_text(out.secrets, "bot_token")?;
     let url = crypto::endpoint(out.api, &["api", "chat.postMessage"])?;
@@ -414,6 +423,22 @@ mod tests {
         assert_eq!(recorded[0].path, "/commands/T1/2/abc");
         assert_eq!(testing::header(&recorded[0], "authorization"), "");
         assert_eq!(recorded[0].json, json!({"text": "the answer", "response_type": "in_channel"}));
+    }
+
+    #[tokio::test]
+    async fn a_spent_response_url_gives_way_to_chat_post_message_in_the_channel() {
+        for spent in [reply(404, &[], json!("expired_url")), reply(200, &[], json!("used_url"))] {
+            let server = Server::start(vec![spent, reply(200, &[], json!({"ok": true}))]).await;
+            let reply = json!({"response_url": format!("{}/commands/T1/2/abc", server.url), "channel": "C9"});
+            let mut message = event_message(reply, None);
+            message.conversation = "C9".into();
+            answer_with(&server, &message).await.unwrap();
+            let recorded = server.recorded();
+            assert_eq!(recorded.len(), 2);
+            assert_eq!(recorded[1].path, "/api/chat.postMessage");
+            assert_eq!(testing::header(&recorded[1], "authorization"), "Bearer xoxb-test");
+            assert_eq!(recorded[1].json, json!({"channel": "C9", "text": "the answer"}));
+        }
     }
 
     #[tokio::test]

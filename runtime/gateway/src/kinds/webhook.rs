@@ -282,7 +282,7 @@ mod tests {
         let secrets = testing::secrets(&[("signing_secret", SECRET)]);
         let http = reqwest::Client::new();
         let callback = format!("{}/answers/in", server.url);
-        let out = Outbound { http: &http, api: "", secrets: &secrets, callback: Some(&callback) };
+        let out = Outbound { http: &http, api: "", secrets: &secrets, callback: Some(&callback), token: None };
         answer(&out, &sent(Some("t1")), "the answer").await.unwrap();
 
         let recorded = server.recorded();
@@ -310,7 +310,7 @@ mod tests {
         let server = Server::start(vec![reply(429, &[("retry-after", "3")], json!({}))]).await;
         let secrets = testing::secrets(&[("signing_secret", SECRET)]);
         let http = reqwest::Client::new();
-        let out = Outbound { http: &http, api: "", secrets: &secrets, callback: Some(&server.url) };
+        let out = Outbound { http: &http, api: "", secrets: &secrets, callback: Some(&server.url), token: None };
         let error = answer(&out, &sent(None), "x").await.unwrap_err();
         assert!(!error.permanent, "{error:?}");
         assert_eq!(error.retry_after, Some(Duration::from_secs(3)));
