@@ -20,19 +20,23 @@ TOLERANCE=${TOLERANCE:-10}
 MODE=${1:-check}
 command -v valgrind > /dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
 
-# ---- Build: the shipped code with line tables and symbols (`profiling` = release + symbols).
-echo "== building (cargo --profile profiling)" >&2
-cargo build --profile profiling -p monstrum -j"${JOBS:-2}" >&2
-BENCHES=$(cargo bench --profile profiling -p monstrum-core -j"${JOBS:-2}" --no-run --message-format=json \
-    --bench orchestration --bench scope --bench plugin_call |
+# ---- Build: the shipped code with line tables and symbols (`profiling` = release + symbols). The
+# binary and the benches in one build: built apart, the benches' dev-dependencies give shared
+# crates other features, and some 270 crates (wasmtime among them) were compiled twice. So the
+# binary counted is built with the features the core's benches enable (its test guests are
+# embedded, and no counted case loads them).
+echo "== building (cargo --profile profiling): the binary and the benches" >&2
+BUILT=$(cargo build --profile profiling -j"${JOBS:-2}" -p monstrum -p monstrum-core --bin monstrum \
+    --bench orchestration --bench scope --bench plugin_call --message-format=json-render-diagnostics |
     python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and "bench" in m["target"]["kind"]:
+    if m.get("reason") == "compiler-artifact" and m.get("executable"):
         print(m["target"]["name"], m["executable"])')
-bench() { awk -v n="$1" '$1 == n { print $2 }' <<< "$BENCHES"; }
-MONSTRUM=$ROOT/target/profiling/monstrum
+bench() { awk -v n="$1" '$1 == n { print $2 }' <<< "$BUILT"; }
+MONSTRUM=$(bench monstrum)
+[ -x "$MONSTRUM" ] || { echo "the build gave no monstrum binary" >&2; exit 1; }
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -81,12 +85,20 @@ for shape in chain fan; do
 done
 for shape in chain fan; do
     echo "== monstrum run $shape: 1,000 steps on SQLite" >&2
-    big=$(run_cli "$shape") || exit 1
-    big_busy=$(cat "$WORK/busy")
-    one=$(run_cli one) || exit 1
-    one_busy=$(cat "$WORK/busy")
-    FIGURE["run/$shape/sqlite per step"]=$(per "$big" "$one" 999) || exit 1
-    SLEEPS["run/$shape/sqlite busy-handler sleeps"]=$((big_busy + one_busy))
+    # As for the engine's durable runs, the lower of two trials (a fan's commits group as its
+    # steps happen to end: 322k and 352k were seen for the same code); every sleep counts.
+    best=""
+    sleeps=0
+    for _ in 1 2; do
+        big=$(run_cli "$shape") || exit 1
+        sleeps=$((sleeps + $(cat "$WORK/busy")))
+        one=$(run_cli one) || exit 1
+        sleeps=$((sleeps + $(cat "$WORK/busy")))
+        figure=$(per "$big" "$one" 999) || exit 1
+        if [ -z "$best" ] || [ "$figure" -lt "$best" ]; then best=$figure; fi
+    done
+    FIGURE["run/$shape/sqlite per step"]=$best
+    SLEEPS["run/$shape/sqlite busy-handler sleeps"]=$sleeps
 done
 echo "== scope decision (10 dimensions, one allowed and one denied call)" >&2
 SCOPE=$(bench scope)
