@@ -1,5 +1,6 @@
-//! The store's one writer for the hot path: step records and audit records are queued to a task
-//! that commits whatever is queued in one transaction (group commit). Nothing else in the process
+//! The store's one writer for the hot path: step records, audit records and the channels'
+//! deliveries are queued to a task that commits whatever is queued in one transaction (group
+//! commit). Nothing else in the process
 //! contends for SQLite's write lock on a step's path, so no step ever sleeps in its busy handler.
 
 use super::audit::audit_head;
