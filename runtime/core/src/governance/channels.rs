@@ -8,8 +8,8 @@ use crate::audit::{AuditEntry, AuditKind, Trail};
 use crate::store::{NewDelivery, Store};
 use serde_json::{Value, json};
 
-/// Records a delivery and audits where it goes, in one commit; false for a redelivery (the same event id from
-/// the same channel), which is neither recorded again nor audited.
+/// Records a delivery and audits where it goes, in one commit; false for a redelivery (the same
+/// event id from the same channel), which is neither recorded again nor audited.
 pub async fn received(store: &Store, delivery: &NewDelivery<'_>) -> anyhow::Result<bool> {
     let (decision, bot) = match delivery.route {
         Some((bot, _)) => ("routed", Some(bot)),
