@@ -1,9 +1,10 @@
-//! The statements of one writer batch: each step key's row once, every audit record, as
-//! multi-row statements. On SQLite the whole batch is one query (`BEGIN; ...; COMMIT`, its
+//! The statements of one writer batch: each step key's row once, every audit record (and, on
+//! SQLite's one-trip path, every delivery), as multi-row statements. On SQLite the whole batch is one query (`BEGIN; ...; COMMIT`, its
 //! parameters bound in order across its statements), so a commit costs one trip to SQLite's thread
 //! instead of one per statement; PostgreSQL, which takes one statement per query with
 //! parameters, runs them in turn in one transaction.
 
+use super::deliveries::{self, DeliveryRow};
 use super::writer::{Ack, WriteOp};
 use super::{Context, StepRecord, StoreResult};
 use crate::audit::AuditRecord;
@@ -17,7 +18,7 @@ use std::fmt::Write as _;
 // SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 
 type Started<'a> = (&'a str, &'a str, &'a str, u32, i64);
-type Q<'q> = Query<'q, Any, AnyArguments>;
+pub(super) type Q<'q> = Query<'q, Any, AnyArguments>;
 
 const STARTED: (&str, usize) = (
     "INSERT INTO steps (run_id, step_key, step_id, status, attempts, started_at) VALUES {}
@@ -37,6 +38,7 @@ const AUDIT: (&str, usize) = (
 
 /// What a batch writes.
 pub(super) struct Rows<'a> {
+    deliveries: Vec<&'a DeliveryRow>,
     started: Vec<Started<'a>>,
     finished: Vec<&'a StepRecord>,
     audits: &'a [AuditRecord],
@@ -64,14 +66,33 @@ impl<'a> Rows<'a> {
                 _ => {}
             }
         }
-        Rows { started, finished, audits: sealed }
+        Rows { deliveries: Vec::new(), started, finished, audits: sealed }
+    }
+
+    /// With the batch's deliveries too, inserted first and as if every one were new: a
+    /// redelivery's key exists, so the insert fails and with it the batch, which the caller
+    /// then writes by [`deliveries::insert_deliveries`], learning which are new.
+    pub(super) fn with_deliveries(mut self, batch: &'a [(WriteOp, Ack)]) -> Rows<'a> {
+        self.deliveries = batch
+            .iter()
+            .filter_map(|(op, _)| match op {
+                WriteOp::Delivery(row, _) => Some(&**row),
+                _ => None,
+            })
+            .collect();
+        self
     }
 
     /// The statements with their row counts, in the order their values are bound.
     fn statements(&self) -> impl Iterator<Item = ((&'static str, usize), usize)> {
-        [(STARTED, self.started.len()), (FINISHED, self.finished.len()), (AUDIT, self.audits.len())]
-            .into_iter()
-            .filter(|(_, rows)| *rows > 0)
+        [
+            (deliveries::INSERT, self.deliveries.len()),
+            (STARTED, self.started.len()),
+            (FINISHED, self.finished.len()),
+            (AUDIT, self.audits.len()),
+        ]
+        .into_iter()
+        .filter(|(_, rows)| *rows > 0)
     }
 
     /// SQLite: the batch in one query and one transaction.
@@ -83,7 +104,9 @@ impl<'a> Rows<'a> {
         }
         sql.push_str("COMMIT;");
         let mut conn = pool.acquire().await.context("cannot reach the store")?;
-        let query = self.bind_audits(self.bind_finished(self.bind_started(sqlx::query(sqlx::AssertSqlSafe(sql)))));
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let query = self.deliveries.iter().fold(query, |query, d| deliveries::bind(query, d));
+        let query = self.bind_audits(self.bind_finished(self.bind_started(query)));
         if let Err(e) = query.execute(&mut *conn).await {
             // The statements before the failing one ran inside the transaction: undo them.
             let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
@@ -99,6 +122,7 @@ impl<'a> Rows<'a> {
             let sql = template.replace("{}", &values(numbered.then_some(1), rows, columns));
             let query = sqlx::query(sqlx::AssertSqlSafe(sql));
             let query = match template {
+                t if t == deliveries::INSERT.0 => self.deliveries.iter().fold(query, |q, d| deliveries::bind(q, d)),
                 t if t == STARTED.0 => self.bind_started(query),
                 t if t == FINISHED.0 => self.bind_finished(query),
                 _ => self.bind_audits(query),

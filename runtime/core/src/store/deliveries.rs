@@ -2,7 +2,7 @@
 //! event id, with what became of it. The primary key makes a redelivery a refused insert, so a
 //! message runs once however often the service sends it, across restarts.
 
-use super::batch_sql::values;
+use super::batch_sql::{Q, values};
 use super::writer::{Ack, WriteOp};
 use super::{Context, Store, StoreResult, now_ms};
 use crate::audit::AuditEntry;
@@ -58,7 +58,27 @@ pub(super) struct DeliveryRow {
     reply: String,
 }
 
-const COLUMNS: usize = 10;
+/// The deliveries' insert (`{}`: its rows of values) and the number of columns of a row.
+pub(super) const INSERT: (&str, usize) = (
+    "INSERT INTO channel_deliveries (channel, event_id, received_at, updated_at, status, conversation, bot, workflow, message, reply)
+     VALUES {}",
+    10,
+);
+
+/// Binds a delivery's row, in the order of [`INSERT`]'s columns.
+pub(super) fn bind<'q>(query: Q<'q>, d: &'q DeliveryRow) -> Q<'q> {
+    query
+        .bind(d.channel.as_str())
+        .bind(d.event_id.as_str())
+        .bind(d.received_at)
+        .bind(d.received_at)
+        .bind(d.status)
+        .bind(d.conversation.as_str())
+        .bind(d.bot.as_deref())
+        .bind(d.workflow.as_deref())
+        .bind(d.message.as_str())
+        .bind(d.reply.as_str())
+}
 
 /// Inserts the batch's deliveries in one statement, in `tx`, and gives the indexes (in the batch,
 /// ascending) of those that were new: of several with one key, the first. `numbered`: `$1`
@@ -79,25 +99,10 @@ pub(super) async fn insert_deliveries(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "INSERT INTO channel_deliveries (channel, event_id, received_at, updated_at, status, conversation, bot, workflow, message, reply)
-         VALUES {} ON CONFLICT (channel, event_id) DO NOTHING RETURNING channel, event_id",
-        values(numbered.then_some(1), rows.len(), COLUMNS)
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (_, d) in &rows {
-        query = query
-            .bind(d.channel.as_str())
-            .bind(d.event_id.as_str())
-            .bind(d.received_at)
-            .bind(d.received_at)
-            .bind(d.status)
-            .bind(d.conversation.as_str())
-            .bind(d.bot.as_deref())
-            .bind(d.workflow.as_deref())
-            .bind(d.message.as_str())
-            .bind(d.reply.as_str());
-    }
+    let (template, columns) = INSERT;
+    let sql = template.replace("{}", &values(numbered.then_some(1), rows.len(), columns))
+        + " ON CONFLICT (channel, event_id) DO NOTHING RETURNING channel, event_id";
+    let query = rows.iter().fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |query, (_, d)| bind(query, d));
     let inserted = query.fetch_all(&mut **tx).await.context("cannot record the channels' deliveries")?;
     let mut first: HashMap<(&str, &str), usize> = HashMap::new();
     for (i, d) in rows.iter().rev() {

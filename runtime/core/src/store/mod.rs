@@ -114,6 +114,9 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 1 } else { 8 })
             .acquire_timeout(std::time::Duration::from_secs(10))
+            // A pool pings a connection before lending it; an embedded file has no other end to
+            // lose, and on SQLite the ping is one more trip to its thread per query.
+            .test_before_acquire(!sqlite)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if sqlite {

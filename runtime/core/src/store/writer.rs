@@ -124,6 +124,8 @@ async fn gather(rx: &mut mpsc::UnboundedReceiver<(WriteOp, Ack)>, batch: &mut Ve
 /// SQLite: onto the head this process knows, in one trip; every writer of the file holds its
 /// write lock (`BEGIN IMMEDIATE`) while it writes, so if another process appended since, the
 /// insert clashes on `seq` and the batch is written again onto the head read under the lock.
+/// Deliveries go in that one trip as if all were new (a service sends an event again rarely); a
+/// redelivery clashes on its key and the batch is written again, learning which are new.
 /// PostgreSQL: every batch with audit records reads the head under an advisory lock that every
 /// appender takes (an append that did not take it could slip in between). A batch with
 /// deliveries learns which are new from their insert, in its transaction, before it seals.
@@ -134,18 +136,17 @@ async fn write_sealing(
     batch: &[(WriteOp, Ack)],
     head: &mut Option<(i64, String)>,
 ) -> StoreResult<(Vec<AuditRecord>, Vec<bool>)> {
-    let deliveries = batch.iter().any(|(op, _)| matches!(op, WriteOp::Delivery(..)));
-    let audits = batch.iter().any(|(op, _)| matches!(op, WriteOp::Audit(_)));
-    if sqlite && !deliveries && (!audits || head.is_some()) {
+    let sealing_any = batch.iter().any(|(op, _)| matches!(op, WriteOp::Audit(_) | WriteOp::Delivery(..)));
+    if sqlite && (!sealing_any || head.is_some()) {
         let start = head.clone().unwrap_or_else(|| (0, GENESIS.into()));
-        let sealing = sealing(batch, &[]);
+        let sealing = sealing(batch, None);
         let sealed = seal(batch, &sealing, &start);
-        match Rows::of(batch, &sealed).write_at_once(pool).await {
+        match Rows::of(batch, &sealed).with_deliveries(batch).write_at_once(pool).await {
             Ok(()) => {
                 *head = sealed.last().map(|r| (r.seq, r.hash.clone())).or(head.take());
                 return Ok((sealed, sealing));
             }
-            Err(e) if !audits => return Err(e),
+            Err(e) if !sealing_any => return Err(e),
             Err(_) => {}
         }
     }
@@ -164,7 +165,7 @@ async fn write_in_transaction(
     let mut tx = if sqlite { pool.begin_with("BEGIN IMMEDIATE").await } else { pool.begin().await }
         .context("cannot begin a transaction")?;
     let new = insert_deliveries(&mut tx, batch, !sqlite).await?;
-    let sealing = sealing(batch, &new);
+    let sealing = sealing(batch, Some(&new));
     let audits = sealing.contains(&true);
     let mut start = (0, GENESIS.into());
     if audits {
@@ -187,14 +188,14 @@ async fn write_in_transaction(
 }
 
 /// Which operations of the batch seal an audit record: every `Audit`, and each `Delivery` whose
-/// row was inserted (`new`: the indexes of those operations, ascending).
-fn sealing(batch: &[(WriteOp, Ack)], new: &[usize]) -> Vec<bool> {
+/// row was inserted (`new`: the indexes of those operations, ascending; `None`: every one).
+fn sealing(batch: &[(WriteOp, Ack)], new: Option<&[usize]>) -> Vec<bool> {
     batch
         .iter()
         .enumerate()
         .map(|(i, (op, _))| match op {
             WriteOp::Audit(_) => true,
-            WriteOp::Delivery(..) => new.binary_search(&i).is_ok(),
+            WriteOp::Delivery(..) => new.is_none_or(|new| new.binary_search(&i).is_ok()),
             _ => false,
         })
         .collect()
