@@ -319,6 +319,42 @@ fn slack_messages_are_verified_routed_answered_in_the_thread_and_run_once() {
     server.wait().unwrap();
 }
 
+/// Senders that hang up as soon as they have sent, as a service timing out does: whatever the
+/// gateway recorded it also started (a delivery recorded but never run would be taken for done
+/// when the service sends it again), so every recorded message is answered.
+#[test]
+fn a_sender_that_hangs_up_at_once_leaves_no_delivery_recorded_but_not_run() {
+    use std::io::Write as _;
+    let service = ChatService::start();
+    let ws = workspace(&service);
+    let (mut server, base) = start(&ws);
+    let addr = base.trim_start_matches("http://").to_string();
+    for n in 0..20 {
+        let body = slack_message(&format!("EvH{n}"), "C-OPS", "what is up?").to_string();
+        let ts = now();
+        let signature = hex::encode(hmac256(SLACK_SECRET.as_bytes(), format!("v0:{ts}:{body}").as_bytes()));
+        let mut tcp = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            tcp,
+            "POST /hooks/ops-slack HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nx-slack-request-timestamp: {ts}\r\nx-slack-signature: v0={signature}\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        drop(tcp);
+    }
+    // Give the gateway the time of a few commits, then every recorded message must get its run
+    // and its answer (a delivery stays `routed` until then).
+    std::thread::sleep(Duration::from_millis(500));
+    wait_until("every recorded message answered", || {
+        deliveries(&ws, "ops-slack").iter().all(|d| d["status"] == "answered" && d["run"].is_string())
+    });
+    let recorded = deliveries(&ws, "ops-slack").len();
+    assert!(recorded > 0, "the messages were read before the hang-ups were");
+    assert_eq!(service.received().len(), recorded, "one answer per recorded message");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
 /// Many events at once, each sent three times by concurrent senders, as a service retrying under
 /// load would: every one is acknowledged, recorded once and audited once, and the trail's chain
 /// is intact (the deliveries are committed in groups with whatever else the store writes).

@@ -58,34 +58,53 @@ pub(crate) async fn receive(
         Ok(v) => v,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     };
-    let route = live.routes.choose(&name, &message_value);
+    let route = live.routes.choose(&name, &message_value).map(|(_, r)| r.clone());
+    // Recorded and started in a task of its own: a sender that hangs up (or times out) while the
+    // delivery commits drops this handler, and a delivery recorded but never started would be
+    // taken for done when the service sends it again.
+    let recording = tokio::spawn(record_and_start(gateway, live, name, message, message_value, route));
+    match recording.await {
+        Ok(true) => acknowledge(ack),
+        // The service retries what is not acknowledged: nothing is lost.
+        Ok(false) | Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the message could not be recorded; send it again".into(),
+        ),
+    }
+}
+
+/// Records a delivery and, if it is new and routed, starts its run; false if it could not be
+/// recorded (a redelivery is recorded already: true).
+async fn record_and_start(
+    gateway: Arc<Gateway>,
+    live: Arc<crate::channels::Live>,
+    name: String,
+    message: Message,
+    message_value: Value,
+    route: Option<monstrum_model::Route>,
+) -> bool {
     let delivery = NewDelivery {
         channel: &name,
         event_id: &message.event_id,
         conversation: &message.conversation,
-        route: route.map(|(_, r)| (r.bot.as_str(), r.workflow.as_deref().unwrap_or(monstrum_model::LLM_ROUTE))),
+        route: route.as_ref().map(|r| (r.bot.as_str(), r.workflow.as_deref().unwrap_or(monstrum_model::LLM_ROUTE))),
         message: &message_value,
         reply: &message.reply,
     };
     match channels::received(&gateway.store, &delivery).await {
-        // The service retries what is not acknowledged: nothing is lost.
         Err(e) => {
             tracing::error!("channel {name}: cannot record event {}: {e:#}", message.event_id);
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the message could not be recorded; send it again".into(),
-            );
+            return false;
         }
         Ok(false) => tracing::info!("channel {name}: event {} was delivered before; not run again", message.event_id),
         Ok(true) => {
-            if let Some((_, route)) = route {
-                let (gateway, route) = (gateway.clone(), route.clone());
+            if let Some(route) = route {
                 tokio::spawn(async move { gateway.start(&live, &route, message).await });
             }
         }
     }
-    acknowledge(ack)
+    true
 }
 
 /// Seconds since the epoch.
