@@ -109,11 +109,12 @@ print(db.execute("""SELECT count(*) FROM channel_deliveries d LEFT JOIN runs r O
                       WHERE d.channel = ? AND (r.id IS NULL OR r.status IN (?, ?))""",
                  ("routed", "running", "waiting")).fetchone()[0])' \
         "$WS/.monstrum/monstrum.db")
-    [ "$left" = 0 ] && break
+    # A delivery recorded but never started would hold the wait forever: give up after 2 min.
+    [ "$left" = 0 ] || [ $(( $(date +%s) - t0 )) -gt 120 ] && break
     sleep 1
 done
 runs=$(python3 -c '
 import sqlite3, sys, json
 db = sqlite3.connect(sys.argv[1])
 print(json.dumps(dict(db.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall())))' "$WS/.monstrum/monstrum.db")
-emit "{\"case\":\"routed_runs\",\"by_status\":$runs,\"drained_s\":$(( $(date +%s) - t0 ))}"
+emit "{\"case\":\"routed_runs\",\"by_status\":$runs,\"not_run\":$left,\"drained_s\":$(( $(date +%s) - t0 ))}"
