@@ -1,8 +1,8 @@
 //! The statements of one writer batch: each step key's row once, every audit record (and, on
-//! SQLite's one-trip path, every delivery), as multi-row statements. On SQLite the whole batch is one query (`BEGIN; ...; COMMIT`, its
-//! parameters bound in order across its statements), so a commit costs one trip to SQLite's thread
-//! instead of one per statement; PostgreSQL, which takes one statement per query with
-//! parameters, runs them in turn in one transaction.
+//! SQLite's one-trip path, every delivery), as multi-row statements. On SQLite the whole batch is
+//! one query (`BEGIN; ...; COMMIT`, its parameters bound in order across its statements), so a
+//! commit costs one trip to SQLite's thread instead of one per statement; PostgreSQL, which takes
+//! one statement per query with parameters, runs them in turn in one transaction.
 
 use super::deliveries::{self, DeliveryRow};
 use super::writer::{Ack, WriteOp};
