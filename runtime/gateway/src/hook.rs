@@ -59,14 +59,17 @@ pub(crate) async fn receive(
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     };
     let route = live.routes.choose(&name, &message_value).map(|(_, r)| r.clone());
-    // Recorded and started in a task of its own: a sender that hangs up (or times out) while the
-    // delivery commits drops this handler, and a delivery recorded but never started would be
-    // taken for done when the service sends it again.
-    let recording = tokio::spawn(record_and_start(gateway, live, name, message, message_value, route));
-    match recording.await {
-        Ok(true) => acknowledge(ack),
+    // A routed message is recorded and started in a task of its own: a sender that hangs up (or
+    // times out) while the delivery commits drops this handler, and a delivery recorded but never
+    // started would be taken for done when the service sends it again. One that no route takes
+    // has nothing to start and needs no task.
+    let routed = route.is_some();
+    let recording = record_and_start(gateway, live, name, message, message_value, route);
+    let recorded = if routed { tokio::spawn(recording).await.unwrap_or(false) } else { recording.await };
+    match recorded {
+        true => acknowledge(ack),
         // The service retries what is not acknowledged: nothing is lost.
-        Ok(false) | Err(_) => error(
+        false => error(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "the message could not be recorded; send it again".into(),
