@@ -66,15 +66,12 @@ pub(crate) async fn receive(
     let routed = route.is_some();
     let recording = record_and_start(gateway, live, name, message, message_value, route);
     let recorded = if routed { tokio::spawn(recording).await.unwrap_or(false) } else { recording.await };
-    match recorded {
-        true => acknowledge(ack),
+    if !recorded {
         // The service retries what is not acknowledged: nothing is lost.
-        false => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the message could not be recorded; send it again".into(),
-        ),
+        let why = "the message could not be recorded; send it again";
+        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", why.into());
     }
+    acknowledge(ack)
 }
 
 /// Records a delivery and, if it is new and routed, starts its run; false if it could not be
